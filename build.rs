@@ -1,0 +1,54 @@
+//! Generates the C header with cbindgen, into OUT_DIR always and into
+//! include/asset_cache.h on developer machines. CI (where `CI` is set) never
+//! writes into the tree, so the test comparing the two catches a committed
+//! header that has gone stale.
+
+use std::env;
+use std::fs;
+use std::path::PathBuf;
+
+fn main() {
+    println!("cargo:rerun-if-changed=src");
+    println!("cargo:rerun-if-changed=cbindgen.toml");
+    println!("cargo:rerun-if-env-changed=CI");
+    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let version = env::var("CARGO_PKG_VERSION").unwrap();
+    let part = |k: &str| env::var(k).unwrap().parse::<u32>().unwrap();
+    let (major, minor, patch) = (
+        part("CARGO_PKG_VERSION_MAJOR"),
+        part("CARGO_PKG_VERSION_MINOR"),
+        part("CARGO_PKG_VERSION_PATCH"),
+    );
+    let mut config =
+        cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("cbindgen.toml");
+    let macros = format!(
+        "\n/** Major version of this header. */\n#define ASSET_CACHE_VERSION_MAJOR {major}\n\
+         /** Minor version of this header. */\n#define ASSET_CACHE_VERSION_MINOR {minor}\n\
+         /** Patch version of this header. */\n#define ASSET_CACHE_VERSION_PATCH {patch}\n\
+         /** MAJOR * 10000 + MINOR * 100 + PATCH; compare with asset_cache_version_number(). */\n\
+         #define ASSET_CACHE_VERSION_NUMBER {}\n\
+         /** The version as a string; compare with asset_cache_version(). */\n\
+         #define ASSET_CACHE_VERSION_STRING \"{version}\"\n",
+        major * 10000 + minor * 100 + patch
+    );
+    config.after_includes = Some(config.after_includes.unwrap_or_default() + &macros);
+    let header = match cbindgen::Builder::new()
+        .with_crate(&root)
+        .with_config(config)
+        .generate()
+    {
+        Ok(b) => {
+            let mut out = Vec::new();
+            b.write(&mut out);
+            out
+        }
+        Err(e) => panic!("cbindgen failed: {e}"),
+    };
+    let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
+    fs::write(out_dir.join("asset_cache.h"), &header).unwrap();
+    let committed = root.join("include").join("asset_cache.h");
+    if env::var_os("CI").is_none() && fs::read(&committed).ok().as_deref() != Some(&header[..]) {
+        fs::create_dir_all(committed.parent().unwrap()).unwrap();
+        fs::write(&committed, &header).unwrap();
+    }
+}

@@ -1,0 +1,227 @@
+//! What can be cached: any serde type that yields its id. The C ABI caches
+//! [`RawAsset`], JSON text kept exactly as received.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// An asset: serializable, and identified by a string id.
+pub trait Asset: Serialize + DeserializeOwned + Send + Sync {
+    /// The asset's id, or `None` when it has no usable one (absent, not a
+    /// string, or empty).
+    fn id(&self) -> Option<Cow<'_, str>>;
+}
+
+impl Asset for serde_json::Value {
+    fn id(&self) -> Option<Cow<'_, str>> {
+        match self.get("id") {
+            Some(serde_json::Value::String(s)) if !s.is_empty() => Some(Cow::Borrowed(s)),
+            _ => None,
+        }
+    }
+}
+
+/// A JSON object kept as the exact text it arrived as.
+///
+/// Keeping text instead of a parsed tree is what lets the C ABI return an
+/// asset with one copy, store a 100k-asset cache in about its file size, and
+/// write back numbers and strings byte for byte as the Python original wrote
+/// them (integers beyond 64 bits, escapes, key order, duplicate keys).
+#[derive(Clone)]
+pub struct RawAsset(Box<RawValue>);
+
+impl PartialEq for RawAsset {
+    fn eq(&self, other: &Self) -> bool {
+        self.json() == other.json()
+    }
+}
+
+impl Eq for RawAsset {}
+
+impl RawAsset {
+    /// Parses `text` as one JSON object with a non-empty string `id`.
+    pub fn parse(text: &str) -> Result<Self> {
+        let raw: Box<RawValue> = serde_json::from_str(text)
+            .map_err(|e| Error::new(ErrorKind::InvalidJson, format!("invalid JSON: {e}")))?;
+        let asset = RawAsset::from_raw(raw);
+        asset.checked_id()?;
+        Ok(asset)
+    }
+
+    /// Wraps an already validated JSON value (from an array element, a file).
+    /// Text spread over lines (pretty-printed input, the Python original's
+    /// indented file) is made compact: the file keeps one asset a line.
+    pub fn from_raw(raw: Box<RawValue>) -> Self {
+        if raw
+            .get()
+            .bytes()
+            .any(|b| matches!(b, b'\n' | b'\r' | b'\t'))
+        {
+            let compact = minify(raw.get());
+            if let Ok(raw) = RawValue::from_string(compact) {
+                return RawAsset(raw);
+            }
+        }
+        RawAsset(raw)
+    }
+
+    /// The JSON text.
+    pub fn json(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The id, or a MissingId error saying what is wrong with it.
+    pub fn checked_id(&self) -> Result<String> {
+        let probe: IdProbe = serde_json::from_str(self.json())
+            .map_err(|e| Error::new(ErrorKind::MissingId, format!("asset {e}")))?;
+        match probe.0 {
+            Some(id) if !id.is_empty() => Ok(id),
+            Some(_) => Err(Error::new(
+                ErrorKind::MissingId,
+                "asset \"id\" is an empty string",
+            )),
+            None => Err(Error::new(
+                ErrorKind::MissingId,
+                "asset has no \"id\" member",
+            )),
+        }
+    }
+}
+
+impl fmt::Debug for RawAsset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.json())
+    }
+}
+
+impl Asset for RawAsset {
+    fn id(&self) -> Option<Cow<'_, str>> {
+        self.checked_id().ok().map(Cow::Owned)
+    }
+}
+
+impl Serialize for RawAsset {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawAsset {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Box::<RawValue>::deserialize(d).map(RawAsset::from_raw)
+    }
+}
+
+/// Drops the whitespace between JSON tokens; strings are copied untouched.
+fn minify(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if !matches!(c, ' ' | '\n' | '\r' | '\t') {
+            out.push(c);
+            in_string = c == '"';
+        }
+    }
+    out
+}
+
+/// The top-level `"id"` of a JSON object (last one wins, as in Python's json),
+/// found without building the rest of the object.
+struct IdProbe(Option<String>);
+
+impl<'de> Deserialize<'de> for IdProbe {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = IdProbe;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<IdProbe, A::Error> {
+                let mut id = None;
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    if key == "id" {
+                        let value: serde_json::Value = map.next_value()?;
+                        match value {
+                            serde_json::Value::String(s) => id = Some(s),
+                            other => {
+                                return Err(de::Error::custom(format!(
+                                    "\"id\" must be a string, not {}",
+                                    json_type_name(&other)
+                                )))
+                            }
+                        }
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(IdProbe(id))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+fn json_type_name(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_keeps_text_and_finds_id() {
+        let a = RawAsset::parse(r#" {"id":"m1","n":1e400,"big":123456789012345678901234567890} "#)
+            .unwrap();
+        assert_eq!(
+            a.json(),
+            r#"{"id":"m1","n":1e400,"big":123456789012345678901234567890}"#
+        );
+        assert_eq!(a.checked_id().unwrap(), "m1");
+    }
+
+    #[test]
+    fn parse_rejects_what_is_not_an_identified_object() {
+        let kind = |t: &str| RawAsset::parse(t).unwrap_err().kind();
+        assert_eq!(kind("{"), ErrorKind::InvalidJson);
+        assert_eq!(kind("[1]"), ErrorKind::MissingId);
+        assert_eq!(kind("{}"), ErrorKind::MissingId);
+        assert_eq!(kind(r#"{"id":""}"#), ErrorKind::MissingId);
+        assert_eq!(kind(r#"{"id":7}"#), ErrorKind::MissingId);
+        assert_eq!(kind(r#"{"id":"a"} x"#), ErrorKind::InvalidJson);
+    }
+
+    #[test]
+    fn pretty_input_is_made_compact_but_strings_are_not_touched() {
+        let a = RawAsset::parse("{\n    \"id\": \"a b\",\n\t\"s\": \" \\\" x \"\n}").unwrap();
+        assert_eq!(a.json(), r#"{"id":"a b","s":" \" x "}"#);
+    }
+
+    #[test]
+    fn last_duplicate_id_wins_like_python() {
+        let a = RawAsset::parse(r#"{"id":"a","id":"b"}"#).unwrap();
+        assert_eq!(a.checked_id().unwrap(), "b");
+    }
+}

@@ -1,0 +1,71 @@
+//! One error type for the whole core. Each variant maps to exactly one C status
+//! (see `ffi::status`), so the kind of failure survives the trip across the ABI.
+
+use std::fmt;
+use std::io;
+use std::path::Path;
+
+/// What went wrong, coarsely: the part a caller branches on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// An argument is unusable: a bad file name, bad options.
+    InvalidArgument,
+    /// Text is not valid UTF-8.
+    InvalidUtf8,
+    /// Text is not valid JSON, or not of the expected JSON shape (e.g. not an array).
+    InvalidJson,
+    /// An asset is not a JSON object with a non-empty string `id`.
+    MissingId,
+    /// The file system refused an operation (read, write, rename, create).
+    Io,
+    /// The lock file could not be opened or locked.
+    Lock,
+    /// The lock stayed held by someone else past the configured timeout.
+    LockTimeout,
+}
+
+/// An error with its kind and a message that names the problem.
+#[derive(Debug, Clone)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub(crate) fn invalid_argument(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::InvalidArgument, message)
+    }
+
+    /// An I/O error, with the action and the path it concerned.
+    pub(crate) fn io(action: &str, path: &Path, err: io::Error) -> Self {
+        Error::new(
+            ErrorKind::Io,
+            format!("cannot {action} {}: {err}", path.display()),
+        )
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}

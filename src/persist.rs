@@ -1,0 +1,602 @@
+//! The cache file: its format, and the only two ways it is ever changed.
+//!
+//! The file is what the Python original reads and writes,
+//! `{"expiry": <unix seconds>, "data": {<id>: <asset>, ...}}`, laid out so
+//! that one asset can be added without rewriting the others:
+//!
+//! ```text
+//! {"expiry":1764086400.5,"asset_cache_rev":"<32 hex digits>","data":{
+//! "m1":{"id":"m1",...}
+//! ,"m2":{"id":"m2",...}
+//! }}
+//! ```
+//!
+//! * A whole new file (`add_list`, `save`, `invalidate`, compaction, the first
+//!   write over a file in another layout) is written to a temporary file in
+//!   the same folder and renamed over the cache file: readers see the old or
+//!   the new file, never a mix. It gets a new random `asset_cache_rev`.
+//! * One asset is added by overwriting the closing `}}\n` with
+//!   `,"id":{...}\n}}\n`. JSON objects are last-wins on duplicate keys in
+//!   Python's json and here, so re-adding an id appends a newer record.
+//!
+//! A file's identity is (device, inode, rev, size): appends only grow a file
+//! and keep its rev; every other change makes a new inode and a new rev, and
+//! Python's in-place rewrite drops the rev. So a writer that finds the rev it
+//! knows and a larger size only has to read the records appended since.
+//!
+//! An append cut short by a crash leaves a torn last line; [`repair`] keeps the
+//! complete records before it, which is exactly the file before (or after)
+//! the interrupted add.
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::marker::PhantomData;
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+use crate::error::{Error, Result};
+use crate::store::{Store, StoreBuilder};
+
+const REV_KEY: &str = "asset_cache_rev";
+/// The closing bytes an append overwrites.
+pub const TAIL: &[u8] = b"}}\n";
+
+/// Which file, and which version of it, memory reflects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    /// `None` for a file in another layout (the Python original's): it can
+    /// only be reread whole, and the next write rewrites it in ours.
+    pub rev: Option<String>,
+    /// Records on disk, superseded ones included: the trigger for compaction.
+    pub records: usize,
+}
+
+/// `<dir>/<name>.json`.
+pub fn cache_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.json"))
+}
+
+/// What a read of the whole file found.
+pub struct Parsed<T> {
+    pub store: Store<T>,
+    pub rev: Option<String>,
+    pub records: usize,
+}
+
+/// Why a file could not be read.
+#[derive(Debug)]
+pub struct Unreadable(pub String);
+
+/// Parses a whole file, in our layout or any other JSON layout.
+pub fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<Parsed<T>, Unreadable> {
+    let file: FileSeed<T> = serde_json::from_slice(bytes).map_err(|e| Unreadable(e.to_string()))?;
+    let expiry = file
+        .expiry
+        .ok_or_else(|| Unreadable("no \"expiry\" member".into()))?;
+    let data = file
+        .data
+        .ok_or_else(|| Unreadable("no \"data\" member".into()))?;
+    // Only a file whose bytes are in our layout may be appended to.
+    let rev = header_rev(bytes).filter(|_| bytes.ends_with(b"\n}}\n"));
+    Ok(Parsed {
+        records: data.records,
+        store: data
+            .pairs
+            .into_iter()
+            .collect::<StoreBuilder<T>>()
+            .with_expiry(expiry),
+        rev,
+    })
+}
+
+/// Parses the records appended after a known size: the bytes from the old
+/// tail's offset to the end, `,"a":{...}\n,"b":{...}\n}}\n`.
+pub fn parse_appended<T: for<'de> Deserialize<'de>>(
+    bytes: &[u8],
+) -> Result<Vec<(String, T)>, Unreadable> {
+    let body = bytes
+        .strip_suffix(TAIL)
+        .ok_or_else(|| Unreadable("appended records do not end the file".into()))?;
+    let body = body.strip_prefix(b",").unwrap_or(body);
+    let mut wrapped = Vec::with_capacity(body.len() + 2);
+    wrapped.push(b'{');
+    wrapped.extend_from_slice(body);
+    wrapped.push(b'}');
+    let mut de = serde_json::Deserializer::from_slice(&wrapped);
+    let data = DataSeed::<T>(PhantomData)
+        .deserialize(&mut de)
+        .and_then(|d| de.end().map(|_| d))
+        .map_err(|e| Unreadable(e.to_string()))?;
+    Ok(data.pairs)
+}
+
+/// The rev in our header line, if the file starts with one.
+pub fn header_rev(bytes: &[u8]) -> Option<String> {
+    let line_end = bytes.iter().take(256).position(|&b| b == b'\n')?;
+    let line = std::str::from_utf8(&bytes[..line_end]).ok()?;
+    if !line.starts_with("{\"expiry\":") || !line.ends_with(",\"data\":{") {
+        return None;
+    }
+    let start = line.find(&format!(",\"{REV_KEY}\":\""))? + REV_KEY.len() + 5;
+    let rev = line.get(start..start + 32)?;
+    (rev.bytes().all(|b| b.is_ascii_hexdigit()) && line[start + 32..].starts_with('"'))
+        .then(|| rev.to_string())
+}
+
+/// Rebuilds a file in our layout whose last append was torn by a crash: the
+/// complete records are kept, the torn remainder dropped. `None` when the
+/// damage is anything else (then the file is kept aside, not guessed at).
+pub fn repair(bytes: &[u8]) -> Option<Vec<u8>> {
+    header_rev(bytes)?;
+    let header_end = bytes.iter().position(|&b| b == b'\n')? + 1;
+    let mut kept = header_end;
+    let mut first = true;
+    while let Some(len) = bytes[kept..].iter().position(|&b| b == b'\n') {
+        let line = &bytes[kept..kept + len];
+        let record = if first {
+            Some(line)
+        } else {
+            line.strip_prefix(b",")
+        };
+        if !record.is_some_and(is_record) {
+            break;
+        }
+        first = false;
+        kept += len + 1;
+    }
+    let rest = &bytes[kept..];
+    // A torn append leaves at most one partial line; more means other damage.
+    if rest.iter().filter(|&&b| b == b'\n').count() > 1 {
+        return None;
+    }
+    let mut fixed = bytes[..kept].to_vec();
+    fixed.extend_from_slice(TAIL);
+    Some(fixed)
+}
+
+fn is_record(line: &[u8]) -> bool {
+    let mut wrapped = Vec::with_capacity(line.len() + 2);
+    wrapped.push(b'{');
+    wrapped.extend_from_slice(line);
+    wrapped.push(b'}');
+    matches!(
+        serde_json::from_slice::<std::collections::HashMap<String, IgnoredAny>>(&wrapped),
+        Ok(m) if m.len() == 1
+    )
+}
+
+/// Renders a whole file in our layout.
+pub fn render<'a, T: serde::Serialize + 'a>(
+    expiry: f64,
+    rev: &str,
+    assets: impl Iterator<Item = (&'a str, &'a T)>,
+) -> Result<Vec<u8>> {
+    let mut out = render_header(expiry, rev);
+    let mut first = true;
+    for (id, asset) in assets {
+        render_record(&mut out, first, id, asset)?;
+        first = false;
+    }
+    out.extend_from_slice(TAIL);
+    Ok(out)
+}
+
+fn render_header(expiry: f64, rev: &str) -> Vec<u8> {
+    let expiry = serde_json::to_string(&expiry).unwrap_or_else(|_| "0".into());
+    format!("{{\"expiry\":{expiry},\"{REV_KEY}\":\"{rev}\",\"data\":{{\n").into_bytes()
+}
+
+/// Appends one record line, `"id":{...}\n`, with a leading comma unless it is
+/// the first record of the file.
+pub fn render_record<T: serde::Serialize>(
+    out: &mut Vec<u8>,
+    first: bool,
+    id: &str,
+    asset: &T,
+) -> Result<()> {
+    if !first {
+        out.push(b',');
+    }
+    serde_json::to_writer(&mut *out, id).map_err(serialize_error)?;
+    out.push(b':');
+    let start = out.len();
+    serde_json::to_writer(&mut *out, asset).map_err(serialize_error)?;
+    // The line layout needs one record a line. A raw newline can only be
+    // whitespace in JSON, so blanking it cannot change a value.
+    for b in &mut out[start..] {
+        if *b == b'\n' || *b == b'\r' {
+            *b = b' ';
+        }
+    }
+    out.push(b'\n');
+    Ok(())
+}
+
+fn serialize_error(e: serde_json::Error) -> Error {
+    Error::new(
+        crate::error::ErrorKind::InvalidJson,
+        format!("cannot serialize asset: {e}"),
+    )
+}
+
+/// A new random rev: 128 bits from the kernel.
+pub fn new_rev() -> String {
+    let mut buf = [0u8; 16];
+    let mut filled = 0;
+    while filled < buf.len() {
+        // SAFETY: the pointer and length describe the unfilled part of `buf`.
+        let n =
+            unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
+        if n <= 0 {
+            // No entropy source: fall back to values unique enough per write.
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            let mixed = t ^ ((std::process::id() as u128) << 64) ^ (buf.as_ptr() as u128);
+            buf.copy_from_slice(&mixed.to_le_bytes());
+            break;
+        }
+        filled += n as usize;
+    }
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The cache file opened for one operation.
+pub struct Opened {
+    pub file: File,
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+}
+
+/// Opens the cache file (never through a symlink); `None` when absent.
+pub fn open(path: &Path, write: bool) -> Result<Option<Opened>> {
+    let file = match OpenOptions::new()
+        .read(true)
+        .write(write)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(Error::new(
+                crate::error::ErrorKind::Io,
+                format!("refusing to open {}: it is a symbolic link", path.display()),
+            ))
+        }
+        Err(e) => return Err(Error::io("open", path, e)),
+    };
+    let meta = file.metadata().map_err(|e| Error::io("stat", path, e))?;
+    if !meta.is_file() {
+        return Err(Error::new(
+            crate::error::ErrorKind::Io,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    Ok(Some(Opened {
+        dev: meta.dev(),
+        ino: meta.ino(),
+        size: meta.len(),
+        file,
+    }))
+}
+
+impl Opened {
+    /// Reads `len` bytes from `offset`.
+    pub fn read_at(&self, offset: u64, len: u64, path: &Path) -> Result<Vec<u8>> {
+        let mut buf = vec![0u8; len as usize];
+        self.file
+            .read_exact_at(&mut buf, offset)
+            .map_err(|e| Error::io("read", path, e))?;
+        Ok(buf)
+    }
+
+    /// Reads the whole file, however long it is now.
+    pub fn read_all(&self, path: &Path) -> Result<Vec<u8>> {
+        let mut buf = Vec::with_capacity(self.size as usize + 1);
+        (&self.file)
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::io("read", path, e))?;
+        Ok(buf)
+    }
+
+    /// Writes `bytes` at `offset` (the old tail's), making the file end there.
+    /// On failure the old tail and size are put back, so the file is as it was.
+    pub fn append_at(
+        &mut self,
+        offset: u64,
+        bytes: &[u8],
+        durable: bool,
+        path: &Path,
+    ) -> Result<u64> {
+        let result = self.file.write_all_at(bytes, offset).and_then(|()| {
+            if durable {
+                self.file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
+        match result {
+            Ok(()) => {
+                self.size = offset + bytes.len() as u64;
+                Ok(self.size)
+            }
+            Err(e) => {
+                let _ = self.file.write_all_at(TAIL, offset);
+                let _ = self.file.set_len(offset + TAIL.len() as u64);
+                Err(Error::io("append to", path, e))
+            }
+        }
+    }
+}
+
+/// Replaces the cache file by `bytes` atomically: a new file created in the
+/// same folder (exclusively, never through a symlink), written, flushed, and
+/// renamed over the old one. On failure the temporary file is removed.
+pub fn replace(dir: &Path, name: &str, bytes: &[u8], durable: bool) -> Result<(u64, u64)> {
+    let target = cache_path(dir, name);
+    let (tmp_path, mut tmp) = create_temp(dir, name)?;
+    let written = tmp
+        .write_all(bytes)
+        .and_then(|()| if durable { tmp.sync_all() } else { Ok(()) })
+        .map_err(|e| Error::io("write", &tmp_path, e))
+        .and_then(|()| tmp.metadata().map_err(|e| Error::io("stat", &tmp_path, e)))
+        .and_then(|meta| {
+            fs::rename(&tmp_path, &target)
+                .map(|()| (meta.dev(), meta.ino()))
+                .map_err(|e| Error::io("rename into place", &target, e))
+        });
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp_path);
+    } else if durable {
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    written
+}
+
+fn temp_prefix(name: &str) -> String {
+    format!(".{name}.json.tmp-")
+}
+
+fn create_temp(dir: &Path, name: &str) -> Result<(PathBuf, File)> {
+    loop {
+        let path = dir.join(format!(
+            "{}{}-{}",
+            temp_prefix(name),
+            std::process::id(),
+            &new_rev()[..16]
+        ));
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o666)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&path)
+        {
+            Ok(f) => return Ok((path, f)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::io("create temporary file", &path, e)),
+        }
+    }
+}
+
+/// Removes temporary files left by writers that crashed. Only called under the
+/// exclusive lock, when no live writer of this cache can have one open.
+pub fn remove_stale_temps(dir: &Path, name: &str) -> usize {
+    let prefix = temp_prefix(name);
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        let ours = rest.split_once('-').is_some_and(|(pid, hex)| {
+            !pid.is_empty()
+                && pid.bytes().all(|b| b.is_ascii_digit())
+                && hex.len() == 16
+                && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        });
+        if ours && fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Moves an unreadable file aside to `<name>.json.corrupt` (or `.corrupt.N`
+/// when that exists), so nothing is destroyed.
+pub fn quarantine(path: &Path) -> Result<PathBuf> {
+    let base = format!("{}.corrupt", path.display());
+    let mut n = 0;
+    loop {
+        let aside = if n == 0 {
+            PathBuf::from(&base)
+        } else {
+            PathBuf::from(format!("{base}.{n}"))
+        };
+        if fs::symlink_metadata(&aside).is_err() {
+            fs::rename(path, &aside).map_err(|e| Error::io("move aside", path, e))?;
+            return Ok(aside);
+        }
+        n += 1;
+    }
+}
+
+/// The mtime of the folder in nanoseconds: it changes when a file is created
+/// in it, which is how a writer notices a crashed writer's temporary file
+/// without listing the folder on every add.
+pub fn dir_stamp(dir: &Path) -> Option<(i64, i64)> {
+    fs::metadata(dir).ok().map(|m| (m.mtime(), m.mtime_nsec()))
+}
+
+// ---- deserialization of the file's top level and its "data" object ----
+
+struct FileSeed<T> {
+    expiry: Option<f64>,
+    data: Option<Data<T>>,
+}
+
+struct Data<T> {
+    pairs: Vec<(String, T)>,
+    records: usize,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for FileSeed<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = FileSeed<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object with \"expiry\" and \"data\"")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = FileSeed {
+                    expiry: None,
+                    data: None,
+                };
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    match key.as_ref() {
+                        "expiry" => {
+                            let e: f64 = map
+                                .next_value()
+                                .map_err(|_| de::Error::custom("\"expiry\" is not a number"))?;
+                            out.expiry = Some(e);
+                        }
+                        "data" => out.data = Some(map.next_value_seed(DataSeed(PhantomData))?),
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(V(PhantomData))
+    }
+}
+
+struct DataSeed<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for DataSeed<T> {
+    type Value = Data<T>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Data<T>, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for DataSeed<T> {
+    type Value = Data<T>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("\"data\" as an object of assets by id")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Data<T>, A::Error> {
+        let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(0));
+        while let Some(id) = map.next_key::<String>()? {
+            let asset = map.next_value::<T>()?;
+            pairs.push((id, asset));
+        }
+        let records = pairs.len();
+        Ok(Data { pairs, records })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn store(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn render_then_parse_round_trips_and_is_appendable() {
+        let pairs = store(&[
+            ("a", serde_json::json!({"id":"a"})),
+            ("b", serde_json::json!({"id":"b","x":[1,2]})),
+        ]);
+        let rev = new_rev();
+        let bytes = render(5.5, &rev, pairs.iter().map(|(k, v)| (k.as_str(), v))).unwrap();
+        let p: Parsed<Value> = parse(&bytes).unwrap();
+        assert_eq!(p.rev.as_deref(), Some(rev.as_str()));
+        assert_eq!(p.records, 2);
+        assert_eq!(p.store.expiry(), 5.5);
+        assert_eq!(
+            p.store.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+    }
+
+    #[test]
+    fn python_layout_parses_without_rev_and_int_expiry_is_accepted() {
+        let py = b"{\n    \"expiry\": 1764086400,\n    \"data\": {\n        \"a\": {\n            \"id\": \"a\"\n        }\n    }\n}";
+        let p: Parsed<Value> = parse(py).unwrap();
+        assert_eq!(p.rev, None);
+        assert_eq!(p.store.expiry(), 1764086400.0);
+        assert_eq!(p.store.len(), 1);
+    }
+
+    #[test]
+    fn wrong_shapes_are_unreadable() {
+        for bad in [
+            &b"[]"[..],
+            b"{\"data\":{}}",
+            b"{\"expiry\":1}",
+            b"{\"expiry\":\"x\",\"data\":{}}",
+            b"{\"expiry\":1,\"data\":[]}",
+            b"",
+        ] {
+            assert!(
+                parse::<Value>(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn repair_drops_only_a_torn_last_record() {
+        let rev = new_rev();
+        let v = serde_json::json!({"id":"a"});
+        let old = render(9.0, &rev, [("a", &v)].into_iter()).unwrap();
+        let mut full = old[..old.len() - TAIL.len()].to_vec();
+        render_record(
+            &mut full,
+            false,
+            "b",
+            &serde_json::json!({"id":"b","pad":"xxxxxxxx"}),
+        )
+        .unwrap();
+        full.extend_from_slice(TAIL);
+        let off = old.len() - TAIL.len();
+        for cut in off + 1..full.len() {
+            let mut torn = full[..cut].to_vec();
+            if torn.len() < old.len() {
+                torn.extend_from_slice(&old[torn.len()..]);
+            }
+            let fixed = repair(&torn).unwrap_or_else(|| panic!("cut {cut}"));
+            assert!(
+                fixed == old || fixed == full,
+                "cut {cut}: {}",
+                String::from_utf8_lossy(&fixed)
+            );
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! Behaviour of the Rust core, through the public API and the files.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use asset_cache::{AssetCache, ErrorKind, Options, RawAsset};
+use serde_json::{json, Value};
+
+fn tmp(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "asset-cache-core-{tag}-{}-{}",
+        std::process::id(),
+        asset_cache::persist::new_rev()
+    ));
+    fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn open(dir: &Path) -> AssetCache<Value> {
+    AssetCache::open(
+        Options::new("model")
+            .dir(dir)
+            .ttl(Duration::from_secs(3600)),
+    )
+    .unwrap()
+}
+
+fn asset(id: &str, n: i64) -> Value {
+    json!({"id": id, "name": format!("model {id}"), "n": n})
+}
+
+fn file_json(dir: &Path) -> Value {
+    serde_json::from_slice(&fs::read(dir.join("model.json")).unwrap()).unwrap()
+}
+
+fn ids(c: &AssetCache<Value>) -> Vec<String> {
+    c.get_all()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn add_get_and_the_file_has_the_python_shape() {
+    let d = tmp("basic");
+    let c = open(&d);
+    assert!(!c.has_valid_cache());
+    assert!(
+        !d.join("model.json").exists(),
+        "opening must not create files"
+    );
+    c.add(asset("a", 1)).unwrap();
+    c.add(asset("b", 2)).unwrap();
+    c.add(asset("a", 3)).unwrap();
+    assert_eq!(c.get("a").unwrap()["n"], 3);
+    assert!(c.get("zzz").is_none());
+    assert_eq!(ids(&c), ["a", "b"]);
+    assert!(c.has_valid_cache());
+    let f = file_json(&d);
+    assert!(f["expiry"].as_f64().unwrap() > asset_cache::expiry::now());
+    assert_eq!(f["data"]["a"]["n"], 3, "last record wins in the file too");
+    assert_eq!(f["data"]["b"]["n"], 2);
+    assert_eq!(f.as_object().unwrap().len(), 3, "expiry, rev, data");
+}
+
+#[test]
+fn two_handles_never_lose_each_others_adds() {
+    let d = tmp("merge");
+    let (x, y) = (open(&d), open(&d));
+    for i in 0..50 {
+        x.add(asset(&format!("x{i}"), i)).unwrap();
+        y.add(asset(&format!("y{i}"), i)).unwrap();
+    }
+    let fresh = open(&d);
+    assert_eq!(fresh.len(), 100);
+    y.load().unwrap();
+    assert_eq!(y.len(), 100);
+    assert_eq!(file_json(&d)["data"].as_object().unwrap().len(), 100);
+}
+
+#[test]
+fn a_python_rewrite_of_equal_size_is_noticed() {
+    let d = tmp("pyrewrite");
+    let c = open(&d);
+    c.add(asset("a", 1)).unwrap();
+    // Rewrite in place (same inode), as Python's save does, keeping the size.
+    let before = fs::read(d.join("model.json")).unwrap();
+    let py = format!(
+        "{{\n    \"expiry\": {},\n    \"data\": {{\n        \"b\": {{\"id\": \"b\"}}\n    }}\n}}",
+        asset_cache::expiry::now() + 100.0
+    );
+    let mut bytes = py.into_bytes();
+    bytes.resize(before.len(), b' ');
+    fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(d.join("model.json"))
+        .and_then(|mut f| std::io::Write::write_all(&mut f, &bytes))
+        .unwrap();
+    c.add(asset("c", 1)).unwrap();
+    assert_eq!(
+        ids(&c),
+        ["b", "c"],
+        "the add merged Python's version, not our stale one"
+    );
+    assert_eq!(ids(&open(&d)), ["b", "c"]);
+}
+
+#[test]
+fn python_files_are_read_in_order_with_int_or_float_expiry() {
+    let d = tmp("pyread");
+    let exp = (asset_cache::expiry::now() + 500.0) as i64;
+    fs::write(
+        d.join("model.json"),
+        format!("{{\n    \"expiry\": {exp},\n    \"data\": {{\n        \"z\": {{\n            \"id\": \"z\",\n            \"v\": 12345678901234567890123\n        }},\n        \"a\": {{\n            \"id\": \"a\"\n        }}\n    }}\n}}"),
+    )
+    .unwrap();
+    let c: AssetCache<RawAsset> = AssetCache::open(Options::new("model").dir(&d)).unwrap();
+    let all: Vec<String> = c.get_all().iter().map(|a| a.json().to_string()).collect();
+    assert_eq!(
+        all,
+        [r#"{"id":"z","v":12345678901234567890123}"#, r#"{"id":"a"}"#]
+    );
+    assert_eq!(c.expiry(), exp as f64);
+}
+
+#[test]
+fn expired_file_is_deleted_on_load_and_adding_to_expired_store_starts_fresh() {
+    let d = tmp("expiry");
+    fs::write(
+        d.join("model.json"),
+        r#"{"expiry": 1.5, "data": {"old": {"id": "old"}}}"#,
+    )
+    .unwrap();
+    let c = open(&d);
+    assert!(c.get("old").is_none());
+    assert!(!d.join("model.json").exists(), "expired file deleted");
+    let c0: AssetCache<Value> =
+        AssetCache::open(Options::new("model").dir(&d).ttl(Duration::ZERO)).unwrap();
+    c0.add(asset("a", 1)).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(c0.get("a").is_none(), "get never returns expired data");
+    assert!(!c0.has_valid_cache());
+    assert!(c0.get_all().is_empty());
+    // A long-TTL handle adding to the expired file starts a fresh store.
+    c.add(asset("b", 1)).unwrap();
+    assert_eq!(ids(&c), ["b"]);
+    assert!(c.expiry() > asset_cache::expiry::now() + 3000.0);
+    assert_eq!(ids(&open(&d)), ["b"]);
+}
+
+#[test]
+fn corrupt_file_is_kept_aside_not_deleted() {
+    let d = tmp("corrupt");
+    fs::write(
+        d.join("model.json"),
+        b"{\"expiry\": 9e99, \"data\": {\"a\": ",
+    )
+    .unwrap();
+    let c = open(&d);
+    assert_eq!(c.len(), 0);
+    assert_eq!(
+        fs::read(d.join("model.json.corrupt")).unwrap(),
+        b"{\"expiry\": 9e99, \"data\": {\"a\": "
+    );
+    fs::write(d.join("model.json"), b"[1,2]").unwrap();
+    open(&d);
+    assert_eq!(fs::read(d.join("model.json.corrupt.1")).unwrap(), b"[1,2]");
+}
+
+#[test]
+fn torn_append_is_repaired_keeping_every_complete_record() {
+    let d = tmp("torn");
+    let c = open(&d);
+    c.add(asset("a", 1)).unwrap();
+    c.add(asset("b", 2)).unwrap();
+    let path = d.join("model.json");
+    let good = fs::read(&path).unwrap();
+    let mut torn = good[..good.len() - 3].to_vec();
+    torn.extend_from_slice(b",\"c\":{\"id\":\"c\",\"na");
+    fs::write(&path, &torn).unwrap();
+    let fresh = open(&d);
+    assert_eq!(ids(&fresh), ["a", "b"]);
+    assert!(!d.join("model.json.corrupt").exists());
+    assert_eq!(file_json(&d)["data"].as_object().unwrap().len(), 2);
+}
+
+#[test]
+fn add_list_replaces_all_last_duplicate_wins_and_bad_element_rejects_all() {
+    let d = tmp("addlist");
+    let c = open(&d);
+    c.add(asset("old", 0)).unwrap();
+    c.add_list(vec![asset("a", 1), asset("b", 2), asset("a", 3)])
+        .unwrap();
+    assert_eq!(ids(&c), ["a", "b"]);
+    assert_eq!(c.get("a").unwrap()["n"], 3);
+    let before = fs::read(d.join("model.json")).unwrap();
+    let err = c
+        .add_list(vec![asset("x", 1), json!({"name": "no id"})])
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::MissingId);
+    assert!(err.message().contains("index 1"), "{err}");
+    assert_eq!(fs::read(d.join("model.json")).unwrap(), before);
+    assert_eq!(ids(&c), ["a", "b"]);
+}
+
+#[test]
+fn invalidate_removes_the_file_but_keeps_the_lock_file() {
+    let d = tmp("inval");
+    let c = open(&d);
+    c.add(asset("a", 1)).unwrap();
+    c.invalidate().unwrap();
+    assert!(!d.join("model.json").exists());
+    assert!(d.join("model.lock").exists());
+    assert_eq!(c.len(), 0);
+    let other = open(&d);
+    assert_eq!(other.len(), 0);
+}
+
+#[test]
+fn bad_names_are_refused() {
+    for bad in ["", ".", "..", "a/b", "../x", "a\\b", "a\0b", "a\nb"] {
+        let err = AssetCache::<Value>::open(Options::new(bad).dir(tmp("names")))
+            .err()
+            .unwrap();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{bad:?}");
+    }
+}
+
+#[test]
+fn symlinked_cache_file_is_refused_and_target_untouched() {
+    let d = tmp("symlink");
+    let target = d.join("elsewhere.json");
+    fs::write(&target, b"secret").unwrap();
+    std::os::unix::fs::symlink(&target, d.join("model.json")).unwrap();
+    let err = AssetCache::<Value>::open(Options::new("model").dir(&d))
+        .err()
+        .unwrap();
+    assert_eq!(err.kind(), ErrorKind::Io);
+    assert!(err.message().contains("symbolic link"), "{err}");
+    assert_eq!(fs::read(&target).unwrap(), b"secret");
+}
+
+#[test]
+fn stale_temp_files_are_removed_by_the_next_writer() {
+    let d = tmp("temps");
+    let c = open(&d);
+    c.add(asset("a", 1)).unwrap();
+    let stale = d.join(".model.json.tmp-123-0123456789abcdef");
+    fs::write(&stale, b"partial").unwrap();
+    let unrelated = d.join(".model.json.json.tmp-1-0123456789abcdef");
+    fs::write(&unrelated, b"another cache's").unwrap();
+    c.add(asset("b", 1)).unwrap();
+    assert!(!stale.exists());
+    assert!(unrelated.exists());
+}
+
+#[test]
+fn write_errors_are_returned_and_memory_stays_as_the_file() {
+    let d = tmp("readonly");
+    let c = open(&d);
+    c.add(asset("a", 1)).unwrap();
+    let before = fs::read(d.join("model.json")).unwrap();
+    // Make the file unwritable through a directory we cannot write to.
+    fs::remove_file(d.join("model.json")).unwrap();
+    fs::create_dir(d.join("model.json")).unwrap();
+    let err = c.add(asset("b", 1)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert!(c.get("b").is_none());
+    fs::remove_dir(d.join("model.json")).unwrap();
+    fs::write(d.join("model.json"), &before).unwrap();
+}
+
+#[test]
+fn many_adds_get_compacted_and_save_rewrites() {
+    let d = tmp("compact");
+    let c = open(&d);
+    for i in 0..300 {
+        c.add(asset("same", i)).unwrap();
+    }
+    let size = fs::metadata(d.join("model.json")).unwrap().len();
+    assert!(
+        size < 200 * 60,
+        "superseded records compacted: {size} bytes"
+    );
+    assert_eq!(c.get("same").unwrap()["n"], 299);
+    c.save().unwrap();
+    assert_eq!(file_json(&d)["data"].as_object().unwrap().len(), 1);
+}
+
+#[test]
+fn ttl_from_options_and_default() {
+    let d = tmp("ttl");
+    let c: AssetCache<Value> =
+        AssetCache::open(Options::new("model").dir(&d).ttl(Duration::from_secs(10))).unwrap();
+    let now = asset_cache::expiry::now();
+    assert!((c.expiry() - (now + 10.0)).abs() < 2.0);
+}
