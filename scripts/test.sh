@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every test of the project: the README's test command, and what CI runs.
+# Installs what a fresh machine lacks (scripts/install-deps.sh) first.
+# Each suite is one script; a failing suite fails the whole run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+
+suites=(
+  rust          # cargo fmt --check, clippy -D warnings, cargo test
+  c             # CMake build of the library and examples-c, ctest
+)
+
+failed=()
+for s in "${suites[@]}"; do
+  echo "=== suite: $s ==="
+  start=$SECONDS
+  if bash "scripts/test-$s.sh"; then
+    echo "=== suite $s: passed in $((SECONDS - start)) s ==="
+  else
+    echo "=== suite $s: FAILED in $((SECONDS - start)) s ==="
+    failed+=("$s")
+  fi
+done
+
+passed=$(( ${#suites[@]} - ${#failed[@]} ))
+echo "suites: ${passed} passed, ${#failed[@]} failed"
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "failed suites: ${failed[*]}"
+  exit 1
+fi
