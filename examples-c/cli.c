@@ -1,0 +1,193 @@
+/* asset-cache: inspect and edit a cache from the shell, over the C API.
+ *
+ *   asset-cache [--dir DIR] --name NAME COMMAND [ARG]
+ *
+ * Exit codes: 0 success, 1 asset not found, 2 usage error, 3 the library
+ * refused or failed (the message says why). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "asset_cache.h"
+
+enum { EXIT_NOT_FOUND = 1, EXIT_USAGE = 2, EXIT_LIBRARY = 3 };
+
+static const char *USAGE =
+    "usage: asset-cache [--dir DIR] --name NAME COMMAND [ARG]\n"
+    "\n"
+    "Inspect or edit the asset cache <DIR>/<NAME>.json (DIR defaults to .cache,\n"
+    "as in the aiXplain Python SDK).\n"
+    "\n"
+    "commands:\n"
+    "  info            file, number of assets, expiry, validity\n"
+    "  get ID          print the asset with this id (exit 1 if absent)\n"
+    "  list            print all assets as one JSON array, in insertion order\n"
+    "  add FILE|-      add one asset (a JSON object with an \"id\")\n"
+    "  add-list FILE|- replace everything with a JSON array of assets\n"
+    "  invalidate      empty the cache and delete its file\n"
+    "\n"
+    "exit codes: 0 ok, 1 not found, 2 usage error, 3 library error\n";
+
+static int usage_error(const char *fmt, const char *arg) {
+  fprintf(stderr, "asset-cache: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n(run 'asset-cache --help' for usage)\n");
+  return EXIT_USAGE;
+}
+
+static int library_error(const char *what, asset_cache_status status) {
+  fprintf(stderr, "asset-cache: %s failed: %s: %s\n", what, asset_cache_status_str((int)status),
+          asset_cache_last_error());
+  return EXIT_LIBRARY;
+}
+
+/* Reads a whole file, or stdin for "-". NULL with a message on failure. */
+static char *slurp(const char *path) {
+  FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+  if (f == NULL) {
+    fprintf(stderr, "asset-cache: cannot open %s: %s\n", path, strerror(errno));
+    return NULL;
+  }
+  size_t cap = 1 << 16, len = 0;
+  char *buf = malloc(cap);
+  for (;;) {
+    if (buf == NULL) {
+      fprintf(stderr, "asset-cache: out of memory reading %s\n", path);
+      break;
+    }
+    size_t n = fread(buf + len, 1, cap - len - 1, f);
+    len += n;
+    if (n == 0) break;
+    if (len + 1 == cap) {
+      char *bigger = realloc(buf, cap *= 2);
+      if (bigger == NULL) free(buf);
+      buf = bigger;
+    }
+  }
+  int failed = ferror(f);
+  if (f != stdin) fclose(f);
+  if (buf == NULL) return NULL;
+  if (failed) {
+    fprintf(stderr, "asset-cache: cannot read %s\n", path);
+    free(buf);
+    return NULL;
+  }
+  buf[len] = '\0';
+  if (strlen(buf) != len) {
+    fprintf(stderr, "asset-cache: %s contains a NUL byte; JSON text cannot\n", path);
+    free(buf);
+    return NULL;
+  }
+  return buf;
+}
+
+static int print_and_free(char *json) {
+  puts(json);
+  asset_cache_string_free(json);
+  return 0;
+}
+
+static int info(const asset_cache *cache, const char *dir, const char *name) {
+  size_t len = 0;
+  double expiry = 0;
+  bool valid = false;
+  asset_cache_status s;
+  if ((s = asset_cache_len(cache, &len)) != ASSET_CACHE_OK) return library_error("len", s);
+  if ((s = asset_cache_expiry(cache, &expiry)) != ASSET_CACHE_OK) return library_error("expiry", s);
+  if ((s = asset_cache_has_valid_cache(cache, &valid)) != ASSET_CACHE_OK)
+    return library_error("has_valid_cache", s);
+  time_t t = (time_t)expiry;
+  char when[64] = "?";
+  struct tm tm;
+  if (gmtime_r(&t, &tm) != NULL) strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  printf("file:    %s/%s.json\n", dir, name);
+  printf("assets:  %zu\n", len);
+  printf("expiry:  %s (unix %.3f)\n", when, expiry);
+  printf("valid:   %s\n", valid ? "yes" : "no (expired or empty)");
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const char *dir = ".cache", *name = NULL;
+  int i = 1;
+  for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      fputs(USAGE, stdout);
+      return 0;
+    } else if (strcmp(argv[i], "--version") == 0) {
+      printf("asset-cache %s\n", asset_cache_version());
+      return 0;
+    } else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
+      dir = argv[++i];
+    } else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc) {
+      name = argv[++i];
+    } else {
+      return usage_error("unknown or incomplete option '%s'", argv[i]);
+    }
+  }
+  if (i >= argc) return usage_error("%s", "no command given");
+  const char *cmd = argv[i++];
+  const char *arg = i < argc ? argv[i++] : NULL;
+  if (i < argc) return usage_error("unexpected argument '%s'", argv[i]);
+  int needs_arg = strcmp(cmd, "get") == 0 || strcmp(cmd, "add") == 0 || strcmp(cmd, "add-list") == 0;
+  int known = needs_arg || strcmp(cmd, "info") == 0 || strcmp(cmd, "list") == 0 ||
+              strcmp(cmd, "invalidate") == 0;
+  if (!known) return usage_error("unknown command '%s'", cmd);
+  if (needs_arg && arg == NULL) return usage_error("'%s' needs an argument", cmd);
+  if (!needs_arg && arg != NULL) return usage_error("unexpected argument '%s'", arg);
+  if (name == NULL) return usage_error("%s", "missing --name NAME (the cache file's base name)");
+
+  asset_cache_options opts;
+  asset_cache_options_init(&opts);
+  opts.dir = dir;
+  opts.name = name;
+  asset_cache *cache = NULL;
+  asset_cache_status s = asset_cache_open(&opts, &cache);
+  if (s != ASSET_CACHE_OK) return library_error("open", s);
+
+  int rc = 0;
+  char *json = NULL;
+  if (strcmp(cmd, "info") == 0) {
+    rc = info(cache, dir, name);
+  } else if (strcmp(cmd, "get") == 0) {
+    s = asset_cache_get(cache, arg, &json);
+    if (s == ASSET_CACHE_OK) {
+      rc = print_and_free(json);
+    } else if (s == ASSET_CACHE_NOT_FOUND) {
+      fprintf(stderr, "asset-cache: no asset with id '%s'\n", arg);
+      rc = EXIT_NOT_FOUND;
+    } else {
+      rc = library_error("get", s);
+    }
+  } else if (strcmp(cmd, "list") == 0) {
+    s = asset_cache_get_all(cache, &json);
+    rc = s == ASSET_CACHE_OK ? print_and_free(json) : library_error("list", s);
+  } else if (strcmp(cmd, "add") == 0 || strcmp(cmd, "add-list") == 0) {
+    char *input = slurp(arg);
+    if (input == NULL) {
+      rc = EXIT_LIBRARY;
+    } else {
+      int one = strcmp(cmd, "add") == 0;
+      s = one ? asset_cache_add(cache, input) : asset_cache_add_list(cache, input);
+      free(input);
+      if (s != ASSET_CACHE_OK) {
+        rc = library_error(cmd, s);
+      } else {
+        size_t len = 0;
+        asset_cache_len(cache, &len);
+        printf("%s: ok (%zu asset%s in %s/%s.json)\n", cmd, len, len == 1 ? "" : "s", dir, name);
+      }
+    }
+  } else {
+    s = asset_cache_invalidate(cache);
+    if (s == ASSET_CACHE_OK) {
+      printf("invalidate: ok (%s/%s.json deleted)\n", dir, name);
+    } else {
+      rc = library_error("invalidate", s);
+    }
+  }
+  asset_cache_free(cache);
+  return rc;
+}

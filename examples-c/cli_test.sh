@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Drives the asset-cache command-line tool and checks its output and exit codes.
+# usage: cli_test.sh PATH/TO/asset-cache DATA_DIR SCRATCH_DIR
+set -uo pipefail
+cli=$1 data=$2 dir=$3
+rm -rf "$dir" && mkdir -p "$dir"
+fails=0
+# expect CODE PATTERN -- ARGS...: exit code CODE and combined output matching PATTERN.
+expect() {
+  local code=$1 pattern=$2; shift 3
+  local out rc
+  out=$("$cli" "$@" 2>&1); rc=$?
+  if [ "$rc" -ne "$code" ] || ! grep -qE -- "$pattern" <<<"$out"; then
+    echo "FAIL: asset-cache $* -> exit $rc (want $code), output:"; echo "$out"
+    echo "      expected pattern: $pattern"
+    fails=$((fails + 1))
+  fi
+}
+c=(--dir "$dir" --name model)
+expect 0 "^usage: asset-cache" -- --help
+expect 0 "^asset-cache [0-9]+\.[0-9]+\.[0-9]+" -- --version
+expect 2 "no command given" -- "${c[@]}"
+expect 2 "unknown command 'frobnicate'" -- "${c[@]}" frobnicate
+expect 2 "'get' needs an argument" -- "${c[@]}" get
+expect 2 "missing --name" -- --dir "$dir" info
+expect 2 "unknown or incomplete option '--bogus'" -- --bogus info
+expect 3 "cache name .* contains" -- --dir "$dir" --name ../evil info
+expect 0 "assets:  0" -- "${c[@]}" info
+expect 0 "add-list: ok \(8 assets" -- "${c[@]}" add-list "$data/models.json"
+expect 0 "assets:  8" -- "${c[@]}" info
+expect 0 "valid:   yes" -- "${c[@]}" info
+expect 0 '"name":"GPT-4o"' -- "${c[@]}" get 640b517694bf816d35a59125
+expect 1 "no asset with id 'nope'" -- "${c[@]}" get nope
+expect 0 "add: ok \(9 assets" -- "${c[@]}" add "$data/new-model.json"
+out=$(echo '{"id":"from-stdin","name":"piped"}' | "$cli" "${c[@]}" add - 2>&1) \
+  && grep -q "add: ok (10 assets" <<<"$out" || { echo "FAIL: add from stdin: $out"; fails=$((fails + 1)); }
+expect 0 '^\[\{"id":"640b517694bf816d35a59125".*"id":"from-stdin","name":"piped"\}\]$' -- "${c[@]}" list
+expect 3 "MISSING_ID|no \"id\"|has no" -- "${c[@]}" add "$data/models.json"
+expect 3 "invalid JSON" -- "${c[@]}" add-list "$data/new-model.json"
+expect 3 "cannot open .*/missing.json" -- "${c[@]}" add "$dir/missing.json"
+expect 0 "assets:  10" -- "${c[@]}" info
+# The file is still the Python original's shape after all of that.
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["data"])==10 and d["expiry"]>0' \
+  "$dir/model.json" || { echo "FAIL: file shape"; fails=$((fails + 1)); }
+expect 0 "invalidate: ok" -- "${c[@]}" invalidate
+[ ! -e "$dir/model.json" ] || { echo "FAIL: file not deleted"; fails=$((fails + 1)); }
+expect 0 "assets:  0" -- "${c[@]}" info
+if [ "$fails" -ne 0 ]; then echo "cli: $fails check(s) failed"; exit 1; fi
+echo "cli: all checks passed"
