@@ -230,7 +230,9 @@ impl<T: Asset> AssetCache<T> {
     /// `<name>.json.corrupt` and the store starts empty.
     pub fn load(&self) -> Result<()> {
         let mut io = self.lock_io();
-        if !self.dir.is_dir() {
+        // Nothing to read: no need for the lock, whose file locking would create.
+        if matches!(std::fs::symlink_metadata(&self.cache_path), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+        {
             self.reset_if_known(&mut io);
             return Ok(());
         }
