@@ -258,9 +258,14 @@ impl<T: Asset> AssetCache<T> {
         if id.is_empty() {
             return Err(Error::new(ErrorKind::MissingId, "asset id is empty"));
         }
-        self.write(|cache, io, opened| cache.persist_add(io, opened, &id, &asset))?;
-        self.write_store().insert(id, asset);
-        Ok(())
+        // Memory changes inside the write, under the I/O mutex: another thread's
+        // write in between would otherwise rewrite the file from a memory
+        // that lacks this asset.
+        self.write(move |cache, io, opened| {
+            cache.persist_add(io, opened, &id, &asset)?;
+            cache.write_store().insert(id, asset);
+            Ok(())
+        })
     }
 
     /// Replaces the whole cache by `assets` (the last of equal ids wins, at the
@@ -286,9 +291,11 @@ impl<T: Asset> AssetCache<T> {
             .into_iter()
             .collect::<StoreBuilder<T>>()
             .with_expiry(self.fresh_expiry());
-        self.write(|cache, io, _| cache.persist_whole(io, &store))?;
-        *self.write_store() = store;
-        Ok(())
+        self.write(move |cache, io, _| {
+            cache.persist_whole(io, &store)?;
+            *cache.write_store() = store;
+            Ok(())
+        })
     }
 
     /// Rewrites the file from the current state: compacts superseded records

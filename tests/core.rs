@@ -297,3 +297,30 @@ fn ttl_from_options_and_default() {
     let now = asset_cache::expiry::now();
     assert!((c.expiry() - (now + 10.0)).abs() < 2.0);
 }
+
+/// Memory must change under the same mutex as the file: otherwise a thread's
+/// compaction can rewrite the file from a memory that lacks another thread's
+/// just-appended asset. (Found by review; moving the memory update out of the
+/// write makes this fail within a few runs.)
+#[test]
+fn threads_sharing_a_handle_lose_nothing_through_compaction() {
+    let d = tmp("threads");
+    let c = std::sync::Arc::new(open(&d));
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let c = c.clone();
+            std::thread::spawn(move || {
+                for i in 0..150 {
+                    c.add(asset(&format!("t{t}-{i}"), i)).unwrap();
+                    // Re-adding one id piles up superseded records: compactions.
+                    c.add(asset(&format!("hot{t}"), i)).unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(c.len(), 4 * 151);
+    assert_eq!(open(&d).len(), 4 * 151);
+}
