@@ -2,6 +2,9 @@
 //! include/asset_cache.h on developer machines. CI (where `CI` is set) never
 //! writes into the tree, so the test comparing the two catches a committed
 //! header that has gone stale.
+//!
+//! It also gives the shared library its soname, `libasset_cache.so.<major>`,
+//! which only the linker can record (see `soname`).
 
 use std::env;
 use std::fs;
@@ -31,6 +34,7 @@ fn main() {
          #define ASSET_CACHE_VERSION_STRING \"{version}\"\n",
         major * 10000 + minor * 100 + patch
     );
+    soname(major);
     config.after_includes = Some(config.after_includes.unwrap_or_default() + &macros);
     let header = match cbindgen::Builder::new()
         .with_crate(&root)
@@ -50,5 +54,38 @@ fn main() {
     if env::var_os("CI").is_none() && fs::read(&committed).ok().as_deref() != Some(&header[..]) {
         fs::create_dir_all(committed.parent().unwrap()).unwrap();
         fs::write(&committed, &header).unwrap();
+    }
+}
+
+/// Records `libasset_cache.so.<major>` as the cdylib's soname on ELF targets,
+/// so programs linked against it ask for that name at run time and a later
+/// ABI-breaking release (a new major) cannot be loaded by them by mistake.
+///
+/// Programs linked against the uninstalled library in target/<profile> then
+/// look for `libasset_cache.so.<major>` there, so that name is also created
+/// there, as a symlink to what cargo builds. OUT_DIR is
+/// `<target>/<profile>/build/<pkg>-<hash>/out`; three levels up is the folder
+/// the cdylib lands in. The link may dangle until cargo links the library.
+fn soname(major: u32) {
+    let family = env::var("CARGO_CFG_TARGET_FAMILY").unwrap_or_default();
+    let vendor = env::var("CARGO_CFG_TARGET_VENDOR").unwrap_or_default();
+    if !family.split(',').any(|f| f == "unix") || vendor == "apple" {
+        return;
+    }
+    let name = format!("libasset_cache.so.{major}");
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{name}");
+    #[cfg(unix)]
+    {
+        let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
+        if let Some(profile_dir) = out_dir.ancestors().nth(3) {
+            let link = profile_dir.join(&name);
+            if fs::read_link(&link).ok().as_deref()
+                != Some(std::path::Path::new("libasset_cache.so"))
+            {
+                let _ = fs::remove_file(&link);
+                std::os::unix::fs::symlink("libasset_cache.so", &link)
+                    .unwrap_or_else(|e| panic!("cannot create {}: {e}", link.display()));
+            }
+        }
     }
 }
