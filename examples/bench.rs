@@ -1,0 +1,365 @@
+//! The benchmark harness's Rust half (the C half, bench/bench_c.c, measures
+//! the same workloads through the C ABI).
+//!
+//!   bench gen N OUT.jsonl        N + EXTRA synthetic assets, one JSON a line
+//!   bench limits N DATA.jsonl    the physical limits for a cache of N
+//!   bench rust N DATA.jsonl      the workloads through the Rust API
+//!
+//! Every figure is printed as `impl<TAB>op<TAB>N<TAB>value<TAB>unit`, the
+//! median of BENCH_REPS runs (default 5); bench/table.py turns those lines
+//! into the comparison table.
+
+use std::fs;
+use std::hint::black_box;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use asset_cache::{AssetCache, Options, RawAsset};
+use serde::de::IgnoredAny;
+
+/// Assets generated beyond N, for the single adds.
+const EXTRA: usize = 100;
+const SEED: u64 = 0x5eed_a1c0_ffee_2024;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |i: usize| -> &str { args.get(i).map(String::as_str).unwrap_or_else(|| usage()) };
+    match arg(0) {
+        "gen" => gen(parse_n(arg(1)), Path::new(arg(2))),
+        "limits" => limits(parse_n(arg(1)), Path::new(arg(2))),
+        "rust" => rust_api(parse_n(arg(1)), Path::new(arg(2))),
+        _ => usage(),
+    }
+}
+
+fn usage() -> ! {
+    eprintln!("usage: bench gen|limits|rust N DATA.jsonl");
+    std::process::exit(2)
+}
+
+fn parse_n(s: &str) -> usize {
+    s.parse().unwrap_or_else(|_| usage())
+}
+
+fn reps() -> usize {
+    std::env::var("BENCH_REPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|&r| r > 0)
+        .unwrap_or(5)
+}
+
+fn report(imp: &str, op: &str, n: usize, value: f64, unit: &str) {
+    println!("{imp}\t{op}\t{n}\t{value:.6}\t{unit}");
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let m = xs.len() / 2;
+    if xs.len() % 2 == 1 {
+        xs[m]
+    } else {
+        (xs[m - 1] + xs[m]) / 2.0
+    }
+}
+
+/// Median seconds of `reps()` runs of `f`, each after an untimed `setup`.
+fn time_median<S>(mut setup: impl FnMut() -> S, mut f: impl FnMut(S)) -> f64 {
+    let runs = (0..reps())
+        .map(|_| {
+            let s = setup();
+            let t = Instant::now();
+            f(s);
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    median(runs)
+}
+
+// ---- synthetic aiXplain-like model metadata ----
+
+/// splitmix64: tiny, seedable, the same sequence everywhere.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[self.below(xs.len())]
+    }
+    fn hex(&mut self, len: usize) -> String {
+        (0..len)
+            .map(|_| char::from(b"0123456789abcdef"[self.below(16)]))
+            .collect()
+    }
+}
+
+const WORDS: &[&str] = &[
+    "model",
+    "translation",
+    "speech",
+    "recognition",
+    "neural",
+    "large",
+    "language",
+    "fast",
+    "accurate",
+    "multilingual",
+    "summarization",
+    "text",
+    "audio",
+    "image",
+    "classification",
+    "sentiment",
+    "analysis",
+    "generation",
+    "benchmark",
+    "quality",
+    "domain",
+    "medical",
+    "legal",
+    "finance",
+    "streaming",
+    "batch",
+    "low",
+    "latency",
+    "robust",
+    "fine-tuned",
+    "open",
+    "source",
+];
+const SUPPLIERS: &[&str] = &[
+    "OpenAI", "Google", "AWS", "Azure", "Meta", "Mistral", "aiXplain",
+];
+const FUNCTIONS: &[&str] = &[
+    "translation",
+    "speech-recognition",
+    "text-generation",
+    "sentiment-analysis",
+    "summarization",
+    "image-captioning",
+];
+const LANGS: &[&str] = &["en", "es", "fr", "de", "ar", "pt", "tr", "hi", "ja", "zh"];
+
+fn words(rng: &mut Rng, n: usize) -> String {
+    (0..n)
+        .map(|_| rng.pick(WORDS))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One asset of about 1 KB, compact JSON; `i` makes the id unique.
+fn asset(rng: &mut Rng, i: usize) -> String {
+    let id = format!("{:08x}{}", i, rng.hex(16));
+    let supplier = rng.pick(SUPPLIERS);
+    let function = rng.pick(FUNCTIONS);
+    let params: Vec<serde_json::Value> = (0..3)
+        .map(|_| {
+            serde_json::json!({
+                "name": rng.pick(&["sourcelanguage", "targetlanguage", "temperature", "max_tokens"]),
+                "required": rng.below(2) == 0,
+                "dataType": rng.pick(&["label", "number", "text"]),
+                "defaultValues": [rng.pick(LANGS)],
+                "isFixed": false,
+            })
+        })
+        .collect();
+    let v = serde_json::json!({
+        "name": format!("{} {} {}", supplier, words(rng, 2), rng.below(100)),
+        "description": words(rng, 24),
+        "api_key": null,
+        "supplier": {"id": rng.below(1000), "name": supplier, "code": supplier.to_lowercase()},
+        "version": {"name": format!("{}.{}", rng.below(5), rng.below(20)), "id": rng.hex(8)},
+        "function": {"id": function, "name": function.replace('-', " ")},
+        "pricing": {"price": rng.below(10_000) as f64 / 1000.0, "currency": "USD", "unit": "per 1k chars"},
+        "status": rng.pick(&["onboarded", "beta", "deprecated"]),
+        "created_at": format!("2025-{:02}-{:02}T{:02}:{:02}:00Z", 1 + rng.below(12), 1 + rng.below(28), rng.below(24), rng.below(60)),
+        "input_languages": [rng.pick(LANGS), rng.pick(LANGS)],
+        "output_languages": [rng.pick(LANGS)],
+        "parameters": params,
+        "is_subscribed": rng.below(2) == 0,
+        "cost": {"currency": "USD", "value": rng.below(1000)},
+    });
+    // The id first, as aiXplain's API lists it (and so the C driver finds it
+    // with a plain search).
+    let rest = v.to_string();
+    format!("{{\"id\":\"{id}\",{}", &rest[1..])
+}
+
+fn gen(n: usize, out: &Path) {
+    let mut rng = Rng(SEED);
+    let mut text = String::with_capacity((n + EXTRA) * 1100);
+    for i in 0..n + EXTRA {
+        text.push_str(&asset(&mut rng, i));
+        text.push('\n');
+    }
+    fs::write(out, text).unwrap_or_else(|e| panic!("write {}: {e}", out.display()));
+}
+
+fn read_lines(path: &Path) -> Vec<String> {
+    fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn scratch(tag: &str, n: usize) -> PathBuf {
+    let dir = std::env::var_os("BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("asset-cache-bench"))
+        .join(format!("{tag}-{n}"));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).expect("create scratch folder");
+    dir
+}
+
+fn raw_assets(lines: &[String]) -> Vec<RawAsset> {
+    lines
+        .iter()
+        .map(|l| RawAsset::parse(l).expect("generated asset"))
+        .collect()
+}
+
+fn open(dir: &Path) -> AssetCache<RawAsset> {
+    AssetCache::open(
+        Options::new("model")
+            .dir(dir)
+            .ttl(Duration::from_secs(86_400)),
+    )
+    .expect("open cache")
+}
+
+/// The floor under each operation: what merely touching the same bytes costs.
+fn limits(n: usize, data: &Path) {
+    let lines = read_lines(data);
+    let dir = scratch("limits", n);
+    open(&dir).add_list(raw_assets(&lines[..n])).unwrap();
+    let file = dir.join("model.json");
+    let size = fs::metadata(&file).unwrap().len();
+    report("limit", "file size", n, size as f64, "bytes");
+
+    let t = time_median(
+        || (),
+        |()| {
+            let bytes = fs::read(&file).unwrap();
+            serde_json::from_slice::<IgnoredAny>(&bytes).unwrap();
+        },
+    );
+    report("limit", "open: read + serde_json validate", n, t, "s");
+    let bytes = fs::read(&file).unwrap();
+    let t = time_median(|| (), |()| drop(black_box(fs::read(&file).unwrap())));
+    report("limit", "open: read file only", n, t, "s");
+
+    let copy = dir.join("copy.json");
+    let t = time_median(
+        || {
+            let _ = fs::remove_file(&copy);
+        },
+        |()| fs::write(&copy, &bytes).unwrap(),
+    );
+    report("limit", "add_list: write the file once", n, t, "s");
+
+    // One add's floor: write one record's bytes at the end of a file.
+    let record = format!(",\"x\":{}\n}}}}\n", lines[n]);
+    let f = fs::OpenOptions::new().write(true).open(&copy).unwrap();
+    let t = time_median(
+        || (),
+        |()| {
+            use std::os::unix::fs::FileExt;
+            f.write_all_at(record.as_bytes(), bytes.len() as u64 - 3)
+                .unwrap()
+        },
+    );
+    report("limit", "add: pwrite one record", n, t, "s");
+
+    // get: copying a 1 KB asset into a fresh malloc'd buffer, as the C ABI must.
+    let one = lines[0].as_bytes();
+    let iters = 2_000_000;
+    let t = time_median(
+        || (),
+        |()| {
+            for _ in 0..iters {
+                let v = black_box(one).to_vec();
+                black_box(&v);
+            }
+        },
+    );
+    report(
+        "limit",
+        "get: malloc + memcpy 1 KB",
+        n,
+        iters as f64 / t,
+        "ops/s",
+    );
+
+    let all: Vec<u8> = bytes.clone();
+    let t = time_median(|| (), |()| drop(black_box(black_box(&all).to_vec())));
+    report("limit", "get_all: memcpy of the JSON", n, t, "s");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// The same workloads through the Rust API, without the C boundary.
+fn rust_api(n: usize, data: &Path) {
+    let lines = read_lines(data);
+    let assets = raw_assets(&lines);
+    let dir = scratch("rust", n);
+    let cache = open(&dir);
+    let t = time_median(
+        || assets[..n].to_vec(),
+        |batch| cache.add_list(batch).unwrap(),
+    );
+    report("rust", "add_list", n, t, "s");
+    drop(cache);
+
+    let t = time_median(|| (), |()| drop(black_box(open(&dir))));
+    report("rust", "open", n, t, "s");
+
+    let cache = open(&dir);
+    let mut next = n;
+    let t = time_median(
+        || {
+            next += 1;
+            assets[next - 1].clone()
+        },
+        |a| cache.add(a).unwrap(),
+    );
+    report("rust", "add one", n, t, "s");
+
+    let ids: Vec<String> = assets[..n]
+        .iter()
+        .map(|a| a.checked_id().unwrap())
+        .collect();
+    let mut rng = Rng(SEED ^ 1);
+    let order: Vec<&str> = (0..1_000_000).map(|_| ids[rng.below(n)].as_str()).collect();
+    let t = time_median(
+        || (),
+        |()| {
+            for id in &order {
+                black_box(cache.with_asset(id, |a| a.json().len()));
+            }
+        },
+    );
+    report(
+        "rust",
+        "get (borrow), 1 thread",
+        n,
+        order.len() as f64 / t,
+        "ops/s",
+    );
+
+    let t = time_median(|| (), |()| drop(black_box(cache.get_all())));
+    report("rust", "get_all (clones)", n, t, "s");
+    drop(cache);
+    let _ = fs::remove_dir_all(&dir);
+    std::io::stdout().flush().ok();
+}
