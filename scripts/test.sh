@@ -9,6 +9,7 @@ bash scripts/install-deps.sh
 suites=(
   rust          # cargo fmt --check, clippy -D warnings, cargo test
   c             # CMake build of the library and examples-c, ctest
+  go            # bindings/go: go vet, go test -race (leak loop included)
 )
 
 failed=()

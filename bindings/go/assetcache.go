@@ -1,0 +1,431 @@
+// Package assetcache is the Go binding of asset_cache, a persistent,
+// expiring, multi-process-safe cache of JSON assets keyed by their "id".
+//
+// A Cache is one open cache file, <dir>/<name>.json, shared safely with other
+// Cache values and other processes through <dir>/<name>.lock:
+//
+//	c, err := assetcache.Open("models", assetcache.WithDir("/var/cache/app"))
+//	if err != nil { ... }
+//	defer c.Close()
+//	err = c.Add(Model{ID: "m1", Name: "GPT"})   // any value encoding/json accepts
+//	m, err := assetcache.GetAs[Model](c, "m1") // or c.Get("m1") for the raw JSON
+//	if errors.Is(err, assetcache.ErrNotFound) { ... }
+//
+// Every method is safe to call from many goroutines at once, Close included:
+// a method that runs after Close returns an error wrapping ErrClosed.
+//
+// Errors from the library are *Error values carrying the Status and the
+// library's message; errors.Is matches them against the sentinels ErrNotFound,
+// ErrInvalidJSON, ErrLockTimeout, and so on.
+//
+// Linking: by default the package links the library built in this repository
+// by `cargo build --release` (target/release, found at run time through an
+// rpath). Build with `-tags asset_cache_pkgconfig` to use an installed copy
+// found by pkg-config instead.
+package assetcache
+
+/*
+#include <stdlib.h>
+#include <string.h>
+#include "asset_cache.h"
+*/
+import "C"
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// Status is the library's result code for a failed call.
+type Status int
+
+// Every status the library returns. The numbers are the C ABI's and never change.
+const (
+	StatusOK              Status = C.ASSET_CACHE_OK
+	StatusNotFound        Status = C.ASSET_CACHE_NOT_FOUND
+	StatusInvalidArgument Status = C.ASSET_CACHE_INVALID_ARGUMENT
+	StatusInvalidUTF8     Status = C.ASSET_CACHE_INVALID_UTF8
+	StatusInvalidJSON     Status = C.ASSET_CACHE_INVALID_JSON
+	StatusMissingID       Status = C.ASSET_CACHE_MISSING_ID
+	StatusIO              Status = C.ASSET_CACHE_IO
+	StatusLock            Status = C.ASSET_CACHE_LOCK
+	StatusLockTimeout     Status = C.ASSET_CACHE_LOCK_TIMEOUT
+	StatusNoMemory        Status = C.ASSET_CACHE_NO_MEMORY
+	StatusPanic           Status = C.ASSET_CACHE_PANIC
+)
+
+// String is the library's description of the status, e.g. "not found".
+func (s Status) String() string {
+	// Static storage inside the library: copied, never freed.
+	return C.GoString(C.asset_cache_status_str(C.int(s)))
+}
+
+// Error is a failure reported by the library (or caught before calling it,
+// such as a NUL byte inside a string).
+type Error struct {
+	Op      string // the method that failed, e.g. "add"
+	Status  Status
+	Message string // the library's explanation; empty only in the sentinels
+}
+
+func (e *Error) Error() string {
+	if e.Op == "" {
+		return "assetcache: " + e.Status.String()
+	}
+	if e.Message == "" {
+		return "assetcache: " + e.Op + ": " + e.Status.String()
+	}
+	return "assetcache: " + e.Op + ": " + e.Message
+}
+
+// Is makes errors.Is(err, ErrX) true for every *Error whose status is X's.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Op == "" && t.Message == "" && t.Status == e.Status
+}
+
+// Sentinels for errors.Is, one for each failure status.
+var (
+	ErrNotFound        error = &Error{Status: StatusNotFound}
+	ErrInvalidArgument error = &Error{Status: StatusInvalidArgument}
+	ErrInvalidUTF8     error = &Error{Status: StatusInvalidUTF8}
+	ErrInvalidJSON     error = &Error{Status: StatusInvalidJSON}
+	ErrMissingID       error = &Error{Status: StatusMissingID}
+	ErrIO              error = &Error{Status: StatusIO}
+	ErrLock            error = &Error{Status: StatusLock}
+	ErrLockTimeout     error = &Error{Status: StatusLockTimeout}
+	ErrNoMemory        error = &Error{Status: StatusNoMemory}
+	ErrPanic           error = &Error{Status: StatusPanic}
+)
+
+// ErrClosed is wrapped by the error of any method called after Close.
+var ErrClosed = errors.New("assetcache: cache is closed")
+
+// Version is the version of the loaded library, e.g. "0.1.0".
+func Version() string {
+	return C.GoString(C.asset_cache_version())
+}
+
+// call runs one library call with its goroutine pinned to its OS thread:
+// the library keeps the last error message per thread, so the message must
+// be read on the thread that made the call, before any other call there.
+func call(op string, f func() C.asset_cache_status) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	st := f()
+	if st == C.ASSET_CACHE_OK {
+		return nil
+	}
+	return &Error{Op: op, Status: Status(st), Message: C.GoString(C.asset_cache_last_error())}
+}
+
+// takeString copies a string the library returned and frees the original.
+func takeString(p *C.char) []byte {
+	defer C.asset_cache_string_free(p)
+	n := C.strlen(p)
+	out := make([]byte, int(n))
+	copy(out, unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n)))
+	return out
+}
+
+// cString copies s into C memory (free it with C.free). C strings end at the
+// first NUL, so a NUL inside would silently cut the text: refuse it instead.
+func cString(op, what string, s []byte, st Status) (*C.char, error) {
+	if bytes.IndexByte(s, 0) >= 0 {
+		return nil, &Error{Op: op, Status: st, Message: what + " contains a NUL byte"}
+	}
+	p := (*C.char)(C.malloc(C.size_t(len(s) + 1)))
+	buf := unsafe.Slice((*byte)(unsafe.Pointer(p)), len(s)+1)
+	copy(buf, s)
+	buf[len(s)] = 0
+	return p, nil
+}
+
+type config struct {
+	dir         *string
+	ttlSeconds  int64
+	lockTimeout int64
+	durable     bool
+	err         error
+}
+
+// Option configures Open.
+type Option func(*config)
+
+// WithDir sets the folder of the cache and lock files (default ".cache" in
+// the current directory). It is created on the first write.
+func WithDir(dir string) Option {
+	return func(c *config) { c.dir = &dir }
+}
+
+// WithTTL sets the lifetime of a new store, rounded up to whole seconds.
+// Without it the library reads CACHE_EXPIRY_TIME (seconds) or uses 24 hours.
+// A negative ttl makes Open fail with ErrInvalidArgument.
+func WithTTL(ttl time.Duration) Option {
+	return func(c *config) {
+		if ttl < 0 {
+			c.err = &Error{Op: "open", Status: StatusInvalidArgument, Message: fmt.Sprintf("negative ttl %v", ttl)}
+			return
+		}
+		c.ttlSeconds = int64((ttl + time.Second - 1) / time.Second)
+	}
+}
+
+// WithLockTimeout sets the longest wait for another process's lock (default
+// 30s), rounded up to milliseconds; after it a call fails with
+// ErrLockTimeout. Zero tries once; a negative timeout waits forever.
+func WithLockTimeout(timeout time.Duration) Option {
+	return func(c *config) {
+		if timeout < 0 {
+			c.lockTimeout = -1
+			return
+		}
+		c.lockTimeout = int64((timeout + time.Millisecond - 1) / time.Millisecond)
+	}
+}
+
+// WithDurable makes every write reach stable storage (fsync) before the
+// call returns, so it survives power loss, not only a crash of the process.
+func WithDurable(durable bool) Option {
+	return func(c *config) { c.durable = durable }
+}
+
+// Cache is an open cache. Close it when done; a finalizer closes a Cache
+// that is garbage collected while still open, as a safety net only.
+type Cache struct {
+	// mu guards handle: methods share it for reading (the library allows
+	// concurrent calls on one handle), Close takes it exclusively.
+	mu     sync.RWMutex
+	handle *C.asset_cache
+}
+
+// Open opens the cache name (files <dir>/<name>.json and <dir>/<name>.lock)
+// and loads its file if there is one. Opening never creates files.
+func Open(name string, opts ...Option) (*Cache, error) {
+	cfg := config{ttlSeconds: -1, lockTimeout: 30000}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.err != nil {
+		return nil, cfg.err
+	}
+	var copts C.asset_cache_options
+	C.asset_cache_options_init(&copts)
+	cname, err := cString("open", "name", []byte(name), StatusInvalidArgument)
+	if err != nil {
+		return nil, err
+	}
+	defer C.free(unsafe.Pointer(cname))
+	copts.name = cname
+	if cfg.dir != nil {
+		cdir, err := cString("open", "dir", []byte(*cfg.dir), StatusInvalidArgument)
+		if err != nil {
+			return nil, err
+		}
+		defer C.free(unsafe.Pointer(cdir))
+		copts.dir = cdir
+	}
+	copts.ttl_seconds = C.int64_t(cfg.ttlSeconds)
+	copts.lock_timeout_ms = C.int64_t(cfg.lockTimeout)
+	copts.durable = C.bool(cfg.durable)
+
+	var h *C.asset_cache
+	if err := call("open", func() C.asset_cache_status { return C.asset_cache_open(&copts, &h) }); err != nil {
+		return nil, err
+	}
+	c := &Cache{handle: h}
+	runtime.SetFinalizer(c, (*Cache).Close)
+	return c, nil
+}
+
+// Close frees the handle; the files stay. It is idempotent and safe to call
+// concurrently with other methods, which then fail with ErrClosed.
+func (c *Cache) Close() error {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.handle != nil {
+		C.asset_cache_free(c.handle)
+		c.handle = nil
+		runtime.SetFinalizer(c, nil)
+	}
+	return nil
+}
+
+// with runs f on the live handle, or fails with ErrClosed.
+func (c *Cache) with(op string, f func(h *C.asset_cache) C.asset_cache_status) error {
+	if c == nil {
+		return fmt.Errorf("assetcache: %s: %w", op, ErrClosed)
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.handle == nil {
+		return fmt.Errorf("assetcache: %s: %w", op, ErrClosed)
+	}
+	err := call(op, func() C.asset_cache_status { return f(c.handle) })
+	// The finalizer must not free the handle while the library still uses it.
+	runtime.KeepAlive(c)
+	return err
+}
+
+// Get returns the JSON text of the asset with this id, from memory (call
+// Load first to see other processes' writes). A missing id, or an expired
+// store, gives an error matching ErrNotFound.
+func (c *Cache) Get(id string) ([]byte, error) {
+	cid, err := cString("get", "id", []byte(id), StatusInvalidArgument)
+	if err != nil {
+		return nil, err
+	}
+	defer C.free(unsafe.Pointer(cid))
+	var out *C.char
+	if err := c.with("get", func(h *C.asset_cache) C.asset_cache_status {
+		return C.asset_cache_get(h, cid, &out)
+	}); err != nil {
+		return nil, err
+	}
+	return takeString(out), nil
+}
+
+// GetAs returns the asset with this id decoded into a T with encoding/json.
+func GetAs[T any](c *Cache, id string) (T, error) {
+	var v T
+	b, err := c.Get(id)
+	if err != nil {
+		return v, err
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return v, fmt.Errorf("assetcache: get %q: %w", id, err)
+	}
+	return v, nil
+}
+
+// GetAll returns every asset's JSON text, in insertion order (empty when the
+// store is empty or expired).
+func (c *Cache) GetAll() ([]json.RawMessage, error) {
+	var out *C.char
+	if err := c.with("get all", func(h *C.asset_cache) C.asset_cache_status {
+		return C.asset_cache_get_all(h, &out)
+	}); err != nil {
+		return nil, err
+	}
+	all := []json.RawMessage{}
+	if err := json.Unmarshal(takeString(out), &all); err != nil {
+		return nil, fmt.Errorf("assetcache: get all: %w", err)
+	}
+	return all, nil
+}
+
+// GetAllAs returns every asset decoded into a T, in insertion order.
+func GetAllAs[T any](c *Cache) ([]T, error) {
+	all, err := c.GetAll()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, len(all))
+	for i, raw := range all {
+		if err := json.Unmarshal(raw, &out[i]); err != nil {
+			return nil, fmt.Errorf("assetcache: get all: asset %d: %w", i, err)
+		}
+	}
+	return out, nil
+}
+
+// encode turns a value into JSON text: json.RawMessage and []byte are taken
+// as JSON text already (the library validates it); anything else goes
+// through json.Marshal.
+func encode(op string, v any) ([]byte, error) {
+	switch raw := v.(type) {
+	case json.RawMessage:
+		return raw, nil
+	case []byte:
+		return raw, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("assetcache: %s: %w", op, err)
+	}
+	return b, nil
+}
+
+// Add adds or replaces one asset: a value that encodes to a JSON object with
+// a non-empty string "id". It is on disk when Add returns, merged with what
+// other processes wrote meanwhile.
+func (c *Cache) Add(asset any) error {
+	return c.write("add", asset, func(h *C.asset_cache, s *C.char) C.asset_cache_status {
+		return C.asset_cache_add(h, s)
+	})
+}
+
+// AddList replaces the whole cache with a list of assets (a slice, or JSON
+// text of an array) and starts a fresh expiry. One bad element rejects the
+// whole call; the error's message names its index.
+func (c *Cache) AddList(assets any) error {
+	return c.write("add list", assets, func(h *C.asset_cache, s *C.char) C.asset_cache_status {
+		return C.asset_cache_add_list(h, s)
+	})
+}
+
+func (c *Cache) write(op string, v any, f func(*C.asset_cache, *C.char) C.asset_cache_status) error {
+	b, err := encode(op, v)
+	if err != nil {
+		return err
+	}
+	s, err := cString(op, "JSON text", b, StatusInvalidJSON)
+	if err != nil {
+		return err
+	}
+	defer C.free(unsafe.Pointer(s))
+	return c.with(op, func(h *C.asset_cache) C.asset_cache_status { return f(h, s) })
+}
+
+// Load brings memory up to date with the file, to see other processes' writes.
+func (c *Cache) Load() error {
+	return c.with("load", func(h *C.asset_cache) C.asset_cache_status { return C.asset_cache_load(h) })
+}
+
+// Save rewrites the file from memory (compacting it); every Add is already on disk.
+func (c *Cache) Save() error {
+	return c.with("save", func(h *C.asset_cache) C.asset_cache_status { return C.asset_cache_save(h) })
+}
+
+// Invalidate empties the cache, starts a fresh expiry and deletes the cache file.
+func (c *Cache) Invalidate() error {
+	return c.with("invalidate", func(h *C.asset_cache) C.asset_cache_status { return C.asset_cache_invalidate(h) })
+}
+
+// HasValidCache reports whether the store has not expired and holds at least one asset.
+func (c *Cache) HasValidCache() (bool, error) {
+	var v C.bool
+	err := c.with("has valid cache", func(h *C.asset_cache) C.asset_cache_status {
+		return C.asset_cache_has_valid_cache(h, &v)
+	})
+	return bool(v), err
+}
+
+// Expiry returns when the store expires.
+func (c *Cache) Expiry() (time.Time, error) {
+	var v C.double
+	if err := c.with("expiry", func(h *C.asset_cache) C.asset_cache_status {
+		return C.asset_cache_expiry(h, &v)
+	}); err != nil {
+		return time.Time{}, err
+	}
+	sec, frac := math.Modf(float64(v))
+	return time.Unix(int64(sec), int64(frac*1e9)), nil
+}
+
+// Len returns the number of assets in memory.
+func (c *Cache) Len() (int, error) {
+	var n C.size_t
+	err := c.with("len", func(h *C.asset_cache) C.asset_cache_status { return C.asset_cache_len(h, &n) })
+	return int(n), err
+}
