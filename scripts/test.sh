@@ -8,7 +8,8 @@ bash scripts/install-deps.sh
 
 suites=(
   rust          # cargo fmt --check, clippy -D warnings, cargo test
-  c             # CMake build of the library and examples-c, ctest
+  c             # examples-c and the C++ wrapper under ctest: shared, static, valgrind, ASan+UBSan
+  install       # install into a temp prefix; build and run a consumer via pkg-config and find_package
   go            # bindings/go: go vet, go test -race (leak loop included)
 )
 

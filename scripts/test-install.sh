@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Installs the library into a temporary prefix (scripts/install.sh, the
+# documented command) and builds tests/consumer against the installed copy
+# only: through pkg-config and through find_package(asset_cache), each linked
+# shared and static, in C and in C++; every program is run. Also checks the
+# installed layout, the soname, DESTDIR staging, and that the CMake package
+# still works after the prefix is moved.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+export PATH="$HOME/.cargo/bin:$PATH"
+unset LD_LIBRARY_PATH PKG_CONFIG_PATH CMAKE_PREFIX_PATH
+for tool in cmake pkg-config readelf cc c++; do
+  command -v "$tool" >/dev/null || { echo "$tool is missing: run scripts/install-deps.sh"; exit 1; }
+done
+work=$(mktemp -d "${TMPDIR:-/tmp}/asset-cache-install.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+prefix=$work/prefix
+version=$(sed -n 's/^version = "\([0-9.]*\)"$/\1/p' Cargo.toml | head -1)
+major=${version%%.*}
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+echo "--- install into $prefix ---"
+bash scripts/install.sh "$prefix" >"$work/install.log" 2>&1 || { cat "$work/install.log"; exit 1; }
+lib=$prefix/lib
+for f in include/asset_cache.h include/asset_cache.hpp lib/libasset_cache.a \
+         "lib/libasset_cache.so.$version" lib/pkgconfig/asset_cache.pc \
+         lib/pkgconfig/asset_cache-static.pc lib/cmake/asset_cache/asset_cache-config.cmake \
+         lib/cmake/asset_cache/asset_cache-config-version.cmake; do
+  [ -f "$prefix/$f" ] || fail "not installed: $f"
+done
+[ "$(readlink "$lib/libasset_cache.so.$major")" = "libasset_cache.so.$version" ] \
+  || fail "libasset_cache.so.$major is not a symlink to libasset_cache.so.$version"
+[ "$(readlink "$lib/libasset_cache.so")" = "libasset_cache.so.$major" ] \
+  || fail "libasset_cache.so is not a symlink to libasset_cache.so.$major"
+readelf -d "$lib/libasset_cache.so.$version" | grep -q "(SONAME).*\[libasset_cache.so.$major\]" \
+  || fail "the installed library's soname is not libasset_cache.so.$major"
+cmp -s include/asset_cache.h "$prefix/include/asset_cache.h" || fail "installed header differs"
+if grep -rq "$repo" "$prefix/lib/pkgconfig" "$prefix/lib/cmake"; then
+  fail "installed package files point into the source tree"
+fi
+
+# DESTDIR stages an install for packaging: files under DESTDIR, paths without it.
+DESTDIR=$work/stage cmake --install build/lib --prefix /opt/ac >/dev/null
+[ -f "$work/stage/opt/ac/lib/libasset_cache.so.$version" ] || fail "DESTDIR: library not staged"
+grep -q '^prefix=/opt/ac$' "$work/stage/opt/ac/lib/pkgconfig/asset_cache.pc" \
+  || fail "DESTDIR: asset_cache.pc does not say prefix=/opt/ac"
+
+# check_shared PROGRAM: asks for the soname, and resolves it into the prefix.
+check_shared() {
+  readelf -d "$1" | grep -q "(NEEDED).*\[libasset_cache.so.$major\]" \
+    || fail "$1 does not record libasset_cache.so.$major"
+  ldd "$1" | grep -q "libasset_cache.so.$major => $2/" \
+    || fail "$1 does not load the library from $2: $(ldd "$1" | grep asset_cache)"
+}
+check_static() {
+  if readelf -d "$1" | grep -q "NEEDED.*libasset_cache"; then fail "$1 needs the shared library"; fi
+}
+# run_ok PROGRAM: runs it in a scratch folder of its own.
+run_ok() {
+  local dir=$work/run/$(basename "$1")
+  mkdir -p "$dir"
+  "$1" "$dir" || fail "$1 failed"
+}
+
+echo "--- pkg-config ---"
+export PKG_CONFIG_PATH=$lib/pkgconfig
+[ "$(pkg-config --modversion asset_cache)" = "$version" ] || fail "pkg-config version"
+pkg-config --static --libs asset_cache | grep -q -- "-lpthread" || fail "Libs.private missing"
+libdir=$(pkg-config --variable=libdir asset_cache)
+b=$work/pc
+mkdir -p "$b"
+# shellcheck disable=SC2046 # pkg-config output is meant to be split
+{
+  cc -Wall -Wextra -Werror -pedantic -o "$b/c-shared" tests/consumer/consumer.c \
+    $(pkg-config --cflags --libs asset_cache) -Wl,-rpath,"$libdir"
+  c++ -std=c++17 -Wall -Wextra -Werror -pedantic -o "$b/cpp-shared" tests/consumer/consumer.cpp \
+    $(pkg-config --cflags --libs asset_cache) -Wl,-rpath,"$libdir"
+  cc -Wall -Wextra -Werror -pedantic -o "$b/c-static" tests/consumer/consumer.c \
+    $(pkg-config --cflags --libs asset_cache-static)
+  c++ -std=c++17 -Wall -Wextra -Werror -pedantic -o "$b/cpp-static" tests/consumer/consumer.cpp \
+    $(pkg-config --cflags --libs asset_cache-static)
+} || fail "pkg-config builds"
+for p in c-shared cpp-shared; do check_shared "$b/$p" "$lib"; run_ok "$b/$p"; done
+for p in c-static cpp-static; do check_static "$b/$p"; run_ok "$b/$p"; done
+unset PKG_CONFIG_PATH
+
+echo "--- find_package(asset_cache) ---"
+for link in shared static; do
+  b=$work/cmake-$link
+  if cmake -S tests/consumer -B "$b" -DCMAKE_PREFIX_PATH="$prefix" -DCONSUMER_LINK=$link >/dev/null \
+     && cmake --build "$b" >/dev/null; then
+    for p in consumer consumer_cpp; do
+      if [ $link = shared ]; then check_shared "$b/$p" "$lib"; else check_static "$b/$p"; fi
+      run_ok "$b/$p"
+    done
+  else
+    fail "find_package build ($link)"
+  fi
+done
+
+# The soname only changes with the major version, and so does compatibility.
+mkdir -p "$work/future" && sed "s/find_package(asset_cache 0.1 /find_package(asset_cache $((major + 1)).0 /" \
+  tests/consumer/CMakeLists.txt >"$work/future/CMakeLists.txt"
+cp tests/consumer/consumer.c tests/consumer/consumer.cpp "$work/future/"
+if cmake -S "$work/future" -B "$work/future/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null 2>&1; then
+  fail "find_package accepted version $((major + 1)).0 from a $version install"
+fi
+
+echo "--- the CMake package after moving the prefix ---"
+mv "$prefix" "$work/moved"
+b=$work/cmake-moved
+if cmake -S tests/consumer -B "$b" -DCMAKE_PREFIX_PATH="$work/moved" >/dev/null \
+   && cmake --build "$b" >/dev/null; then
+  check_shared "$b/consumer" "$work/moved/lib"
+  run_ok "$b/consumer"
+else
+  fail "find_package from a moved prefix"
+fi
+
+if [ "$fails" -ne 0 ]; then echo "install: $fails check(s) failed"; exit 1; fi
+echo "install: all checks passed"
