@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Drives the asset-cache command-line tool and checks its output and exit codes.
-# usage: cli_test.sh PATH/TO/asset-cache DATA_DIR SCRATCH_DIR
+# usage: cli_test.sh PATH/TO/asset-cache DATA_DIR SCRATCH_DIR [LAUNCHER ARGS...]
+# A launcher (e.g. valgrind with its options) runs every invocation of the tool.
 set -uo pipefail
 cli=$1 data=$2 dir=$3
+shift 3
+launcher=("$@")
 rm -rf "$dir" && mkdir -p "$dir"
 fails=0
 # expect CODE PATTERN -- ARGS...: exit code CODE and combined output matching PATTERN.
 expect() {
   local code=$1 pattern=$2; shift 3
   local out rc
-  out=$("$cli" "$@" 2>&1); rc=$?
+  out=$("${launcher[@]}" "$cli" "$@" 2>&1); rc=$?
   if [ "$rc" -ne "$code" ] || ! grep -qE -- "$pattern" <<<"$out"; then
     echo "FAIL: asset-cache $* -> exit $rc (want $code), output:"; echo "$out"
     echo "      expected pattern: $pattern"
@@ -32,7 +35,7 @@ expect 0 "valid:   yes" -- "${c[@]}" info
 expect 0 '"name":"GPT-4o"' -- "${c[@]}" get 640b517694bf816d35a59125
 expect 1 "no asset with id 'nope'" -- "${c[@]}" get nope
 expect 0 "add: ok \(9 assets" -- "${c[@]}" add "$data/new-model.json"
-out=$(echo '{"id":"from-stdin","name":"piped"}' | "$cli" "${c[@]}" add - 2>&1) \
+out=$(echo '{"id":"from-stdin","name":"piped"}' | "${launcher[@]}" "$cli" "${c[@]}" add - 2>&1) \
   && grep -q "add: ok (10 assets" <<<"$out" || { echo "FAIL: add from stdin: $out"; fails=$((fails + 1)); }
 expect 0 '^\[\{"id":"640b517694bf816d35a59125".*"id":"from-stdin","name":"piped"\}\]$' -- "${c[@]}" list
 expect 3 "MISSING_ID|no \"id\"|has no" -- "${c[@]}" add "$data/models.json"
