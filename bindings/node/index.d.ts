@@ -1,0 +1,124 @@
+// Type declarations of the asset-cache package (bindings/node/index.js).
+
+/** Status codes of the C API; the numbers never change. */
+export declare const Status: Readonly<{
+  OK: 0;
+  NOT_FOUND: 1;
+  INVALID_ARGUMENT: 2;
+  INVALID_UTF8: 3;
+  INVALID_JSON: 4;
+  MISSING_ID: 5;
+  IO: 6;
+  LOCK: 7;
+  LOCK_TIMEOUT: 8;
+  NO_MEMORY: 9;
+  PANIC: 10;
+}>;
+
+export type StatusCode = (typeof Status)[keyof typeof Status];
+
+/** `ASSET_CACHE_<status name>`, or ASSET_CACHE_CLOSED for a call after close(). */
+export type AssetCacheErrorCode =
+  | 'ASSET_CACHE_NOT_FOUND'
+  | 'ASSET_CACHE_INVALID_ARGUMENT'
+  | 'ASSET_CACHE_INVALID_UTF8'
+  | 'ASSET_CACHE_INVALID_JSON'
+  | 'ASSET_CACHE_MISSING_ID'
+  | 'ASSET_CACHE_IO'
+  | 'ASSET_CACHE_LOCK'
+  | 'ASSET_CACHE_LOCK_TIMEOUT'
+  | 'ASSET_CACHE_NO_MEMORY'
+  | 'ASSET_CACHE_PANIC'
+  | 'ASSET_CACHE_CLOSED';
+
+/** A failure reported by the library, or refused before calling it. */
+export declare class AssetCacheError extends Error {
+  readonly name: 'AssetCacheError';
+  /** The method that failed, e.g. "add". */
+  readonly op: string;
+  /** The C status (ASSET_CACHE_CLOSED carries INVALID_ARGUMENT, 2). */
+  readonly status: StatusCode;
+  readonly code: AssetCacheErrorCode;
+}
+
+export interface AssetCacheOptions {
+  /** Folder of the cache and lock files; default ".cache" in the current directory. */
+  dir?: string;
+  /**
+   * Lifetime of a new store in seconds (rounded up). Default: the
+   * CACHE_EXPIRY_TIME environment variable, or 86400.
+   */
+  ttlSeconds?: number;
+  /**
+   * Longest wait for another process's lock, in ms (default 30000); then
+   * the call throws ASSET_CACHE_LOCK_TIMEOUT. 0 tries once; negative or
+   * Infinity waits forever.
+   */
+  lockTimeoutMs?: number;
+  /** fsync every write so it survives power loss (default false). */
+  durable?: boolean;
+}
+
+/** Any JSON object with a non-empty string `id`. */
+export interface Asset {
+  id: string;
+  [key: string]: unknown;
+}
+
+/**
+ * An open cache: `<dir>/<name>.json`, shared safely with other instances and
+ * other processes through `<dir>/<name>.lock`. Every method is synchronous.
+ */
+export declare class AssetCache<T extends Asset = Asset> {
+  /** Opens the cache and loads its file if there is one; never creates files. */
+  constructor(name: string, options?: AssetCacheOptions);
+  static open<T extends Asset = Asset>(name: string, options?: AssetCacheOptions): AssetCache<T>;
+
+  readonly name: string;
+  /** Whether close() has run. */
+  readonly closed: boolean;
+  /** The number of assets in memory. */
+  readonly size: number;
+
+  /** The asset, parsed, or undefined when absent or expired. Call load() first to see other processes' writes. */
+  get(id: string): T | undefined;
+  /** The asset's JSON text as it was added, or undefined. */
+  getRaw(id: string): string | undefined;
+  /** Every asset, in insertion order. */
+  getAll(): T[];
+  /** Every asset as the JSON text of an array. */
+  getAllRaw(): string;
+
+  /** Adds or replaces one asset (JSON.stringify); on disk when it returns. */
+  add(asset: T): void;
+  /** add() for JSON text, as a string or UTF-8 bytes. */
+  addRaw(json: string | Uint8Array): void;
+  /** Replaces the whole cache with these assets and starts a fresh expiry. */
+  addList(assets: T[]): void;
+  /** addList() for the JSON text of an array, as a string or UTF-8 bytes. */
+  addListRaw(json: string | Uint8Array): void;
+
+  /** Brings memory up to date with the file. */
+  load(): void;
+  /** Rewrites (compacts) the file from memory. */
+  save(): void;
+  /** Empties the cache, starts a fresh expiry and deletes the cache file. */
+  invalidate(): void;
+
+  /** Whether the store has not expired and holds at least one asset. */
+  hasValidCache(): boolean;
+  /** When the store expires (millisecond precision). */
+  expiry(): Date;
+  /** When the store expires, in fractional Unix seconds. */
+  expirySeconds(): number;
+
+  /** Frees the handle; the files stay. Idempotent. */
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
+/** The loaded library's version, e.g. "0.1.0". */
+export declare function version(): string;
+
+/** The path the shared library is (or would be) loaded from. */
+export declare function libraryPath(): string;

@@ -1,0 +1,387 @@
+'use strict';
+// Node binding of asset_cache over its C ABI, through koffi.
+//
+// Ownership rules of the C API, as applied here: strings passed in are
+// borrowed for one call (koffi converts and releases them); strings the
+// library returns through `char **` are decoded to JS strings and then freed
+// at once with asset_cache_string_free; the handle is freed by close(),
+// Symbol.dispose, or, as a safety net, a FinalizationRegistry.
+
+const fs = require('node:fs');
+const path = require('node:path');
+const koffi = require('koffi');
+
+/** Status codes of the C API (asset_cache_status); never renumbered. */
+const Status = Object.freeze({
+  OK: 0,
+  NOT_FOUND: 1,
+  INVALID_ARGUMENT: 2,
+  INVALID_UTF8: 3,
+  INVALID_JSON: 4,
+  MISSING_ID: 5,
+  IO: 6,
+  LOCK: 7,
+  LOCK_TIMEOUT: 8,
+  NO_MEMORY: 9,
+  PANIC: 10,
+});
+
+const CODE_BY_STATUS = Object.fromEntries(
+  Object.entries(Status).map(([name, value]) => [value, `ASSET_CACHE_${name}`]),
+);
+
+class AssetCacheError extends Error {
+  /**
+   * @param {string} op the method that failed, e.g. "add"
+   * @param {number} status a Status value
+   * @param {string} message the library's explanation
+   * @param {string} [code] defaults to ASSET_CACHE_<status name>
+   */
+  constructor(op, status, message, code) {
+    super(`${op}: ${message}`);
+    this.name = 'AssetCacheError';
+    this.op = op;
+    this.status = status;
+    this.code = code ?? CODE_BY_STATUS[status] ?? 'ASSET_CACHE_UNKNOWN';
+  }
+}
+
+// ---- the library ----
+
+function libraryFileName() {
+  switch (process.platform) {
+    case 'darwin':
+      return 'libasset_cache.dylib';
+    case 'win32':
+      return 'asset_cache.dll';
+    default:
+      return 'libasset_cache.so';
+  }
+}
+
+/**
+ * Where the shared library is loaded from: $ASSET_CACHE_LIB when set, else
+ * the first that exists of a copy next to this file and the repository's
+ * release build (../../target/release).
+ */
+function libraryPath() {
+  if (process.env.ASSET_CACHE_LIB) {
+    return process.env.ASSET_CACHE_LIB;
+  }
+  const file = libraryFileName();
+  const candidates = [
+    path.join(__dirname, file),
+    path.join(__dirname, '..', '..', 'target', 'release', file),
+  ];
+  const found = candidates.find((p) => fs.existsSync(p));
+  if (!found) {
+    throw new Error(
+      `asset-cache: cannot find ${file}; tried ${candidates.join(', ')}. ` +
+        'Build it with `cargo build --release` or set ASSET_CACHE_LIB to its path.',
+    );
+  }
+  return found;
+}
+
+let native = null;
+
+// Loaded on first use, so that requiring the package never fails and the
+// error, if any, comes from open() with the paths tried.
+function lib() {
+  if (native) {
+    return native;
+  }
+  const handle = koffi.load(libraryPath());
+  koffi.opaque('asset_cache');
+  koffi.struct('asset_cache_options', {
+    dir: 'const char *',
+    name: 'const char *',
+    ttl_seconds: 'int64_t',
+    lock_timeout_ms: 'int64_t',
+    durable: 'bool',
+  });
+  // Returned strings come back as `void **` so that the raw pointer stays
+  // in our hands to be freed after decoding.
+  const signatures = {
+    version: 'const char *asset_cache_version(void)',
+    lastError: 'const char *asset_cache_last_error(void)',
+    optionsInit: 'void asset_cache_options_init(_Out_ asset_cache_options *opts)',
+    open: 'int asset_cache_open(const asset_cache_options *opts, _Out_ asset_cache **out)',
+    free: 'void asset_cache_free(asset_cache *cache)',
+    stringFree: 'void asset_cache_string_free(void *s)',
+    get: 'int asset_cache_get(const asset_cache *cache, const char *id, _Out_ void **out_json)',
+    getAll: 'int asset_cache_get_all(const asset_cache *cache, _Out_ void **out_json)',
+    hasValidCache: 'int asset_cache_has_valid_cache(const asset_cache *cache, _Out_ bool *out_valid)',
+    expiry: 'int asset_cache_expiry(const asset_cache *cache, _Out_ double *out_expiry)',
+    len: 'int asset_cache_len(const asset_cache *cache, _Out_ size_t *out_len)',
+    add: 'int asset_cache_add(const asset_cache *cache, const char *asset_json)',
+    addList: 'int asset_cache_add_list(const asset_cache *cache, const char *assets_json)',
+    load: 'int asset_cache_load(const asset_cache *cache)',
+    save: 'int asset_cache_save(const asset_cache *cache)',
+    invalidate: 'int asset_cache_invalidate(const asset_cache *cache)',
+  };
+  const fns = {};
+  for (const [key, proto] of Object.entries(signatures)) {
+    fns[key] = handle.func(proto);
+  }
+  // Raw JSON given as bytes goes to the same functions, typed as bytes.
+  fns.addBytes = handle.func('asset_cache_add', 'int', ['asset_cache *', 'const uint8_t *']);
+  fns.addListBytes = handle.func('asset_cache_add_list', 'int', ['asset_cache *', 'const uint8_t *']);
+  native = fns;
+  return native;
+}
+
+/** The loaded library's version, e.g. "0.1.0". */
+function version() {
+  return lib().version();
+}
+
+// Koffi calls are synchronous on this thread, so the thread-local last
+// error read right after a failing call is that call's.
+function check(op, status) {
+  if (status !== Status.OK) {
+    throw new AssetCacheError(op, status, lib().lastError() || 'failed');
+  }
+}
+
+function takeString(ptr) {
+  try {
+    return koffi.decode.string(ptr);
+  } finally {
+    lib().stringFree(ptr);
+  }
+}
+
+// A C string ends at its first NUL: text with one inside would be cut
+// short silently, so it is refused.
+function cText(op, what, value, status = Status.INVALID_ARGUMENT) {
+  if (typeof value !== 'string') {
+    throw new AssetCacheError(op, Status.INVALID_ARGUMENT, `${what} must be a string, got ${typeof value}`);
+  }
+  if (value.includes('\0')) {
+    throw new AssetCacheError(op, status, `${what} contains a NUL character`);
+  }
+  return value;
+}
+
+function cBytes(op, what, bytes) {
+  if (bytes.includes(0)) {
+    throw new AssetCacheError(op, Status.INVALID_JSON, `${what} contains a NUL byte`);
+  }
+  const buf = Buffer.alloc(bytes.length + 1);
+  buf.set(bytes);
+  return buf;
+}
+
+function stringify(op, value) {
+  const text = JSON.stringify(value);
+  if (text === undefined) {
+    throw new AssetCacheError(op, Status.INVALID_JSON, `${typeof value} cannot be encoded as JSON`);
+  }
+  return text;
+}
+
+// The safety net for caches never closed: frees the handle once the JS
+// object is garbage collected.
+const finalizer = new FinalizationRegistry((handle) => {
+  lib().free(handle);
+});
+
+const disposeSymbol = Symbol.dispose ?? Symbol.for('nodejs.dispose');
+
+class AssetCache {
+  #handle = null;
+  #name;
+
+  /**
+   * Opens the cache `name` (files <dir>/<name>.json and <dir>/<name>.lock)
+   * and loads its file if there is one. Same as AssetCache.open().
+   * @param {string} name
+   * @param {{dir?: string, ttlSeconds?: number, lockTimeoutMs?: number, durable?: boolean}} [options]
+   */
+  constructor(name, options = {}) {
+    const n = lib();
+    const opts = {};
+    n.optionsInit(opts);
+    opts.name = cText('open', 'name', name);
+    const { dir, ttlSeconds, lockTimeoutMs, durable } = options ?? {};
+    if (dir !== undefined && dir !== null) {
+      opts.dir = cText('open', 'dir', dir);
+    }
+    if (ttlSeconds !== undefined) {
+      // Negative means "the default" in C; here it is a caller's mistake.
+      if (typeof ttlSeconds !== 'number' || !(ttlSeconds >= 0) || !Number.isFinite(ttlSeconds)) {
+        throw new AssetCacheError('open', Status.INVALID_ARGUMENT, `ttlSeconds must be a finite number >= 0, got ${ttlSeconds}`);
+      }
+      opts.ttl_seconds = Math.ceil(ttlSeconds);
+    }
+    if (lockTimeoutMs !== undefined) {
+      if (typeof lockTimeoutMs !== 'number' || Number.isNaN(lockTimeoutMs)) {
+        throw new AssetCacheError('open', Status.INVALID_ARGUMENT, `lockTimeoutMs must be a number, got ${lockTimeoutMs}`);
+      }
+      // Negative or Infinity waits forever, as -1 does in C.
+      opts.lock_timeout_ms = lockTimeoutMs < 0 || lockTimeoutMs === Infinity ? -1 : Math.ceil(lockTimeoutMs);
+    }
+    if (durable !== undefined) {
+      opts.durable = Boolean(durable);
+    }
+    const out = [null];
+    check('open', n.open(opts, out));
+    this.#handle = out[0];
+    this.#name = name;
+    finalizer.register(this, this.#handle, this);
+  }
+
+  /** Opens a cache; see the constructor. */
+  static open(name, options) {
+    return new AssetCache(name, options);
+  }
+
+  /** The cache's name, as given to open(). */
+  get name() {
+    return this.#name;
+  }
+
+  /** Whether close() has run. */
+  get closed() {
+    return this.#handle === null;
+  }
+
+  #live(op) {
+    if (this.#handle === null) {
+      throw new AssetCacheError(op, Status.INVALID_ARGUMENT, 'the cache is closed', 'ASSET_CACHE_CLOSED');
+    }
+    return this.#handle;
+  }
+
+  /**
+   * The asset with this id as JSON text, or undefined when there is none
+   * (or the store has expired). Reads memory: call load() first to see
+   * other processes' writes.
+   */
+  getRaw(id) {
+    const h = this.#live('get');
+    const out = [null];
+    const status = lib().get(h, cText('get', 'id', id), out);
+    if (status === Status.NOT_FOUND) {
+      return undefined;
+    }
+    check('get', status);
+    return takeString(out[0]);
+  }
+
+  /** The asset with this id, parsed, or undefined when there is none. */
+  get(id) {
+    const text = this.getRaw(id);
+    return text === undefined ? undefined : JSON.parse(text);
+  }
+
+  /** Every asset as JSON text of an array, in insertion order. */
+  getAllRaw() {
+    const h = this.#live('getAll');
+    const out = [null];
+    check('getAll', lib().getAll(h, out));
+    return takeString(out[0]);
+  }
+
+  /** Every asset, parsed, in insertion order ([] when empty or expired). */
+  getAll() {
+    return JSON.parse(this.getAllRaw());
+  }
+
+  /**
+   * Adds or replaces one asset, an object with a non-empty string "id"
+   * (encoded with JSON.stringify). It is on disk when add() returns.
+   */
+  add(asset) {
+    this.addRaw(stringify('add', asset));
+  }
+
+  /** add() for an asset already encoded: JSON text as a string or UTF-8 bytes. */
+  addRaw(json) {
+    this.#write('add', json, lib().add, lib().addBytes);
+  }
+
+  /**
+   * Replaces the whole cache with these assets and starts a fresh expiry.
+   * One bad element rejects the whole call; the message names its index.
+   */
+  addList(assets) {
+    if (!Array.isArray(assets)) {
+      throw new AssetCacheError('addList', Status.INVALID_JSON, 'assets must be an array');
+    }
+    this.addListRaw(stringify('addList', assets));
+  }
+
+  /** addList() for a JSON array already encoded, as a string or UTF-8 bytes. */
+  addListRaw(json) {
+    this.#write('addList', json, lib().addList, lib().addListBytes);
+  }
+
+  #write(op, json, fromString, fromBytes) {
+    const h = this.#live(op);
+    if (json instanceof Uint8Array) {
+      check(op, fromBytes(h, cBytes(op, 'JSON text', json)));
+    } else {
+      check(op, fromString(h, cText(op, 'JSON text', json, Status.INVALID_JSON)));
+    }
+  }
+
+  /** Brings memory up to date with the file (other processes' writes). */
+  load() {
+    check('load', lib().load(this.#live('load')));
+  }
+
+  /** Rewrites the file from memory, compacting it. Every add() is already on disk. */
+  save() {
+    check('save', lib().save(this.#live('save')));
+  }
+
+  /** Empties the cache, starts a fresh expiry and deletes the cache file. */
+  invalidate() {
+    check('invalidate', lib().invalidate(this.#live('invalidate')));
+  }
+
+  /** Whether the store has not expired and holds at least one asset. */
+  hasValidCache() {
+    const out = [false];
+    check('hasValidCache', lib().hasValidCache(this.#live('hasValidCache'), out));
+    return Boolean(out[0]);
+  }
+
+  /** When the store expires, as a Date (millisecond precision). */
+  expiry() {
+    return new Date(this.expirySeconds() * 1000);
+  }
+
+  /** When the store expires, in Unix seconds (fractional). */
+  expirySeconds() {
+    const out = [0];
+    check('expiry', lib().expiry(this.#live('expiry'), out));
+    return Number(out[0]);
+  }
+
+  /** The number of assets in memory. */
+  get size() {
+    const out = [0];
+    check('size', lib().len(this.#live('size'), out));
+    return Number(out[0]);
+  }
+
+  /** Frees the handle; the files stay. Safe to call more than once. */
+  close() {
+    if (this.#handle !== null) {
+      const h = this.#handle;
+      this.#handle = null;
+      finalizer.unregister(this);
+      lib().free(h);
+    }
+  }
+
+  /** close(), for `using cache = AssetCache.open(...)`. */
+  [disposeSymbol]() {
+    this.close();
+  }
+}
+
+module.exports = { AssetCache, AssetCacheError, Status, version, libraryPath };

@@ -1,0 +1,294 @@
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { spawnSync, spawn } = require('node:child_process');
+const { AssetCache, AssetCacheError, Status, version, libraryPath } = require('..');
+
+function tempDir(t) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'asset-cache-node-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function opened(t, dir, name, options = {}) {
+  const cache = AssetCache.open(name, { dir, ...options });
+  t.after(() => cache.close());
+  return cache;
+}
+
+function throwsCode(fn, code, status, messagePart) {
+  assert.throws(fn, (err) => {
+    assert.ok(err instanceof AssetCacheError, `not an AssetCacheError: ${err}`);
+    assert.ok(err instanceof Error);
+    assert.equal(err.code, code);
+    assert.equal(err.status, status);
+    if (messagePart) {
+      assert.match(err.message, messagePart);
+    }
+    return true;
+  });
+}
+
+test('workflow: add, get, getAll, size, expiry, save, load, addList, invalidate', (t) => {
+  const dir = tempDir(t);
+  const before = Date.now();
+  const cache = opened(t, dir, 'models', { ttlSeconds: 3600 });
+  assert.equal(cache.name, 'models');
+  assert.equal(cache.hasValidCache(), false);
+  assert.equal(cache.size, 0);
+
+  cache.add({ id: 'm1', name: 'first', tags: ['a', 'b'], score: 0.5 });
+  cache.addRaw('{"id":"m2","name":"second"}');
+  cache.addRaw(Buffer.from('{"id":"m3","name":"third"}'));
+  cache.add({ id: 'm1', name: 'first again' });
+  assert.equal(cache.size, 3);
+  assert.equal(cache.hasValidCache(), true);
+
+  assert.deepEqual(cache.get('m1'), { id: 'm1', name: 'first again' });
+  assert.equal(cache.getRaw('m2'), '{"id":"m2","name":"second"}');
+  assert.equal(cache.get('nobody'), undefined);
+  assert.equal(cache.getRaw('nobody'), undefined);
+  assert.deepEqual(cache.getAll().map((a) => a.id), ['m1', 'm2', 'm3']);
+  assert.equal(JSON.parse(cache.getAllRaw()).length, 3);
+
+  const expiry = cache.expiry();
+  assert.ok(expiry instanceof Date);
+  assert.ok(expiry.getTime() >= before + 3600_000 - 1000, `expiry ${expiry.toISOString()} too early`);
+  assert.ok(expiry.getTime() <= Date.now() + 3600_000 + 1000, `expiry ${expiry.toISOString()} too late`);
+  assert.ok(Math.abs(cache.expirySeconds() * 1000 - expiry.getTime()) < 1);
+
+  cache.save();
+  const other = opened(t, dir, 'models');
+  assert.deepEqual(other.get('m3'), { id: 'm3', name: 'third' });
+
+  cache.addList([{ id: 'x' }, { id: 'y', n: 1 }]);
+  assert.equal(cache.size, 2);
+  assert.equal(cache.get('m1'), undefined);
+  other.load();
+  assert.deepEqual(other.getAll(), [{ id: 'x' }, { id: 'y', n: 1 }]);
+
+  cache.invalidate();
+  assert.equal(cache.size, 0);
+  assert.deepEqual(cache.getAll(), []);
+  assert.equal(fs.existsSync(path.join(dir, 'models.json')), false);
+  other.load();
+  assert.equal(other.size, 0);
+
+  assert.match(version(), /^\d+\.\d+\.\d+/);
+  assert.ok(fs.existsSync(libraryPath()));
+});
+
+test('unicode and large assets round-trip through JSON, in memory and on disk', (t) => {
+  const dir = tempDir(t);
+  const cache = opened(t, dir, 'big');
+  const unicode = {
+    id: 'ünï-码-🚀',
+    text: 'e\u0301 ﬁ \u2028 \u0000 "quoted" \\ tab\t 𝄞 Ελληνικά العربية',
+    tags: ['日本語', '한국어', '\u{10FFFF}'],
+    nested: { emoji: '👩‍👩‍👧', empty: '' },
+  };
+  cache.add(unicode);
+  assert.deepEqual(cache.get(unicode.id), unicode);
+
+  const blob = 'large ✓ asset '.repeat(150_000); // about 2.2 MB of UTF-8
+  const big = { id: 'big', blob, n: 1.5, list: Array.from({ length: 10_000 }, (_, i) => i) };
+  cache.add(big);
+  const back = cache.getRaw('big');
+  assert.equal(back, JSON.stringify(big));
+  assert.ok(Buffer.byteLength(back) > 1 << 20);
+  assert.deepEqual(cache.get('big'), big);
+
+  const fresh = opened(t, dir, 'big');
+  assert.deepEqual(fresh.get(unicode.id), unicode);
+  assert.deepEqual(fresh.get('big'), big);
+  assert.deepEqual(fresh.getAll().map((a) => a.id), [unicode.id, 'big']);
+});
+
+test('bad input throws AssetCacheError with the status code', (t) => {
+  const dir = tempDir(t);
+  const cache = opened(t, dir, 'bad');
+  fs.writeFileSync(path.join(dir, 'plain-file'), 'x');
+  fs.mkdirSync(path.join(dir, 'dirjson.json'));
+  const open = (name, options) => () => AssetCache.open(name, options).close();
+  const E = (name) => [`ASSET_CACHE_${name}`, Status[name]];
+
+  throwsCode(open('', { dir }), ...E('INVALID_ARGUMENT'), /empty/);
+  throwsCode(open('a/b', { dir }), ...E('INVALID_ARGUMENT'), /separator/);
+  throwsCode(open('a\0b', { dir }), ...E('INVALID_ARGUMENT'), /NUL/);
+  throwsCode(open(42, { dir }), ...E('INVALID_ARGUMENT'), /string/);
+  throwsCode(open('x', { dir: '' }), ...E('INVALID_ARGUMENT'), /empty/);
+  throwsCode(open('x', { dir, ttlSeconds: -1 }), ...E('INVALID_ARGUMENT'), /ttlSeconds/);
+  throwsCode(open('x', { dir, lockTimeoutMs: 'soon' }), ...E('INVALID_ARGUMENT'), /lockTimeoutMs/);
+
+  throwsCode(() => cache.get('a\0'), ...E('INVALID_ARGUMENT'), /NUL/);
+  throwsCode(() => cache.get(undefined), ...E('INVALID_ARGUMENT'), /string/);
+  throwsCode(() => cache.addRaw(Buffer.from('{"id":"\xff"}', 'latin1')), ...E('INVALID_UTF8'), /UTF-8/);
+  throwsCode(() => cache.addRaw('{bad'), ...E('INVALID_JSON'), /JSON/);
+  throwsCode(() => cache.addRaw('{"id":"a"}\0junk'), ...E('INVALID_JSON'), /NUL/);
+  throwsCode(() => cache.addRaw(Buffer.from('{"id":"a"}\0junk')), ...E('INVALID_JSON'), /NUL/);
+  throwsCode(() => cache.add(undefined), ...E('INVALID_JSON'));
+  throwsCode(() => cache.addList({ id: 'a' }), ...E('INVALID_JSON'), /array/);
+  throwsCode(() => cache.addListRaw('{"id":"a"}'), ...E('INVALID_JSON'), /array/);
+  throwsCode(() => cache.add({ name: 'no id' }), ...E('MISSING_ID'), /id/);
+  throwsCode(() => cache.add({ id: '' }), ...E('MISSING_ID'), /id/);
+  throwsCode(() => cache.add({ id: 7 }), ...E('MISSING_ID'), /id/);
+  throwsCode(() => cache.add([{ id: 'a' }]), ...E('MISSING_ID'));
+  throwsCode(() => cache.addList([{ id: 'ok' }, { name: 'no id' }]), ...E('MISSING_ID'), /1/);
+  throwsCode(open('dirjson', { dir }), ...E('IO'), /dirjson\.json/);
+  throwsCode(open('x', { dir: path.join(dir, 'plain-file', 'sub') }), ...E('LOCK'), /lock/);
+  // A failed write leaves the cache as it was.
+  assert.equal(cache.size, 0);
+  // JSON.stringify's own errors are not hidden.
+  assert.throws(() => cache.add({ id: 'n', big: 1n }), TypeError);
+});
+
+test('a lock held by another process gives ASSET_CACHE_LOCK_TIMEOUT', async (t) => {
+  const dir = tempDir(t);
+  const lockFile = path.join(dir, 'held.lock');
+  fs.writeFileSync(lockFile, '');
+  // flock(1) holds the lock from another process while we try to write.
+  // Its own process group, so that the lock is released by killing flock and
+  // sleep together (sleep inherits the locked descriptor).
+  const holder = spawn('flock', ['--exclusive', lockFile, 'sleep', '30'], { stdio: 'ignore', detached: true });
+  const release = () => {
+    try {
+      process.kill(-holder.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  t.after(release);
+  const cache = opened(t, dir, 'held', { lockTimeoutMs: 0 });
+  // Wait until the holder has the lock: a try-lock of our own fails then.
+  for (let i = 0; ; i++) {
+    const r = spawnSync('flock', ['--exclusive', '--nonblock', lockFile, 'true']);
+    if (r.status !== 0) break;
+    assert.ok(i < 500, 'flock never took the lock');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throwsCode(() => cache.add({ id: 'a' }), 'ASSET_CACHE_LOCK_TIMEOUT', Status.LOCK_TIMEOUT, /lock/);
+  const exited = new Promise((resolve) => holder.on('exit', resolve));
+  release();
+  await exited;
+  cache.add({ id: 'a' });
+  assert.equal(cache.size, 1);
+});
+
+test('two caches on the same files lose no update', (t) => {
+  const dir = tempDir(t);
+  const a = opened(t, dir, 'two');
+  const b = opened(t, dir, 'two');
+  // b has not seen a's asset, yet its add must not overwrite it on disk.
+  a.add({ id: 'from-a' });
+  b.add({ id: 'from-b' });
+  assert.equal(a.get('from-b'), undefined, 'memory changes only on load()');
+  a.load();
+  assert.deepEqual(a.get('from-b'), { id: 'from-b' });
+  for (let i = 0; i < 50; i++) {
+    a.add({ id: `a-${i}` });
+    b.add({ id: `b-${i}` });
+  }
+  const fresh = opened(t, dir, 'two');
+  assert.equal(fresh.size, 102);
+  b.load();
+  assert.equal(b.size, 102);
+});
+
+test('processes writing the same files concurrently lose no update', async (t) => {
+  const dir = tempDir(t);
+  const script = `
+    const { AssetCache } = require(${JSON.stringify(path.join(__dirname, '..'))});
+    const [dir, worker] = process.argv.slice(1);
+    const cache = AssetCache.open('procs', { dir });
+    for (let i = 0; i < 30; i++) cache.add({ id: 'p' + worker + '-' + i, worker });
+    cache.close();`;
+  const codes = await Promise.all(
+    [0, 1, 2].map(
+      (w) =>
+        new Promise((resolve) => {
+          const child = spawn(process.execPath, ['-e', script, dir, String(w)], { stdio: 'inherit' });
+          child.on('exit', resolve);
+        }),
+    ),
+  );
+  assert.deepEqual(codes, [0, 0, 0]);
+  const cache = opened(t, dir, 'procs');
+  assert.equal(cache.size, 90);
+});
+
+test('close and Symbol.dispose are idempotent; a closed cache throws ASSET_CACHE_CLOSED', (t) => {
+  const dir = tempDir(t);
+  const cache = AssetCache.open('close', { dir });
+  cache.add({ id: 'a' });
+  assert.equal(cache.closed, false);
+  cache.close();
+  cache.close();
+  const dispose = Symbol.dispose ?? Symbol.for('nodejs.dispose');
+  cache[dispose]();
+  assert.equal(cache.closed, true);
+  const calls = {
+    get: () => cache.get('a'),
+    getRaw: () => cache.getRaw('a'),
+    getAll: () => cache.getAll(),
+    add: () => cache.add({ id: 'b' }),
+    addList: () => cache.addList([]),
+    load: () => cache.load(),
+    save: () => cache.save(),
+    invalidate: () => cache.invalidate(),
+    hasValidCache: () => cache.hasValidCache(),
+    expiry: () => cache.expiry(),
+    size: () => cache.size,
+  };
+  for (const [name, call] of Object.entries(calls)) {
+    assert.throws(call, (err) => err instanceof AssetCacheError && err.code === 'ASSET_CACHE_CLOSED', name);
+  }
+
+  const disposed = AssetCache.open('close', { dir });
+  assert.deepEqual(disposed.get('a'), { id: 'a' }, 'the files stay after close');
+  disposed[dispose]();
+  disposed.close();
+  assert.equal(disposed.closed, true);
+});
+
+test('caches never closed are freed by the FinalizationRegistry without harm', async (t) => {
+  const dir = tempDir(t);
+  assert.equal(typeof global.gc, 'function', 'run with node --expose-gc');
+  (() => {
+    for (let i = 0; i < 200; i++) {
+      AssetCache.open('leaked', { dir }).add({ id: `x${i % 5}` });
+    }
+  })();
+  for (let i = 0; i < 5; i++) {
+    global.gc();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const cache = opened(t, dir, 'leaked');
+  assert.equal(cache.size, 5);
+});
+
+test('index.d.ts declares what index.js provides', () => {
+  const dts = fs.readFileSync(path.join(__dirname, '..', 'index.d.ts'), 'utf8');
+  const body = dts.slice(dts.indexOf('export declare class AssetCache<'));
+  const classBody = body.slice(0, body.indexOf('\n}\n'));
+  const methods = [...classBody.matchAll(/^ {2}(?:static )?(\w+)(?:<[^>]*>)?\(/gm)].map((m) => m[1]);
+  const props = [...classBody.matchAll(/^ {2}readonly (\w+)/gm)].map((m) => m[1]);
+  assert.ok(methods.length >= 15, `parsed only ${methods}`);
+  for (const name of methods) {
+    const owner = name === 'open' ? AssetCache : AssetCache.prototype;
+    assert.equal(typeof owner[name], 'function', `index.d.ts declares ${name}() but index.js lacks it`);
+  }
+  for (const name of props) {
+    assert.ok(Object.getOwnPropertyDescriptor(AssetCache.prototype, name)?.get, `no getter ${name}`);
+  }
+  const declared = new Set([...methods, ...props, 'constructor']);
+  for (const name of Object.getOwnPropertyNames(AssetCache.prototype)) {
+    assert.ok(declared.has(name), `index.js has ${name} but index.d.ts does not declare it`);
+  }
+  for (const name of ['AssetCache', 'AssetCacheError', 'Status', 'version', 'libraryPath']) {
+    assert.match(dts, new RegExp(`export declare (const|class|function) ${name}\\b`));
+    assert.ok(require('..')[name], `index.js does not export ${name}`);
+  }
+});

@@ -1,0 +1,39 @@
+// Compiled by `tsc -p test` (no output): proves index.d.ts is valid and
+// describes the API as the tests use it.
+import { AssetCache, AssetCacheError, Status, version, type Asset } from '..';
+
+interface Model extends Asset {
+  id: string;
+  name: string;
+  score?: number;
+}
+
+const cache = AssetCache.open<Model>('models', { dir: '/tmp/x', ttlSeconds: 60, lockTimeoutMs: 100, durable: false });
+cache.add({ id: 'm1', name: 'first' });
+cache.addList([{ id: 'm2', name: 'second', score: 2 }]);
+cache.addRaw('{"id":"m3","name":"third"}');
+cache.addListRaw(new Uint8Array([91, 93]));
+const m: Model | undefined = cache.get('m1');
+const raw: string | undefined = cache.getRaw('m1');
+const all: Model[] = cache.getAll();
+const n: number = cache.size;
+const valid: boolean = cache.hasValidCache();
+const when: Date = cache.expiry();
+const secs: number = cache.expirySeconds();
+cache.load();
+cache.save();
+cache.invalidate();
+try {
+  cache.add({ id: '', name: 'x' });
+} catch (err) {
+  if (err instanceof AssetCacheError && err.code === 'ASSET_CACHE_MISSING_ID' && err.status === Status.MISSING_ID) {
+    console.log(err.op, err.message);
+  }
+}
+{
+  using scoped = new AssetCache('scoped');
+  scoped.add({ id: 'a' });
+}
+cache.close();
+const v: string = version();
+console.log(m, raw, all, n, valid, when, secs, v);
