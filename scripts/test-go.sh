@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # The Go binding (bindings/go): go vet, gofmt, and `go test -race` against
 # the library built by `cargo build --release`; then the example once more,
-# linked through pkg-config (-tags asset_cache_pkgconfig) as an installed
-# copy would be. ASSET_CACHE_LEAK_ITERATIONS=N lengthens the leak loop.
+# built with -tags asset_cache_pkgconfig against a copy installed into a
+# temporary prefix. ASSET_CACHE_LEAK_ITERATIONS=N lengthens the leak loop.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-command -v go >/dev/null || bash scripts/install-deps.sh
+# Go (golang-go), and cmake + pkg-config for the install step, from apt.
+for tool in go cmake pkg-config; do
+  command -v "$tool" >/dev/null || { bash scripts/install-deps.sh; break; }
+done
 go version
 
 # The module sits inside this git repository: don't stamp VCS data (it fails
@@ -30,15 +33,15 @@ fi
 go vet ./...
 go test -race -count=1 -v ./...
 
-# The pkg-config route, with a .pc file describing the in-tree build.
-pc_dir="$root/target/go-pkgconfig"
-mkdir -p "$pc_dir"
-cat >"$pc_dir/asset_cache.pc" <<PC
-Name: asset_cache
-Description: asset_cache from the source tree (test only)
-Version: 0.1.0
-Cflags: -I$root/include
-Libs: -L$root/target/release -lasset_cache
-PC
-PKG_CONFIG_PATH="$pc_dir" LD_LIBRARY_PATH="$root/target/release" \
-  go test -tags asset_cache_pkgconfig -count=1 -run '^Example$' -v ./...
+# The route of a program outside this tree: install into a temporary prefix
+# (scripts/install.sh) and build against that copy only, through pkg-config.
+work=$(mktemp -d "${TMPDIR:-/tmp}/asset-cache-go.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+bash "$root/scripts/install.sh" "$work/prefix" >"$work/install.log" 2>&1 \
+  || { cat "$work/install.log"; exit 1; }
+export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" LD_LIBRARY_PATH="$work/prefix/lib"
+go test -tags asset_cache_pkgconfig -c -o "$work/pkgconfig.test" .
+# It must load the installed library, not the one in target/.
+ldd "$work/pkgconfig.test" | grep -F "$work/prefix/lib/libasset_cache.so" \
+  || { echo "the pkg-config build does not load the installed library" >&2; ldd "$work/pkgconfig.test"; exit 1; }
+(cd "$work" && ./pkgconfig.test -test.run '^Example$' -test.v)
