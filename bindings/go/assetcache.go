@@ -156,6 +156,15 @@ type config struct {
 	err         error
 }
 
+// ceilDiv is d/unit rounded up, without the overflow of (d+unit-1)/unit.
+func ceilDiv(d, unit time.Duration) int64 {
+	n := int64(d / unit)
+	if d%unit != 0 {
+		n++
+	}
+	return n
+}
+
 // Option configures Open.
 type Option func(*config)
 
@@ -174,7 +183,7 @@ func WithTTL(ttl time.Duration) Option {
 			c.err = &Error{Op: "open", Status: StatusInvalidArgument, Message: fmt.Sprintf("negative ttl %v", ttl)}
 			return
 		}
-		c.ttlSeconds = int64((ttl + time.Second - 1) / time.Second)
+		c.ttlSeconds = ceilDiv(ttl, time.Second)
 	}
 }
 
@@ -187,7 +196,7 @@ func WithLockTimeout(timeout time.Duration) Option {
 			c.lockTimeout = -1
 			return
 		}
-		c.lockTimeout = int64((timeout + time.Millisecond - 1) / time.Millisecond)
+		c.lockTimeout = ceilDiv(timeout, time.Millisecond)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -525,4 +526,22 @@ func TestCloseIdempotentAndSafe(t *testing.T) {
 	}
 	// The files stay after Close.
 	mustLen(t, open(t, dir, "close"), 1)
+}
+
+func TestDurationsRoundUp(t *testing.T) {
+	for _, tc := range []struct {
+		d, unit time.Duration
+		want    int64
+	}{
+		{0, time.Second, 0},
+		{time.Nanosecond, time.Second, 1},
+		{time.Second, time.Second, 1},
+		{1500 * time.Millisecond, time.Second, 2},
+		{time.Duration(math.MaxInt64), time.Second, int64(math.MaxInt64/int64(time.Second)) + 1},
+		{time.Duration(math.MaxInt64), time.Millisecond, int64(math.MaxInt64/int64(time.Millisecond)) + 1},
+	} {
+		if got := ceilDiv(tc.d, tc.unit); got != tc.want {
+			t.Errorf("ceilDiv(%d, %v) = %d, want %d", int64(tc.d), tc.unit, got, tc.want)
+		}
+	}
 }
