@@ -5,6 +5,15 @@
 //! made by `fork()` therefore never holds a descriptor it could unlock the
 //! parent's lock with, except one inherited mid-operation, which only keeps
 //! the lock held longer (close releases a flock only when the last copy goes).
+//!
+//! Before the lock file, the library also flocks the folder itself, in the
+//! same mode. The lock file can be deleted or replaced under a holder (the
+//! Python original's `invalidate` deletes it without locking): a newcomer then
+//! locks the new file while the holder still holds the old one. The folder
+//! cannot be swapped that way, so processes of this library never hold the
+//! lock at once, whatever happens to the lock file. (Python processes only
+//! take the lock file.) The cost: writers of different caches in one folder
+//! wait for each other.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -24,10 +33,12 @@ pub enum Mode {
     Exclusive,
 }
 
-/// A held lock; dropping it closes the descriptor, which releases the lock.
+/// A held lock; dropping it closes the descriptors, which releases the lock
+/// (the lock file first, then the folder: fields drop in order).
 #[derive(Debug)]
 pub struct Held {
     _file: File,
+    _dir: Option<File>,
     pub mode: Mode,
 }
 
@@ -39,42 +50,94 @@ pub struct Held {
 /// so we start over on the file that is there now.
 pub fn acquire(path: &Path, mode: Mode, timeout: Option<Duration>) -> Result<Held> {
     let deadline = timeout.map(|t| Instant::now() + t);
-    let mut pause = Duration::from_micros(20);
+    let dir = lock_folder(path, mode, timeout, deadline)?;
     loop {
         let file = open_lock_file(path)?;
-        loop {
-            let attempt = match mode {
-                Mode::Shared => FileExt::try_lock_shared(&file),
-                Mode::Exclusive => FileExt::try_lock_exclusive(&file),
-            };
-            match attempt {
-                Ok(()) => break,
-                Err(e) if is_contended(&e) => {
-                    if let Some(d) = deadline {
-                        if Instant::now() >= d {
-                            return Err(Error::new(
-                                ErrorKind::LockTimeout,
-                                format!(
-                                    "timed out after {} ms waiting for the lock on {}",
-                                    timeout.unwrap_or_default().as_millis(),
-                                    path.display()
-                                ),
-                            ));
-                        }
-                    }
-                    thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(5));
-                }
-                Err(e) => {
-                    return Err(Error::new(
-                        ErrorKind::Lock,
-                        format!("cannot lock {}: {e}", path.display()),
-                    ))
-                }
-            }
-        }
+        wait_for(&file, mode, timeout, deadline, path)?;
         if still_at_path(&file, path)? {
-            return Ok(Held { _file: file, mode });
+            return Ok(Held {
+                _file: file,
+                _dir: dir,
+                mode,
+            });
+        }
+    }
+}
+
+/// Flocks the folder of `path`. `None` when the folder cannot be opened for
+/// reading (a folder with execute-only permission): then only the lock file
+/// excludes, as in the Python original.
+fn lock_folder(
+    path: &Path,
+    mode: Mode,
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+) -> Result<Option<File>> {
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    loop {
+        let dir = match OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(folder)
+        {
+            Ok(d) => d,
+            Err(e) if e.raw_os_error() == Some(libc::EACCES) => return Ok(None),
+            Err(e) => return Err(lock_open_error(folder, e)),
+        };
+        wait_for(&dir, mode, timeout, deadline, path)?;
+        // A folder replaced while we waited: lock the one there now. (The
+        // folder may be a symbolic link: compare with what it points to.)
+        let now = std::fs::metadata(folder).map_err(|e| lock_open_error(folder, e))?;
+        let held = dir
+            .metadata()
+            .map_err(|e| Error::new(ErrorKind::Lock, format!("cannot stat folder: {e}")))?;
+        if now.dev() == held.dev() && now.ino() == held.ino() {
+            return Ok(Some(dir));
+        }
+    }
+}
+
+/// Polls a non-blocking flock until it is granted or the deadline passes.
+fn wait_for(
+    file: &File,
+    mode: Mode,
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+    path: &Path,
+) -> Result<()> {
+    let mut pause = Duration::from_micros(20);
+    loop {
+        let attempt = match mode {
+            Mode::Shared => FileExt::try_lock_shared(file),
+            Mode::Exclusive => FileExt::try_lock_exclusive(file),
+        };
+        match attempt {
+            Ok(()) => return Ok(()),
+            Err(e) if is_contended(&e) => {
+                if let Some(d) = deadline {
+                    if Instant::now() >= d {
+                        return Err(Error::new(
+                            ErrorKind::LockTimeout,
+                            format!(
+                                "timed out after {} ms waiting for the lock on {}",
+                                timeout.unwrap_or_default().as_millis(),
+                                path.display()
+                            ),
+                        ));
+                    }
+                }
+                thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(5));
+            }
+            Err(e) => {
+                return Err(Error::new(
+                    ErrorKind::Lock,
+                    format!("cannot lock {}: {e}", path.display()),
+                ))
+            }
         }
     }
 }
