@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -544,4 +545,30 @@ func TestDurationsRoundUp(t *testing.T) {
 			t.Errorf("ceilDiv(%d, %v) = %d, want %d", int64(tc.d), tc.unit, got, tc.want)
 		}
 	}
+}
+
+// The library keeps the last error message per OS thread; each error must
+// carry the message of its own call even when goroutines hop threads.
+func TestErrorMessagesUnderConcurrency(t *testing.T) {
+	c := open(t, t.TempDir(), "messages")
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 2000; i++ {
+				id := fmt.Sprintf("missing-%d-%d", g, i)
+				_, err := c.Get(id)
+				var e *Error
+				if !errors.As(err, &e) || !strings.Contains(e.Message, strconv.Quote(id)) {
+					t.Errorf("Get(%s): message of another call: %v", id, err)
+					return
+				}
+				if i%10 == 0 {
+					runtime.Gosched()
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
 }
