@@ -11,6 +11,7 @@ suites=(
   c             # examples-c and the C++ wrapper under ctest: shared, static, valgrind, ASan+UBSan
   install       # install into a temp prefix; build and run a consumer via pkg-config and find_package
   go            # bindings/go: go vet, go test -race (leak loop included)
+  interop       # tests/interop: the real Python original (PyPI) and JSON fidelity, pytest in a venv
   node          # bindings/node: npm ci, tsc on index.d.ts, node --test (leak loops included)
 )
 
