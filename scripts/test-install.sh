@@ -64,6 +64,17 @@ run_ok() {
   "$1" "$dir" || fail "$1 failed"
 }
 
+# run_hello PROGRAM: the README example, run in a folder of its own (it uses
+# ".cache" there), must print the asset it added.
+run_hello() {
+  local dir=$work/run/$(basename "$1")
+  mkdir -p "$dir"
+  local out
+  out=$(cd "$dir" && "$1" 2>&1) || fail "$1 failed: $out"
+  grep -qF '{"id":"m1","name":"GPT-4o"}' <<<"$out" || fail "$1 printed: $out"
+  [ -f "$dir/.cache/models.json" ] || fail "$1 wrote no .cache/models.json"
+}
+
 echo "--- pkg-config ---"
 export PKG_CONFIG_PATH=$lib/pkgconfig
 [ "$(pkg-config --modversion asset_cache)" = "$version" ] || fail "pkg-config version"
@@ -81,9 +92,15 @@ mkdir -p "$b"
     $(pkg-config --cflags --libs asset_cache-static)
   c++ -std=c++17 -Wall -Wextra -Werror -pedantic -o "$b/cpp-static" tests/consumer/consumer.cpp \
     $(pkg-config --cflags --libs asset_cache-static)
+  cc -Wall -Wextra -Werror -pedantic -o "$b/hello-shared" tests/consumer/hello.c \
+    $(pkg-config --cflags --libs asset_cache) -Wl,-rpath,"$libdir"
+  cc -Wall -Wextra -Werror -pedantic -o "$b/hello-static" tests/consumer/hello.c \
+    $(pkg-config --cflags --libs asset_cache-static)
 } || fail "pkg-config builds"
 for p in c-shared cpp-shared; do check_shared "$b/$p" "$lib"; run_ok "$b/$p"; done
 for p in c-static cpp-static; do check_static "$b/$p"; run_ok "$b/$p"; done
+check_shared "$b/hello-shared" "$lib"; run_hello "$b/hello-shared"
+check_static "$b/hello-static"; run_hello "$b/hello-static"
 unset PKG_CONFIG_PATH
 
 echo "--- find_package(asset_cache) ---"
@@ -91,9 +108,9 @@ for link in shared static; do
   b=$work/cmake-$link
   if cmake -S tests/consumer -B "$b" -DCMAKE_PREFIX_PATH="$prefix" -DCONSUMER_LINK=$link >/dev/null \
      && cmake --build "$b" >/dev/null; then
-    for p in consumer consumer_cpp; do
+    for p in consumer consumer_cpp hello hello_cpp; do
       if [ $link = shared ]; then check_shared "$b/$p" "$lib"; else check_static "$b/$p"; fi
-      run_ok "$b/$p"
+      case $p in hello*) run_hello "$b/$p" ;; *) run_ok "$b/$p" ;; esac
     done
   else
     fail "find_package build ($link)"
@@ -118,6 +135,14 @@ if cmake -S tests/consumer -B "$b" -DCMAKE_PREFIX_PATH="$work/moved" >/dev/null 
 else
   fail "find_package from a moved prefix"
 fi
+
+# The README shows tests/consumer/hello.c and hello.cpp: where it names one,
+# it must show that file as it is, so its examples are the ones tested here.
+for f in tests/consumer/hello.c tests/consumer/hello.cpp; do
+  if grep -qF "$f" README.md && ! python3 -c 'import sys; sys.exit(open(sys.argv[2]).read() not in open(sys.argv[1]).read())' README.md "$f"; then
+    fail "README.md names $f but does not show it as it is"
+  fi
+done
 
 if [ "$fails" -ne 0 ]; then echo "install: $fails check(s) failed"; exit 1; fi
 echo "install: all checks passed"
