@@ -2,7 +2,9 @@
  * (ASan/LSan, valgrind) are armed and see memory the library allocates. Its
  * tests pass only when the checker reports the bug and fails the run.
  *   canary leak DIR             a string from asset_cache_get never freed
- *   canary use-after-free DIR   a string read after asset_cache_string_free */
+ *   canary use-after-free DIR   a string read after asset_cache_string_free
+ *   canary overflow DIR         signed integer overflow (UBSan) */
+#include <limits.h>
 #include <string.h>
 
 #include "check.h"
@@ -25,6 +27,13 @@ int main(int argc, char **argv) {
   } else if (strcmp(argv[1], "use-after-free") == 0) {
     asset_cache_string_free(json);
     rc = json[1] == '{' ? 3 : 0; /* json[1] is '"': exit 0 unless caught */
+  } else if (strcmp(argv[1], "overflow") == 0) {
+    asset_cache_string_free(json);
+    size_t len = 0;
+    CHECK_OK(asset_cache_len(cache, &len));
+    int big = INT_MAX - 1 + (int)len; /* INT_MAX: len is 1 */
+    big += (int)len;                  /* overflows */
+    rc = big < 0 ? 0 : 3;
   } else {
     rc = 2;
   }
