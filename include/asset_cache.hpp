@@ -47,7 +47,7 @@ namespace assetcache {
 /** A failed call: the C status, the library's message and the operation. */
 class error : public std::runtime_error {
  public:
-  /** what() is "<operation>: <message>", e.g. "add: asset is not valid JSON: ...". */
+  /** what() is "<operation>: <message>", e.g. `add: asset has no "id" member`. */
   error(asset_cache_status status, const char *operation, std::string_view message)
       : std::runtime_error(std::string(operation) + ": " + std::string(message)),
         status_(status),
@@ -57,7 +57,10 @@ class error : public std::runtime_error {
   /** The C status, e.g. ASSET_CACHE_INVALID_JSON; never ASSET_CACHE_OK. */
   asset_cache_status status() const noexcept { return status_; }
 
-  /** The library's message alone (asset_cache_last_error() at the failure). */
+  /**
+   * The message alone: the library's (asset_cache_last_error() at the
+   * failure), or the wrapper's for input it refuses itself (a NUL byte).
+   */
   const char *message() const noexcept { return message_.what(); }
 
  private:
