@@ -40,6 +40,10 @@ trap 'rm -rf "$work"' EXIT
 bash "$root/scripts/install.sh" "$work/prefix" >"$work/install.log" 2>&1 \
   || { cat "$work/install.log"; exit 1; }
 export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" LD_LIBRARY_PATH="$work/prefix/lib"
+# Go's build cache keys on CGO_LDFLAGS but not on what pkg-config prints
+# (golang/go#24544): without this, a cached build from an earlier, deleted
+# prefix would be linked.
+export CGO_LDFLAGS="$(go env CGO_LDFLAGS) $(pkg-config --libs-only-L asset_cache)"
 go test -tags asset_cache_pkgconfig -c -o "$work/pkgconfig.test" .
 # It must load the installed library, not the one in target/.
 ldd "$work/pkgconfig.test" | grep -F "$work/prefix/lib/libasset_cache.so" \
