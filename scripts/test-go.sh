@@ -33,6 +33,21 @@ fi
 go vet ./...
 go test -race -count=1 -v ./...
 
+# The README's example as a program in a module of its own, using this
+# checkout through a replace directive, exactly as the README tells.
+consumer=$(mktemp -d "${TMPDIR:-/tmp}/asset-cache-go-consumer.XXXXXX")
+cp example/main.go "$consumer/"
+(
+  cd "$consumer"
+  go mod init example.com/consumer >/dev/null 2>&1
+  go mod edit -require github.com/asset-cache/asset-cache/bindings/go@v0.0.0 \
+    -replace "github.com/asset-cache/asset-cache/bindings/go=$root/bindings/go"
+  go run . >out.txt
+  printf '%s\n' 'first' 'm2: not cached' 'true true asset has no "id" member' >want.txt
+  diff -u want.txt out.txt
+) || { rm -rf "$consumer"; echo "the README's Go example failed" >&2; exit 1; }
+rm -rf "$consumer"
+
 # The route of a program outside this tree: install into a temporary prefix
 # (scripts/install.sh) and build against that copy only, through pkg-config.
 work=$(mktemp -d "${TMPDIR:-/tmp}/asset-cache-go.XXXXXX")
