@@ -22,6 +22,6 @@ try {
     console.log(err.code, err.status);
   }
 } finally {
-  cache.close(); // or: using cache = AssetCache.open(...)
+  cache.close(); // in TypeScript 5.2+: `using cache = AssetCache.open(...)` closes it for you
   fs.rmSync(dir, { recursive: true });
 }
