@@ -13,6 +13,7 @@ suites=(
   go            # bindings/go: go vet, go test -race (leak loop included)
   interop       # tests/interop: the real Python original (PyPI) and JSON fidelity, pytest in a venv
   node          # bindings/node: npm ci, tsc on index.d.ts, node --test (leak loops included)
+  reliability   # tests/reliability: concurrent writers, readers, SIGKILL, faults, locking (release)
 )
 
 failed=()

@@ -1,0 +1,154 @@
+//! Reliability tests: the core's promises (no lost update, atomic writes,
+//! crash safety, clear errors on faults, a lock that holds) checked by many
+//! processes that race, crash, and hit failing file systems.
+//!
+//! One binary with its own `main` (no libtest harness): run with an
+//! environment variable naming a role, it becomes one of the child processes
+//! the tests start, so every child runs exactly the library under test.
+//!
+//! Run: `scripts/test-reliability.sh`, or
+//! `cargo test --release --test reliability [-- <name filter>...]`.
+//! `ASSET_CACHE_SOAK=1` runs the long variants (more processes, more kills,
+//! more iterations); `ASSET_CACHE_SEED=<n>` replays a run's random choices.
+//! Needs root for the tmpfs disk-full and read-only tests (it mounts small
+//! tmpfs folders) and for dropping privileges in the permission test; it
+//! fails, rather than skips, where that is impossible.
+
+mod crash;
+mod faults;
+mod locking;
+mod readers;
+mod support;
+mod writers;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
+
+type Test = (&'static str, fn());
+
+const TESTS: &[Test] = &[
+    (
+        "writers_processes_lose_no_add",
+        writers::processes_lose_no_add,
+    ),
+    (
+        "writers_mixed_ops_keep_every_later_add",
+        writers::mixed_ops_keep_every_later_add,
+    ),
+    (
+        "readers_see_complete_files_during_writes",
+        readers::readers_see_complete_files,
+    ),
+    (
+        "readers_without_lock_see_whole_rewrites_atomically",
+        readers::lockless_readers_see_whole_rewrites,
+    ),
+    (
+        "crash_during_rewrite_leaves_old_or_new",
+        crash::kill_during_rewrite,
+    ),
+    (
+        "crash_during_adds_loses_no_acknowledged_add",
+        crash::kill_during_adds,
+    ),
+    (
+        "faults_write_failure_at_every_byte",
+        faults::write_failure_at_every_byte,
+    ),
+    ("faults_disk_full_on_tmpfs", faults::disk_full_on_tmpfs),
+    ("faults_read_only_folder", faults::read_only_folder),
+    ("faults_permission_denied", faults::permission_denied),
+    (
+        "faults_missing_and_removed_folder",
+        faults::missing_and_removed_folder,
+    ),
+    (
+        "locking_replaced_lock_file_never_gives_two_holders",
+        locking::replaced_lock_file_never_two_holders,
+    ),
+    (
+        "locking_stopped_holder_gives_lock_timeout",
+        locking::stopped_holder_gives_lock_timeout,
+    ),
+    (
+        "locking_forked_child_cannot_release_parents_lock",
+        locking::forked_child_cannot_release,
+    ),
+];
+
+fn child_role(role: &str) {
+    match role {
+        "writers.adder" => writers::child_adder(),
+        "writers.threaded_adder" => writers::child_threaded_adder(),
+        "writers.destroyer" => writers::child_destroyer(),
+        "writers.loader" => writers::child_loader(),
+        "readers.writer" => readers::child_writer(),
+        "readers.reader" => readers::child_reader(),
+        "crash.rewriter" => crash::child_rewriter(),
+        "crash.adder" => crash::child_adder(),
+        "faults.fsize" => faults::child_fsize(),
+        "faults.nobody" => faults::child_nobody(),
+        "faults.remover_victim" => faults::child_remover_victim(),
+        "locking.holder" => locking::child_holder(),
+        "locking.exclusive_loop" => locking::child_exclusive_loop(),
+        "locking.vandal" => locking::child_vandal(),
+        "locking.waiter" => locking::child_waiter(),
+        "locking.forker" => locking::child_forker(),
+        "locking.probe" => locking::child_probe(),
+        other => panic!("unknown child role {other:?}"),
+    }
+}
+
+fn main() {
+    if let Ok(role) = std::env::var(support::ROLE_VAR) {
+        // A child outliving a failed test would run on forever.
+        // SAFETY: prctl with integer arguments.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+        child_role(&role);
+        std::process::exit(0);
+    }
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    println!(
+        "reliability tests, seed {} (ASSET_CACHE_SEED), soak {}",
+        support::seed(),
+        support::soak()
+    );
+    let mut failed = Vec::new();
+    let mut ran = 0;
+    let all = Instant::now();
+    for (name, test) in TESTS {
+        if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        ran += 1;
+        println!("test {name} ...");
+        let start = Instant::now();
+        match catch_unwind(AssertUnwindSafe(test)) {
+            Ok(()) => println!(
+                "test {name} ... ok ({:.1} s)",
+                start.elapsed().as_secs_f64()
+            ),
+            Err(_) => {
+                println!("test {name} ... FAILED");
+                failed.push(*name);
+            }
+        }
+    }
+    println!(
+        "reliability: {} passed, {} failed, in {:.1} s",
+        ran - failed.len(),
+        failed.len(),
+        all.elapsed().as_secs_f64()
+    );
+    if ran == 0 {
+        println!("no test matched {filters:?}");
+        std::process::exit(1);
+    }
+    if !failed.is_empty() {
+        println!("failed: {}", failed.join(", "));
+        std::process::exit(1);
+    }
+}
