@@ -1,0 +1,64 @@
+//! Loading arbitrary bytes as the cache file: opening never fails and never
+//! destroys the file (it is loaded, repaired when an append was torn, deleted
+//! only when it has a valid expired "expiry", or else kept aside byte for byte
+//! as .corrupt); a write afterwards keeps everything that was loaded.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use asset_cache::ffi::asset_cache_status::ASSET_CACHE_OK;
+use asset_cache_fuzz::*;
+use libfuzzer_sys::fuzz_target;
+
+static DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
+
+fuzz_target!(|data: &[u8]| {
+    let dir = DIR.get_or_init(|| scratch_dir("load_file"));
+    let path = dir.join("lf.json");
+    let aside = dir.join("lf.json.corrupt");
+    let _ = std::fs::remove_file(&aside);
+    std::fs::write(&path, data).unwrap();
+
+    let h = Handle::open(dir, "lf");
+    let loaded = h.len();
+    match (file_bytes(&path), file_bytes(&aside)) {
+        (None, Some(kept)) => {
+            assert_eq!(kept, data, "the corrupt file was not kept byte for byte");
+            assert_eq!(loaded, 0);
+        }
+        (None, None) => assert_eq!(loaded, 0, "deleted (expired) yet assets loaded"),
+        (Some(now), None) => {
+            // Loaded as it is, or rewritten without a torn last append: the
+            // same records, in the same bytes, under a new header line.
+            if now != data {
+                let body = |b: &[u8]| {
+                    b.iter()
+                        .position(|&c| c == b'\n')
+                        .map(|i| b[i + 1..].to_vec())
+                };
+                let kept = body(&now).expect("a header line");
+                let kept = kept.strip_suffix(b"}}\n").expect("ends the layout's way");
+                let old = body(data).expect("the input had a header line");
+                assert!(old.starts_with(kept), "repair changed records");
+            }
+        }
+        (Some(_), Some(_)) => panic!("both a cache file and a corrupt copy"),
+    }
+    let all: Vec<String> = h.get_all().iter().map(|r| r.get().to_owned()).collect();
+    assert!(all.len() <= loaded);
+    let (_, present) = h.get(c"fuzz-added");
+    assert_eq!(h.add(c"{\"id\":\"fuzz-added\"}"), ASSET_CACHE_OK);
+    let fresh = Handle::open(dir, "lf");
+    assert_eq!(fresh.len(), loaded + usize::from(present.is_none()));
+    let after: Vec<String> = fresh.get_all().iter().map(|r| r.get().to_owned()).collect();
+    for old in &all {
+        if id_of(old).as_deref() != Some("fuzz-added") {
+            assert!(after.contains(old), "a write lost {old}");
+        }
+    }
+    let bytes = file_bytes(&path).expect("the add wrote a file");
+    serde_json::from_slice::<Box<serde_json::value::RawValue>>(&bytes)
+        .expect("the file written is JSON");
+    h.load();
+    assert_eq!(h.len(), fresh.len());
+});
