@@ -85,12 +85,12 @@ fn lock_folder(
         {
             Ok(d) => d,
             Err(e) if e.raw_os_error() == Some(libc::EACCES) => return Ok(None),
-            Err(e) => return Err(lock_open_error(folder, e)),
+            Err(e) => return Err(folder_error(folder, e)),
         };
         wait_for(&dir, mode, timeout, deadline, path)?;
         // A folder replaced while we waited: lock the one there now. (The
         // folder may be a symbolic link: compare with what it points to.)
-        let now = std::fs::metadata(folder).map_err(|e| lock_open_error(folder, e))?;
+        let now = std::fs::metadata(folder).map_err(|e| folder_error(folder, e))?;
         let held = dir
             .metadata()
             .map_err(|e| Error::new(ErrorKind::Lock, format!("cannot stat folder: {e}")))?;
@@ -164,6 +164,13 @@ fn open_lock_file(path: &Path) -> Result<File> {
         }
         Err(e) => Err(lock_open_error(path, e)),
     }
+}
+
+fn folder_error(folder: &Path, e: io::Error) -> Error {
+    Error::new(
+        ErrorKind::Lock,
+        format!("cannot open folder {} to lock it: {e}", folder.display()),
+    )
 }
 
 fn lock_open_error(path: &Path, e: io::Error) -> Error {
