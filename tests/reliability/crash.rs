@@ -15,12 +15,16 @@
 //! Kill points are spread over the measured duration of an uncontended
 //! write, so they fall before, during and after the rename.
 //!
-//! Checked to fail: with `persist::replace` writing in place
-//! (`fs::write(&target, bytes)`), `kill_during_rewrite` found truncated files
-//! in its first iterations; with `persist::repair` returning `None` (a torn
-//! file is set aside as corrupt), `kill_during_adds` reported acknowledged adds
-//! missing and a `.corrupt` file; with `remove_stale_temps` a no-op the
-//! temporary-file checks failed.
+//! A SIGKILL does not split a small `pwrite`, so kills alone rarely leave a
+//! torn append; every 4th kill the test also writes the first k bytes of one
+//! more record over the closing `}}` (what a write cut short leaves) and
+//! requires the next handle to repair it.
+//!
+//! Checked to fail (sabotage on a scratch copy, never committed): with
+//! `persist::replace` writing in place (`fs::write(&target, bytes)`),
+//! `kill_during_rewrite` found a torn file at its 7th kill; with
+//! `persist::repair` returning `None`, `kill_during_adds` found the file set
+//! aside as `model.json.corrupt` (and its acknowledged adds gone) at its 4th.
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -9,12 +9,17 @@
 //! when a mount is impossible. Without root, the permission test relies on
 //! ordinary permission checks instead.
 //!
-//! Checked to fail: with the failed-append restore in `Opened::append_at`
-//! removed, `write_failure_at_every_byte` found the file torn (a partial
-//! record, no closing `}}`) after a failed add; with the temporary file not
-//! removed on failure in `persist::replace`, it found temporary files left;
-//! with `AssetCache::add_with_id` inserting into memory before writing,
-//! memory no longer matched the file after a failure.
+//! Checked to fail (sabotage on a scratch copy, never committed): with the
+//! failed-append restore in `Opened::append_at` removed,
+//! `write_failure_at_every_byte` found the file changed by a failed add (limit
+//! 607 bytes: a partial record, no closing `}}`); the tmpfs test did not
+//! notice that one (an append there fails before writing anything), which is
+//! why the byte-by-byte limit test exists. With the temporary file kept on
+//! failure in `persist::replace`, both the limit and the tmpfs tests found it
+//! left behind. With the read-only fallback in `lock::open_lock_file` removed,
+//! `read_only_folder` and `permission_denied` failed (reads refused); with
+//! `create_dir_all` removed from `AssetCache::write`,
+//! `missing_and_removed_folder` failed.
 
 use std::ffi::CString;
 use std::fs;
@@ -103,7 +108,12 @@ pub fn write_failure_at_every_byte() {
         .output()
         .unwrap();
     print!("{}", String::from_utf8_lossy(&out.stdout));
-    assert!(out.status.success(), "{:?}", out.status);
+    assert!(
+        out.status.success(),
+        "{:?}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     let _ = fs::remove_dir_all(&dir);
 }
 

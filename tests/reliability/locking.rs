@@ -9,15 +9,17 @@
 //! the old one); this library's readers also take the folder lock, and the
 //! adders here check the file under it after every add.
 //!
-//! Checked to fail: with the core as first written (a flock on the lock file
-//! only, re-checking its inode after waiting), `replaced_lock_file_never_two_holders`
-//! saw two holders at the first acquisition: a newcomer locks the new file
-//! while the holder still holds the deleted one. That is fixed by the folder
-//! lock in `lock::acquire`; with it removed again, the test fails the same way; with the
-//! timeout ignored (`deadline` forced to `None`), the waiter hung and the hang
-//! detector failed the test; with a `Drop` for `lock::Held` that unlocks
-//! (`flock(LOCK_UN)`) before closing, the forked child's drop of its copy
-//! released the parent's lock and the probe found it free.
+//! Checked to fail: with the core as first written (a flock on the lock
+//! file only, re-checking its inode after waiting),
+//! `replaced_lock_file_never_two_holders` saw two holders at the first
+//! acquisition: a newcomer locks the new file while the holder still holds
+//! the deleted one. That is fixed by the folder lock in `lock::acquire`. With
+//! it removed again (sabotage on a scratch copy, never committed) the test
+//! fails the same way; with the timeout ignored (`deadline` forced to
+//! `None`), the waiter hung and the 60 s hang detector failed the test; with
+//! a `Drop` for `lock::Held` that unlocks (`flock(LOCK_UN)`) before closing,
+//! the forked child's drop of its copy released the parent's lock and the
+//! test failed.
 
 use std::ffi::CString;
 use std::fs;

@@ -11,11 +11,12 @@
 //! `lockless_readers_see_whole_rewrites` reads without one while writers only
 //! replace the file.
 //!
-//! Checked to fail: with `persist::replace` writing the cache file in place
-//! (`fs::write(&target, bytes)` instead of temp + rename), the lockless
-//! readers saw empty and truncated files within a few hundred reads; with
-//! `lock::acquire` returning without taking the flock, the locking readers
-//! saw half-written appends.
+//! Checked to fail (sabotage on a scratch copy, never committed): with
+//! `persist::replace` writing the cache file in place (`fs::write(&target,
+//! bytes)` instead of temp + rename), the lockless readers saw an empty file
+//! by their 8th read; with `lock::acquire` returning without taking any
+//! flock, a locking reader saw a half-written file ("EOF while parsing a
+//! string") by its 700th read.
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -3,13 +3,13 @@
 //! `invalidate` and `load` run in between. No add may be lost, and the file
 //! must parse after every step.
 //!
-//! Checked to fail: with the merge disabled (`AssetCache::sync` returning
-//! `Synced::Done(opened)` at once, so a writer appends to a file it has not
-//! reread and replaces what it does not know), `processes_lose_no_add` lost
-//! hundreds of the 1200 adds and `mixed_ops_keep_every_later_add` reported
-//! missing later adds; with the exclusive lock taken as shared
-//! (`lock::acquire` called with `Mode::Shared` in `AssetCache::write`), the
-//! per-step parse in the children failed on interleaved appends.
+//! Checked to fail (each sabotage applied to a scratch copy of the tree,
+//! never committed): with the merge disabled (`AssetCache::sync` returning
+//! `Synced::Done(opened)` before rereading when a write already knows a
+//! version, so it appends at a stale offset), both tests failed at once: the
+//! per-step parse found "trailing characters" after an add; with
+//! `lock::acquire` returning without taking any flock, both failed too
+//! (renames of one writer's temporary file racing another's).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
