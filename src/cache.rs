@@ -471,7 +471,6 @@ impl<T: Asset> AssetCache<T> {
     }
 
     fn read_whole(&self, io: &mut IoState, opened: Opened, exclusive: bool) -> Result<Synced> {
-        let bytes = opened.read_all(&self.cache_path)?;
         let identity = |rev, records, size| Identity {
             dev: opened.dev,
             ino: opened.ino,
@@ -479,6 +478,14 @@ impl<T: Asset> AssetCache<T> {
             rev,
             records,
         };
+        // Our own layout is read a chunk at a time: holding the whole file
+        // and every asset at once would double the peak memory of an open.
+        if let Some((parsed, size)) = persist::parse_streaming::<T>(&opened, &self.cache_path)? {
+            io.known = Some(identity(parsed.rev, parsed.records, size));
+            *self.write_store() = parsed.store;
+            return self.drop_if_expired(io, exclusive, Some(opened));
+        }
+        let bytes = opened.read_all(&self.cache_path)?;
         match persist::parse::<T>(&bytes) {
             Ok(parsed) => {
                 io.known = Some(identity(parsed.rev, parsed.records, bytes.len() as u64));

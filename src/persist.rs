@@ -96,6 +96,126 @@ pub fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<Parsed<T>, Un
     })
 }
 
+/// How much of the file [`parse_streaming`] holds in memory at a time.
+const STREAM_CHUNK: usize = 1 << 20;
+
+/// Reads and parses a file in our layout a line at a time, so that opening a
+/// cache costs about the assets' memory and not the file's size on top of
+/// it. `Ok(None)` when the bytes are not exactly our layout (the Python
+/// original's file, a torn append, anything else): the caller then reads
+/// the whole file with [`parse`], which also decides what is wrong with it.
+/// On success the size read is returned with what was parsed.
+pub fn parse_streaming<T: for<'de> Deserialize<'de>>(
+    opened: &Opened,
+    path: &Path,
+) -> Result<Option<(Parsed<T>, u64)>> {
+    let mut buf: Vec<u8> = Vec::with_capacity(STREAM_CHUNK);
+    let mut offset = 0u64; // of the end of `buf` in the file
+    let mut start = 0usize; // of the first unparsed line in `buf`
+    let mut store: Option<Store<T>> = None;
+    let mut rev = None;
+    let mut records = 0usize;
+    let mut closed = false;
+    loop {
+        if let Some(len) = buf[start..].iter().position(|&b| b == b'\n') {
+            let line = &buf[start..start + len];
+            start += len + 1;
+            if closed {
+                return Ok(None); // bytes after the closing line
+            }
+            let Some(s) = store.as_mut() else {
+                let Some(expiry) = header_expiry(line) else {
+                    return Ok(None);
+                };
+                rev = header_rev(&buf[..start]);
+                store = Some(Store::new(expiry));
+                continue;
+            };
+            if line == b"}}" {
+                closed = true;
+                continue;
+            }
+            let record = if records == 0 {
+                Some(line)
+            } else {
+                line.strip_prefix(b",")
+            };
+            let Some((id, asset)) = record.and_then(parse_record::<T>) else {
+                return Ok(None);
+            };
+            s.insert(id, asset);
+            records += 1;
+            continue;
+        }
+        // No complete line left: keep the partial one and read more.
+        buf.drain(..start);
+        start = 0;
+        let have = buf.len();
+        let want = STREAM_CHUNK.max(have);
+        buf.resize(have + want, 0);
+        let n = loop {
+            match opened.file.read_at(&mut buf[have..], offset) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io("read", path, e)),
+            }
+        };
+        buf.truncate(have + n);
+        offset += n as u64;
+        if n == 0 {
+            // The end: well-formed only after the closing line, with nothing
+            // left over.
+            return Ok(match (store, closed && buf.is_empty()) {
+                (Some(store), true) if rev.is_some() => Some((
+                    Parsed {
+                        store,
+                        rev,
+                        records,
+                    },
+                    offset,
+                )),
+                _ => None,
+            });
+        }
+    }
+}
+
+/// The expiry of our header line, `{"expiry":<n>,"asset_cache_rev":"<hex>","data":{`,
+/// when the line is exactly that.
+fn header_expiry(line: &[u8]) -> Option<f64> {
+    let mut with_newline = line.to_vec();
+    with_newline.push(b'\n');
+    let rev = header_rev(&with_newline)?;
+    let rest = line.strip_prefix(b"{\"expiry\":")?;
+    let end = rest.iter().position(|&b| b == b',')?;
+    let tail = format!(",\"{REV_KEY}\":\"{rev}\",\"data\":{{");
+    if &rest[end..] != tail.as_bytes() {
+        return None;
+    }
+    serde_json::from_slice::<f64>(&rest[..end]).ok()
+}
+
+/// One record line without its leading comma: `"<id>":<asset>`.
+fn parse_record<T: for<'de> Deserialize<'de>>(line: &[u8]) -> Option<(String, T)> {
+    if line.first() != Some(&b'"') {
+        return None;
+    }
+    let mut i = 1;
+    while i < line.len() {
+        match line[i] {
+            b'\\' => i += 2,
+            b'"' => break,
+            _ => i += 1,
+        }
+    }
+    if line.get(i + 1) != Some(&b':') {
+        return None;
+    }
+    let id: String = serde_json::from_slice(&line[..=i]).ok()?;
+    let asset: T = serde_json::from_slice(&line[i + 2..]).ok()?;
+    Some((id, asset))
+}
+
 /// Parses the records appended after a known size: the bytes from the old
 /// tail's offset to the end, `,"a":{...}\n,"b":{...}\n}}\n`.
 pub fn parse_appended<T: for<'de> Deserialize<'de>>(
@@ -542,6 +662,64 @@ mod tests {
             p.store.iter().map(|(k, _)| k).collect::<Vec<_>>(),
             ["a", "b"]
         );
+    }
+
+    fn stream(bytes: &[u8]) -> Option<(Parsed<Value>, u64)> {
+        let dir = std::env::temp_dir().join(format!("ac-stream-{}", new_rev()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.json");
+        fs::write(&path, bytes).unwrap();
+        let opened = open(&path, false).unwrap().unwrap();
+        let out = parse_streaming(&opened, &path).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+        out
+    }
+
+    #[test]
+    fn streaming_parse_equals_whole_parse_on_our_layout_only() {
+        // Long records cross the chunk boundary; a duplicate id is last-wins.
+        let big = "x".repeat(STREAM_CHUNK / 3);
+        let pairs = store(&[
+            ("a", serde_json::json!({"id":"a","pad":big})),
+            ("q\"\\", serde_json::json!({"id":"q\"\\"})),
+            ("b", serde_json::json!({"id":"b","pad":big})),
+            ("a", serde_json::json!({"id":"a","v":2})),
+            ("c", serde_json::json!({"id":"c","pad":big})),
+        ]);
+        let rev = new_rev();
+        let bytes = render(7.25, &rev, pairs.iter().map(|(k, v)| (k.as_str(), v))).unwrap();
+        let whole: Parsed<Value> = parse(&bytes).unwrap();
+        let (streamed, size) = stream(&bytes).expect("our layout streams");
+        assert_eq!(size, bytes.len() as u64);
+        assert_eq!(streamed.rev, whole.rev);
+        assert_eq!(streamed.records, 5);
+        assert_eq!(streamed.store.expiry(), 7.25);
+        assert_eq!(
+            streamed.store.iter().collect::<Vec<_>>(),
+            whole.store.iter().collect::<Vec<_>>()
+        );
+        assert_eq!(
+            streamed.store.get("a"),
+            Some(&serde_json::json!({"id":"a","v":2}))
+        );
+        // An empty store in our layout.
+        let empty = render(1.0, &rev, std::iter::empty::<(&str, &Value)>()).unwrap();
+        assert_eq!(stream(&empty).unwrap().0.store.len(), 0);
+
+        // Anything else falls back to the whole-file parse.
+        let py = b"{\n    \"expiry\": 1,\n    \"data\": {}\n}";
+        assert!(stream(py).is_none());
+        let torn = &bytes[..bytes.len() - 10];
+        assert!(stream(torn).is_none());
+        let mut trailing = bytes.clone();
+        trailing.extend_from_slice(b"x\n");
+        assert!(stream(&trailing).is_none());
+        let no_newline = &bytes[..bytes.len() - 1];
+        assert!(stream(no_newline).is_none());
+        let mut bad_record = bytes.clone();
+        let at = bad_record.len() - 5;
+        bad_record[at] = b'!';
+        assert!(stream(&bad_record).is_none());
     }
 
     #[test]
