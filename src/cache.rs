@@ -8,10 +8,11 @@
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::asset::Asset;
+use crate::brlock::{BrLock, ReadGuard, WriteGuard};
 use crate::error::{Error, ErrorKind, Result};
 use crate::expiry;
 use crate::lock::{self, Held, Mode};
@@ -119,7 +120,8 @@ pub struct AssetCache<T> {
     lock_timeout: Option<Duration>,
     durable: bool,
     io: Mutex<IoState>,
-    store: RwLock<Store<T>>,
+    /// Read by every `get`: a lock whose readers do not contend (see brlock).
+    store: BrLock<Store<T>>,
 }
 
 /// What a read under the lock found that it could not fix in shared mode.
@@ -154,7 +156,7 @@ impl<T: Asset> AssetCache<T> {
                 known: None,
                 dir_stamp: None,
             }),
-            store: RwLock::new(Store::new(expiry::expiry_from(expiry::now(), ttl))),
+            store: BrLock::new(Store::new(expiry::expiry_from(expiry::now(), ttl))),
         };
         cache.load()?;
         Ok(cache)
@@ -572,12 +574,12 @@ impl<T: Asset> AssetCache<T> {
         self.io.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn read_store(&self) -> RwLockReadGuard<'_, Store<T>> {
-        self.store.read().unwrap_or_else(|e| e.into_inner())
+    fn read_store(&self) -> ReadGuard<'_, Store<T>> {
+        self.store.read()
     }
 
-    fn write_store(&self) -> RwLockWriteGuard<'_, Store<T>> {
-        self.store.write().unwrap_or_else(|e| e.into_inner())
+    fn write_store(&self) -> WriteGuard<'_, Store<T>> {
+        self.store.write()
     }
 }
 

@@ -28,6 +28,7 @@
 //! ```
 
 pub mod asset;
+mod brlock;
 pub mod cache;
 pub mod error;
 pub mod expiry;
