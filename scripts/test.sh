@@ -15,6 +15,7 @@ suites=(
   fuzz          # cargo-fuzz on the C ABI (FUZZ_SECONDS each, default 15), enormous inputs
   node          # bindings/node: npm ci, tsc on index.d.ts, node --test (leak loops included)
   reliability   # tests/reliability: concurrent writers, readers, SIGKILL, faults, locking (release)
+  bench-smoke   # benchmark harness (Rust + C driver) builds and runs every workload at N=200
 )
 
 failed=()

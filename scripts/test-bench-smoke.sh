@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Builds the benchmark harness (Rust and C drivers) and runs every workload
+# once at a tiny N, so the harness cannot rot unnoticed. Checks that each
+# workload reported a figure and that 4 processes x 250 adds kept all 1000;
+# no timing is asserted (figures from a loaded CI machine mean nothing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+results=target/bench/smoke.tsv
+mkdir -p target/bench
+BENCH_N=200 BENCH_REPS=1 BENCH_RESULTS=$results BENCH_NO_TABLE=1 \
+  bash scripts/bench.sh >/dev/null
+
+fail=0
+expect() { # impl op n
+  if ! awk -F'\t' -v i="$1" -v o="$2" -v n="$3" \
+    '$1 == i && $2 == o && $3 == n && $4 + 0 > 0 { found = 1 } END { exit !found }' "$results"; then
+    echo "bench-smoke: no positive figure for $1 / $2 / N=$3" >&2
+    fail=1
+  fi
+}
+for op in open "add one" add_list "get, 1 thread" "get, 2 threads" "get, 4 threads" \
+  get_all "peak RSS"; do
+  expect ours "$op" 200
+done
+for op in "open: read + serde_json validate" "add_list: write the file once" \
+  "get: malloc + memcpy 1 KB"; do
+  expect limit "$op" 200
+done
+expect rust open 200
+kept=$(awk -F'\t' '$1 == "ours" && $2 == "4 procs x 250 adds: kept (min)" { print $4 + 0 }' "$results")
+if [ "$kept" != "1000" ]; then
+  echo "bench-smoke: 4 processes x 250 adds kept ${kept:-nothing}, not 1000" >&2
+  fail=1
+fi
+python3 bench/table.py "$results" | grep -q '^| open | 200 |' || {
+  echo "bench-smoke: bench/table.py printed no open row" >&2
+  fail=1
+}
+[ "$fail" = 0 ]
+echo "bench-smoke: all workloads reported; 1000 of 1000 concurrent adds kept"
