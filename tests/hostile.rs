@@ -3,14 +3,16 @@
 //! all through the C ABI. The enormous ones are #[ignore]d here (they take
 //! seconds and a few hundred MB) and run by scripts/test-fuzz.sh.
 //!
-//! How each was checked to catch what it guards (sabotage, not committed):
-//! - names: letting validate_name accept everything made the traversal test
-//!   create files outside the folder and fail;
-//! - symlinks: dropping O_NOFOLLOW from persist::open / lock::open_lock_file
-//!   made the victim-file assertions fail (the lock path created the
-//!   dangling target; the cache path read the victim's assets);
-//! - quarantine over a planted .corrupt link: making persist::quarantine use
-//!   the first name without checking made the victim's content be replaced.
+//! How each was checked to catch what it guards (sabotage in a scratch clone,
+//! never committed):
+//! - names: validate_name accepting every non-empty name fails the traversal
+//!   test;
+//! - symlinks: without O_NOFOLLOW in persist::open the cache-file test loads
+//!   the victim's asset; without it in lock::open_lock_file the lock-file test
+//!   fails;
+//! - persist::quarantine taking `<name>.json.corrupt` even when a link is
+//!   there, or remove_stale_temps deleting what a stale temporary link points
+//!   to (canonicalized path): the temporary/corrupt test fails.
 
 use std::ffi::{c_char, CStr, CString};
 use std::fs;

@@ -10,6 +10,34 @@ use asset_cache::ffi::asset_cache_status::ASSET_CACHE_OK;
 use asset_cache_fuzz::*;
 use libfuzzer_sys::fuzz_target;
 
+/// Whether the bytes are a cache file whose expiry has passed, the only kind
+/// the library may delete. Lenient where this simple parse cannot tell.
+fn may_expire(data: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        expiry: f64,
+        #[allow(dead_code)]
+        data: serde::de::IgnoredAny,
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    // A file in the library's layout whose torn tail is repaired keeps the
+    // expiry of its header line, which may have passed.
+    let header_expiry = data
+        .strip_prefix(b"{\"expiry\":")
+        .and_then(|rest| rest.split(|&b| b == b',').next())
+        .and_then(|num| std::str::from_utf8(num).ok()?.parse::<f64>().ok());
+    if header_expiry.is_some_and(|e| e <= now + 1.0) {
+        return true;
+    }
+    match serde_json::from_slice::<Head>(data) {
+        Ok(head) => head.expiry <= now + 1.0,
+        Err(e) => e.to_string().contains("duplicate field"),
+    }
+}
+
 static DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
 
 fuzz_target!(|data: &[u8]| {
@@ -26,7 +54,10 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(kept, data, "the corrupt file was not kept byte for byte");
             assert_eq!(loaded, 0);
         }
-        (None, None) => assert_eq!(loaded, 0, "deleted (expired) yet assets loaded"),
+        (None, None) => {
+            assert_eq!(loaded, 0, "deleted (expired) yet assets loaded");
+            assert!(may_expire(data), "a file that had not expired was deleted");
+        }
         (Some(now), None) => {
             // Loaded as it is, or rewritten without a torn last append: the
             // same records, in the same bytes, under a new header line.

@@ -1,18 +1,22 @@
 """Test 6 of issue 3: the library and the real Python original (aixplain 0.2.48,
 aixplain/utils/asset_cache.py) share one cache folder.
 
-How each test was checked to catch what it guards (sabotage, not committed):
-- reads/writes in both directions: rendering records without the leading
-  comma in persist::render_record made Python's json.load fail and the
-  library->Python tests fail; reversing the order in StoreBuilder fails the
-  order assertions.
-- merge of stale Python writes: making AssetCache::sync skip rereading a file
-  whose identity changed (treating it as known) made the library write back
-  its own memory and drop the Python asset: the stale-interleave and the
-  concurrent tests failed.
-- lock interop: making lock::lock_path use "<name>.lck" (a lock Python does
-  not see) made the coordinated concurrent test lose assets and the
-  invalidate test see two holders.
+How each test was checked to catch what it guards (sabotage in a scratch
+clone, never committed):
+- persist::render_record without the comma before a record: Python's
+  json.load fails on the library's file; 5 tests fail, the library->Python
+  one among them.
+- persist's DataSeed reversing the pairs it read: the Python->library order
+  assertions fail (3 tests).
+- AssetCache::sync returning early whenever it knows some version of the
+  file (never rereading what Python rewrote): the alternating, stale-merge
+  and both concurrent tests fail.
+- lock::lock_path naming "<name>.lck" (a lock Python never sees): the
+  coordinated concurrent test loses assets and the invalidate test sees the
+  library write while Python holds the lock.
+- lock::acquire without the "still at path" re-check: the invalidate test
+  fails (the library takes the deleted lock file's lock and writes while a
+  Python process holds the new one).
 """
 
 import json

@@ -5,12 +5,13 @@ surrogates, duplicate keys, deep nesting, non-ASCII either way), or, for
 NaN/Infinity, which are not JSON, it keeps the file aside untouched as
 <name>.json.corrupt with a warning naming it.
 
-How these were checked to catch what they guard (sabotage, not committed):
-- making RawAsset::from_raw re-serialize through serde_json::Value (instead
-  of keeping the text) turned 2**100 into 1.2676506002282294e30 and "\\ud800"
-  into an error, and the byte-for-byte assertions failed;
-- making AssetCache::sync delete an unreadable file instead of calling
-  persist::quarantine failed the NaN/Infinity tests (no .corrupt file).
+How these were checked to catch what they guard (sabotage in a scratch clone,
+never committed):
+- RawAsset::from_raw re-serializing every asset through serde_json::Value
+  (instead of keeping its text): big integers became floats, float
+  spellings and escapes changed, duplicate keys merged: 9 tests failed.
+- AssetCache::sync deleting an unreadable file instead of calling
+  persist::quarantine: all 12 NaN/Infinity tests failed.
 """
 
 import json
