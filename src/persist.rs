@@ -117,7 +117,7 @@ pub fn parse_streaming<T: for<'de> Deserialize<'de>>(
     let mut records = 0usize;
     let mut closed = false;
     loop {
-        if let Some(len) = buf[start..].iter().position(|&b| b == b'\n') {
+        if let Some(len) = find_newline(&buf[start..]) {
             let line = &buf[start..start + len];
             start += len + 1;
             if closed {
@@ -178,6 +178,14 @@ pub fn parse_streaming<T: for<'de> Deserialize<'de>>(
             });
         }
     }
+}
+
+/// The first `\n` in `bytes`. libc's memchr scans many bytes per step; a
+/// byte-at-a-time search was a fifth of the time of opening a large cache.
+fn find_newline(bytes: &[u8]) -> Option<usize> {
+    // SAFETY: the pointer and length describe `bytes`; memchr only reads them.
+    let p = unsafe { libc::memchr(bytes.as_ptr().cast(), b'\n' as libc::c_int, bytes.len()) };
+    (!p.is_null()).then(|| p as usize - bytes.as_ptr() as usize)
 }
 
 /// The expiry of our header line, `{"expiry":<n>,"asset_cache_rev":"<hex>","data":{`,
