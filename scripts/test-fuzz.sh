@@ -27,14 +27,18 @@ for t in "${targets[@]}"; do
   echo "--- fuzz: $t for ${seconds} s ---"
   mkdir -p "target/fuzz-corpus/$t"
   log="target/fuzz-corpus/$t.log"
+  # The targets' scratch cache folders go here, removed after each run.
+  scratch="$PWD/target/fuzz-tmp"
+  rm -rf "$scratch" && mkdir -p "$scratch"
   # The first folder receives new inputs; the committed seeds stay as they are.
-  if (cd fuzz && cargo fuzz run "$t" "../target/fuzz-corpus/$t" "corpus/$t" -- \
+  if (cd fuzz && TMPDIR="$scratch" cargo fuzz run "$t" "../target/fuzz-corpus/$t" "corpus/$t" -- \
       -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 -print_final_stats=1) >"$log" 2>&1; then
     grep -E '^(Done|stat::peak_rss_mb)' "$log" || true
   else
     tail -n 60 "$log"
     failed+=("$t")
   fi
+  rm -rf "$scratch"
 done
 if [ ${#failed[@]} -gt 0 ]; then
   echo "fuzz targets that failed: ${failed[*]} (inputs in fuzz/artifacts/)"

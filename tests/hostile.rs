@@ -23,14 +23,31 @@ use std::ptr;
 use asset_cache::ffi::asset_cache_status::{self, *};
 use asset_cache::ffi::{self as c, asset_cache_options};
 
-fn tmp(tag: &str) -> PathBuf {
+/// A scratch folder, removed when the test ends: the enormous tests leave
+/// hundreds of MB otherwise.
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tmp(tag: &str) -> Scratch {
     let d = std::env::temp_dir().join(format!(
         "asset-cache-hostile-{tag}-{}-{}",
         std::process::id(),
         asset_cache::persist::new_rev()
     ));
     fs::create_dir_all(&d).unwrap();
-    d
+    Scratch(d)
 }
 
 struct Handle(*mut c::asset_cache);
