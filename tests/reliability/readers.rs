@@ -37,7 +37,7 @@ pub fn lockless_readers_see_whole_rewrites() {
 
 fn run(with_appends: bool, tag: &str) {
     let dir = tmp_dir(tag);
-    let reads = scale(3000, 30000);
+    let reads = scale(3000, 10000);
     let dir_s = dir.display().to_string();
     // A first file, so that readers never wait for one.
     open(&dir)
@@ -153,13 +153,15 @@ pub fn child_reader() {
             cache.load().unwrap_or_else(|e| panic!("load {n}: {e}"));
             memory_assets(&cache)
         } else {
-            let _shared = lock.then(|| SharedFlock::take(&dir));
+            let shared = lock.then(|| SharedFlock::take(&dir));
             let bytes = fs::read(cache_file(&dir)).unwrap();
+            drop(shared);
             versions.insert(hash(&bytes));
             parse_file(&bytes)
                 .unwrap_or_else(|e| panic!("read {n}: incomplete file: {e}\n{}", preview(&bytes)))
         };
         check_complete(&assets, n);
+        crate::writers::reader_pause();
     }
     say(&format!("READS {reads} {}", versions.len()));
 }

@@ -116,13 +116,16 @@ pub fn mixed_ops_keep_every_later_add() {
         std::thread::spawn(move || {
             let mut reads = 0u64;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let _shared = SharedFlock::take(&dir);
-                if let Ok(bytes) = fs::read(cache_file(&dir)) {
+                let shared = SharedFlock::take(&dir);
+                let read = fs::read(cache_file(&dir));
+                drop(shared);
+                if let Ok(bytes) = read {
                     if let Err(e) = parse_file(&bytes) {
                         panic!("unparsable during writes: {e}\n{}", preview(&bytes));
                     }
                     reads += 1;
                 }
+                reader_pause();
             }
             reads
         })
@@ -208,12 +211,35 @@ pub fn mixed_ops_keep_every_later_add() {
     let _ = fs::remove_dir_all(&dir);
 }
 
+/// Readers here pause between reads. flock grants a shared lock while a
+/// writer waits, and the library's writers poll for the lock, so readers
+/// that overlap without a gap can keep writers out until LOCK_TIMEOUT (seen
+/// with two back-to-back readers of a 10,000-asset file in the soak run).
+pub fn reader_pause() {
+    std::thread::sleep(Duration::from_micros(500));
+}
+
 /// Adds each thread makes after the destroyer has finished, so that some
 /// adds certainly follow the last `add_list`/`invalidate`.
 const POST_ADDS: usize = 20;
 
 fn done_flag(dir: &Path) -> PathBuf {
     dir.join("destroyer.done")
+}
+
+/// Far above the destroyer's run time: if it failed, the others stop
+/// waiting for it instead of hanging the suite.
+const DESTROYER_LIMIT: Duration = Duration::from_secs(600);
+
+fn wait_for_destroyer(dir: &Path) {
+    let give_up = std::time::Instant::now() + DESTROYER_LIMIT;
+    while !done_flag(dir).exists() {
+        assert!(
+            std::time::Instant::now() < give_up,
+            "the add_list/invalidate caller never finished"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 pub fn child_threaded_adder() {
@@ -239,9 +265,7 @@ pub fn child_threaded_adder() {
                 for i in 0..m {
                     add(i);
                 }
-                while !done_flag(&dir).exists() {
-                    std::thread::sleep(Duration::from_millis(2));
-                }
+                wait_for_destroyer(&dir);
                 for i in m..m + POST_ADDS {
                     add(i);
                 }
@@ -289,12 +313,18 @@ pub fn child_loader() {
     let mut loads = 0u64;
     // Runs until the adders are done: they are, once the destroyer is done
     // and the post-adds can be seen settling; a bounded count keeps it finite.
+    let give_up = std::time::Instant::now() + DESTROYER_LIMIT;
     while !done_flag(&dir).exists() || loads < 200 {
+        assert!(
+            std::time::Instant::now() < give_up,
+            "the add_list/invalidate caller never finished"
+        );
         cache.load().unwrap();
         for (id, v) in memory_assets(&cache) {
             assert_asset_whole(&id, &v);
         }
         loads += 1;
+        reader_pause();
     }
     support::say(&format!("LOADS {loads}"));
 }
