@@ -12,11 +12,14 @@
 #   RUSTC_BOOTSTRAP=1 cargo fuzz run <target> fuzz/artifacts/<target>/<file>
 # (cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP=1 allows them on stable.)
 set -euo pipefail
+# grep -q exits at the first match; under pipefail the writer's SIGPIPE
+# would then fail the pipeline, so read all of the input.
+quiet_grep() { grep "$@" >/dev/null; }
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 seconds=${FUZZ_SECONDS:-15}
 
-if ! cargo fuzz --version 2>/dev/null | grep -q '^cargo-fuzz 0\.13\.'; then
+if ! cargo fuzz --version 2>/dev/null | quiet_grep '^cargo-fuzz 0\.13\.'; then
   cargo install cargo-fuzz --version '^0.13' --locked
 fi
 export RUSTC_BOOTSTRAP=1

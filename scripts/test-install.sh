@@ -6,6 +6,9 @@
 # installed layout, the soname, DESTDIR staging, and that the CMake package
 # still works after the prefix is moved.
 set -euo pipefail
+# grep -q exits at the first match; under pipefail the writer's SIGPIPE
+# would then fail the pipeline, so read all of the input.
+quiet_grep() { grep "$@" >/dev/null; }
 cd "$(dirname "$0")/.."
 repo=$PWD
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -34,7 +37,7 @@ done
   || fail "libasset_cache.so.$major is not a symlink to libasset_cache.so.$version"
 [ "$(readlink "$lib/libasset_cache.so")" = "libasset_cache.so.$major" ] \
   || fail "libasset_cache.so is not a symlink to libasset_cache.so.$major"
-readelf -d "$lib/libasset_cache.so.$version" | grep -q "(SONAME).*\[libasset_cache.so.$major\]" \
+readelf -d "$lib/libasset_cache.so.$version" | quiet_grep "(SONAME).*\[libasset_cache.so.$major\]" \
   || fail "the installed library's soname is not libasset_cache.so.$major"
 cmp -s include/asset_cache.h "$prefix/include/asset_cache.h" || fail "installed header differs"
 if grep -rq "$repo" "$prefix/lib/pkgconfig" "$prefix/lib/cmake"; then
@@ -49,13 +52,13 @@ grep -q '^prefix=/opt/ac$' "$work/stage/opt/ac/lib/pkgconfig/asset_cache.pc" \
 
 # check_shared PROGRAM: asks for the soname, and resolves it into the prefix.
 check_shared() {
-  readelf -d "$1" | grep -q "(NEEDED).*\[libasset_cache.so.$major\]" \
+  readelf -d "$1" | quiet_grep "(NEEDED).*\[libasset_cache.so.$major\]" \
     || fail "$1 does not record libasset_cache.so.$major"
-  ldd "$1" | grep -q "libasset_cache.so.$major => $2/" \
+  ldd "$1" | quiet_grep "libasset_cache.so.$major => $2/" \
     || fail "$1 does not load the library from $2: $(ldd "$1" | grep asset_cache)"
 }
 check_static() {
-  if readelf -d "$1" | grep -q "NEEDED.*libasset_cache"; then fail "$1 needs the shared library"; fi
+  if readelf -d "$1" | quiet_grep "NEEDED.*libasset_cache"; then fail "$1 needs the shared library"; fi
 }
 # run_ok PROGRAM: runs it in a scratch folder of its own.
 run_ok() {
@@ -78,7 +81,7 @@ run_hello() {
 echo "--- pkg-config ---"
 export PKG_CONFIG_PATH=$lib/pkgconfig
 [ "$(pkg-config --modversion asset_cache)" = "$version" ] || fail "pkg-config version"
-pkg-config --static --libs asset_cache | grep -q -- "-lpthread" || fail "Libs.private missing"
+pkg-config --static --libs asset_cache | quiet_grep -- "-lpthread" || fail "Libs.private missing"
 libdir=$(pkg-config --variable=libdir asset_cache)
 b=$work/pc
 mkdir -p "$b"
