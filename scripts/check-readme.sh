@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The README's Go and Node examples are the tested example programs, verbatim
+# (the install suite does the same for the C and C++ ones).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 - <<'PY'
+import sys
+readme = open("README.md").read()
+go = open("bindings/go/example/main.go").read()
+go = go[go.index("package main"):]
+node = open("bindings/node/example.js").read()
+node = node[node.index("\n") + 1:]
+bad = [name for name, body in (("bindings/go/example/main.go", go), ("bindings/node/example.js", node))
+       if body.rstrip("\n") not in readme]
+if bad:
+    sys.exit("README.md does not contain the current " + ", ".join(bad))
+print("README examples match the tested programs")
+PY
