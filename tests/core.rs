@@ -326,3 +326,20 @@ fn threads_sharing_a_handle_lose_nothing_through_compaction() {
     assert_eq!(c.len(), 4 * 151);
     assert_eq!(open(&d).len(), 4 * 151);
 }
+
+/// The expiry survives rewrites exactly: reading it back must give the same
+/// f64, or every rewrite would nudge it (serde_json needs `float_roundtrip`;
+/// without it this failed 1 run in 2, depending on the clock).
+#[test]
+fn expiry_is_read_back_exactly_across_rewrites() {
+    let d = tmp("expiry-exact");
+    let c = open(&d);
+    c.add(asset("a", 1)).unwrap();
+    let first = c.expiry();
+    for i in 0..5 {
+        c.save().unwrap();
+        c.add(asset(&format!("b{i}"), i)).unwrap();
+        let fresh = open(&d);
+        assert_eq!(fresh.expiry().to_bits(), first.to_bits());
+    }
+}
