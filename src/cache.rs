@@ -233,7 +233,10 @@ impl<T: Asset> AssetCache<T> {
     pub fn load(&self) -> Result<()> {
         let mut io = self.lock_io();
         // Nothing to read: no need for the lock, whose file locking would create.
-        if matches!(std::fs::symlink_metadata(&self.cache_path), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+        // (ENOTDIR: the folder path runs through a regular file; there is no
+        // cache, and a write will say why it cannot create one.)
+        if matches!(std::fs::symlink_metadata(&self.cache_path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR))
         {
             self.reset_if_known(&mut io);
             return Ok(());

@@ -343,3 +343,14 @@ fn expiry_is_read_back_exactly_across_rewrites() {
         assert_eq!(fresh.expiry().to_bits(), first.to_bits());
     }
 }
+
+#[test]
+fn a_folder_path_through_a_regular_file_opens_empty_and_writes_fail_with_io() {
+    let d = tmp("notdir");
+    fs::write(d.join("file"), b"x").unwrap();
+    let c = open(&d.join("file").join("sub"));
+    assert_eq!(c.len(), 0);
+    let err = c.add(asset("a", 1)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert!(err.message().contains("create folder"), "{err}");
+}
