@@ -195,6 +195,9 @@ func lockHeld(t *testing.T, path string) (release func()) {
 func TestBadInput(t *testing.T) {
 	dir := t.TempDir()
 	c := open(t, dir, "bad")
+	if err := os.Mkdir(filepath.Join(dir, "lockdir.lock"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	notDir := filepath.Join(dir, "plain-file")
 	if err := os.WriteFile(notDir, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
@@ -237,8 +240,19 @@ func TestBadInput(t *testing.T) {
 		{"cache file is a directory", openErr("dirjson", WithDir(dir)), ErrIO, StatusIO, "dirjson.json"},
 		{"dir under a file", func() error {
 			c, err := Open("x", WithDir(filepath.Join(notDir, "sub")))
-			c.Close()
-			return err
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			return c.Add(model{ID: "a"})
+		}, ErrIO, StatusIO, "create folder"},
+		{"lock file is a directory", func() error {
+			c, err := Open("lockdir", WithDir(dir))
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			return c.Add(model{ID: "a"})
 		}, ErrLock, StatusLock, "lock"},
 		{"lock held elsewhere", func() error {
 			c, err := Open("held", WithDir(dir), WithLockTimeout(0))

@@ -112,6 +112,7 @@ test('bad input throws AssetCacheError with the status code', (t) => {
   const cache = opened(t, dir, 'bad');
   fs.writeFileSync(path.join(dir, 'plain-file'), 'x');
   fs.mkdirSync(path.join(dir, 'dirjson.json'));
+  fs.mkdirSync(path.join(dir, 'lockdir.lock'));
   const open = (name, options) => () => AssetCache.open(name, options).close();
   const E = (name) => [`ASSET_CACHE_${name}`, Status[name]];
 
@@ -138,7 +139,16 @@ test('bad input throws AssetCacheError with the status code', (t) => {
   throwsCode(() => cache.add([{ id: 'a' }]), ...E('MISSING_ID'));
   throwsCode(() => cache.addList([{ id: 'ok' }, { name: 'no id' }]), ...E('MISSING_ID'), /1/);
   throwsCode(open('dirjson', { dir }), ...E('IO'), /dirjson\.json/);
-  throwsCode(open('x', { dir: path.join(dir, 'plain-file', 'sub') }), ...E('LOCK'), /lock/);
+  const addTo = (name, options) => () => {
+    const c = AssetCache.open(name, options);
+    try {
+      c.add({ id: 'a' });
+    } finally {
+      c.close();
+    }
+  };
+  throwsCode(addTo('x', { dir: path.join(dir, 'plain-file', 'sub') }), ...E('IO'), /create folder/);
+  throwsCode(addTo('lockdir', { dir }), ...E('LOCK'), /lock/);
   // A failed write leaves the cache as it was.
   assert.equal(cache.size, 0);
   // JSON.stringify's own errors are not hidden.
