@@ -3,6 +3,8 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ptr::NonNull;
+use std::sync::Arc;
 
 use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -15,6 +17,21 @@ pub trait Asset: Serialize + DeserializeOwned + Send + Sync {
     /// The asset's id, or `None` when it has no usable one (absent, not a
     /// string, or empty).
     fn id(&self) -> Option<Cow<'_, str>>;
+
+    /// Decodes the asset from `text`, a slice of `file` (a cache file's
+    /// bytes, immutable and shared). The default decodes a copy; [`RawAsset`]
+    /// keeps referring to `file` instead.
+    fn from_file_text(text: &str, file: &Arc<Vec<u8>>) -> Option<Self> {
+        let _ = file;
+        serde_json::from_str(text).ok()
+    }
+
+    /// Where the bulk of the asset lies in memory (address and length), if
+    /// anywhere in particular. The store prefetches it while it checks a
+    /// lookup's id; it is never dereferenced, so any value is safe.
+    fn bulk(&self) -> (usize, usize) {
+        (0, 0)
+    }
 }
 
 impl Asset for serde_json::Value {
@@ -33,7 +50,27 @@ impl Asset for serde_json::Value {
 /// write back numbers and strings byte for byte as the Python original wrote
 /// them (integers beyond 64 bits, escapes, key order, duplicate keys).
 #[derive(Clone)]
-pub struct RawAsset(Box<RawValue>);
+pub struct RawAsset(Text);
+
+#[derive(Clone)]
+enum Text {
+    Owned(Box<RawValue>),
+    /// Inside the bytes of the file it was read from, shared by every asset
+    /// read with it: opening a cache allocates nothing per asset, and the
+    /// assets lie together in a few large pages instead of scattered over
+    /// the heap, which is what a lookup in a large cache mostly waits on.
+    InFile {
+        raw: NonNull<RawValue>,
+        _file: Arc<Vec<u8>>,
+    },
+}
+
+// SAFETY: `InFile::raw` points into the `Vec` that `_file` keeps alive; that
+// buffer is never written after being shared, so the pointer behaves as a
+// shared reference to immutable data, which is Send and Sync.
+unsafe impl Send for Text {}
+// SAFETY: as above.
+unsafe impl Sync for Text {}
 
 impl PartialEq for RawAsset {
     fn eq(&self, other: &Self) -> bool {
@@ -60,15 +97,23 @@ impl RawAsset {
         if has_line_break_or_tab(raw.get().as_bytes()) {
             let compact = minify(raw.get());
             if let Ok(raw) = RawValue::from_string(compact) {
-                return RawAsset(raw);
+                return RawAsset(Text::Owned(raw));
             }
         }
-        RawAsset(raw)
+        RawAsset(Text::Owned(raw))
+    }
+
+    fn raw(&self) -> &RawValue {
+        match &self.0 {
+            Text::Owned(raw) => raw,
+            // SAFETY: see `Text`: the pointee lives as long as `_file`.
+            Text::InFile { raw, .. } => unsafe { raw.as_ref() },
+        }
     }
 
     /// The JSON text.
     pub fn json(&self) -> &str {
-        self.0.get()
+        self.raw().get()
     }
 
     /// The id, or a MissingId error saying what is wrong with it.
@@ -99,11 +144,28 @@ impl Asset for RawAsset {
     fn id(&self) -> Option<Cow<'_, str>> {
         self.checked_id().ok().map(Cow::Owned)
     }
+
+    fn from_file_text(text: &str, file: &Arc<Vec<u8>>) -> Option<Self> {
+        let raw: &RawValue = serde_json::from_str(text).ok()?;
+        let (file_at, text_at) = (file.as_ptr_range(), raw.get().as_bytes().as_ptr_range());
+        let in_file = file_at.start <= text_at.start && text_at.end <= file_at.end;
+        if !in_file || has_line_break_or_tab(raw.get().as_bytes()) {
+            return Some(RawAsset::from_raw(raw.to_owned()));
+        }
+        Some(RawAsset(Text::InFile {
+            raw: NonNull::from(raw),
+            _file: Arc::clone(file),
+        }))
+    }
+
+    fn bulk(&self) -> (usize, usize) {
+        (self.json().as_ptr() as usize, self.json().len())
+    }
 }
 
 impl Serialize for RawAsset {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(s)
+        self.raw().serialize(s)
     }
 }
 
@@ -249,5 +311,38 @@ mod tests {
     fn last_duplicate_id_wins_like_python() {
         let a = RawAsset::parse(r#"{"id":"a","id":"b"}"#).unwrap();
         assert_eq!(a.checked_id().unwrap(), "b");
+    }
+
+    #[test]
+    fn file_text_is_kept_in_place_and_outlives_the_callers_handle() {
+        let file = Arc::new(b"xx {\"id\":\"a\",\"v\":[1, 2]} yy {\"id\":\"b\",\t\"v\":1}".to_vec());
+        let text = |range: std::ops::Range<usize>| std::str::from_utf8(&file[range]).unwrap();
+        let a = RawAsset::from_file_text(text(3..24), &file).unwrap();
+        let (addr, len) = a.bulk();
+        assert_eq!(
+            (addr, len),
+            (file.as_ptr() as usize + 3, 21),
+            "points into the file"
+        );
+        // A tab is made compact, so that text cannot stay in place.
+        let b = RawAsset::from_file_text(text(28..file.len()), &file).unwrap();
+        assert_eq!(b.json(), r#"{"id":"b","v":1}"#);
+        assert!(
+            !(file.as_ptr() as usize..file.as_ptr() as usize + file.len()).contains(&b.bulk().0)
+        );
+        // Text that is not inside `file` is copied.
+        let elsewhere = String::from(r#"{"id":"c"}"#);
+        let c = RawAsset::from_file_text(&elsewhere, &file).unwrap();
+        drop(elsewhere);
+        assert_eq!(c.json(), r#"{"id":"c"}"#);
+        assert!(RawAsset::from_file_text("{", &file).is_none());
+        drop(file);
+        let a2 = a.clone();
+        drop(a);
+        assert_eq!(a2.json(), r#"{"id":"a","v":[1, 2]}"#);
+        assert_eq!(
+            serde_json::to_string(&a2).unwrap(),
+            r#"{"id":"a","v":[1, 2]}"#
+        );
     }
 }

@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::asset::Asset;
@@ -483,14 +483,12 @@ impl<T: Asset> AssetCache<T> {
             rev,
             records,
         };
-        // Our own layout is read a chunk at a time: holding the whole file
-        // and every asset at once would double the peak memory of an open.
-        if let Some((parsed, size)) = persist::parse_streaming::<T>(&opened, &self.cache_path)? {
-            io.known = Some(identity(parsed.rev, parsed.records, size));
+        let bytes = Arc::new(opened.read_all(&self.cache_path)?);
+        if let Some(parsed) = persist::parse_lines::<T>(&bytes) {
+            io.known = Some(identity(parsed.rev, parsed.records, bytes.len() as u64));
             *self.write_store() = parsed.store;
             return self.drop_if_expired(io, exclusive, Some(opened));
         }
-        let bytes = opened.read_all(&self.cache_path)?;
         match persist::parse::<T>(&bytes) {
             Ok(parsed) => {
                 io.known = Some(identity(parsed.rev, parsed.records, bytes.len() as u64));

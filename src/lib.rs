@@ -12,7 +12,9 @@
 //! ```
 //!
 //! * [`asset`]: what can be cached ([`Asset`], and [`RawAsset`] for the C ABI).
-//! * [`store`]: assets by id in insertion order, plus the expiry.
+//! * [`store`]: assets by id in insertion order, plus the expiry; its hash
+//!   index (`index`) and the huge-page advice for its big buffers (`memory`)
+//!   are private.
 //! * [`expiry`]: TTL and clock rules shared with the Python original.
 //! * [`lock`]: the inter-process lock.
 //! * [`persist`]: the file format, atomic replacement and appends.
@@ -33,8 +35,10 @@ pub mod cache;
 pub mod error;
 pub mod expiry;
 pub mod ffi;
+mod index;
 pub mod lock;
 pub mod log;
+mod memory;
 pub mod persist;
 pub mod store;
 

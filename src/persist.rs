@@ -34,10 +34,12 @@ use std::io::{self, Read, Write};
 use std::marker::PhantomData;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
+use crate::asset::Asset;
 use crate::error::{Error, Result};
 use crate::store::{Store, StoreBuilder};
 
@@ -75,7 +77,7 @@ pub struct Parsed<T> {
 pub struct Unreadable(pub String);
 
 /// Parses a whole file, in our layout or any other JSON layout.
-pub fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<Parsed<T>, Unreadable> {
+pub fn parse<T: Asset>(bytes: &[u8]) -> Result<Parsed<T>, Unreadable> {
     let file: FileSeed<T> = serde_json::from_slice(bytes).map_err(|e| Unreadable(e.to_string()))?;
     let expiry = file
         .expiry
@@ -96,88 +98,44 @@ pub fn parse<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<Parsed<T>, Un
     })
 }
 
-/// How much of the file [`parse_streaming`] holds in memory at a time.
-const STREAM_CHUNK: usize = 1 << 20;
-
-/// Reads and parses a file in our layout a line at a time, so that opening a
-/// cache costs about the assets' memory and not the file's size on top of
-/// it. `Ok(None)` when the bytes are not exactly our layout (the Python
-/// original's file, a torn append, anything else): the caller then reads
-/// the whole file with [`parse`], which also decides what is wrong with it.
-/// On success the size read is returned with what was parsed.
-pub fn parse_streaming<T: for<'de> Deserialize<'de>>(
-    opened: &Opened,
-    path: &Path,
-) -> Result<Option<(Parsed<T>, u64)>> {
-    let mut buf: Vec<u8> = Vec::with_capacity(STREAM_CHUNK);
-    let mut offset = 0u64; // of the end of `buf` in the file
-    let mut start = 0usize; // of the first unparsed line in `buf`
-    let mut store: Option<Store<T>> = None;
-    let mut rev = None;
+/// Parses a file in our layout a record (a line) at a time, each asset
+/// decoded in place by [`Asset::from_file_text`], so that a
+/// [`RawAsset`](crate::RawAsset) keeps pointing into `file` instead of being
+/// copied. `None` when the bytes are not exactly our layout (the Python
+/// original's file, a torn append, anything else): the caller then uses
+/// [`parse`], which also decides what is wrong with them.
+pub fn parse_lines<T: Asset>(file: &Arc<Vec<u8>>) -> Option<Parsed<T>> {
+    let mut rest: &[u8] = file;
+    let mut next_line = || {
+        let len = find_newline(rest)?;
+        let line = &rest[..len];
+        rest = &rest[len + 1..];
+        Some(line)
+    };
+    let header = next_line()?;
+    let expiry = header_expiry(header)?;
+    let rev = header_rev(file);
+    let mut store = Store::new(expiry);
     let mut records = 0usize;
-    let mut closed = false;
     loop {
-        if let Some(len) = find_newline(&buf[start..]) {
-            let line = &buf[start..start + len];
-            start += len + 1;
-            if closed {
-                return Ok(None); // bytes after the closing line
-            }
-            let Some(s) = store.as_mut() else {
-                let Some(expiry) = header_expiry(line) else {
-                    return Ok(None);
-                };
-                rev = header_rev(&buf[..start]);
-                store = Some(Store::new(expiry));
-                continue;
-            };
-            if line == b"}}" {
-                closed = true;
-                continue;
-            }
-            let record = if records == 0 {
-                Some(line)
-            } else {
-                line.strip_prefix(b",")
-            };
-            let Some((id, asset)) = record.and_then(parse_record::<T>) else {
-                return Ok(None);
-            };
-            s.insert(id, asset);
-            records += 1;
-            continue;
+        let line = next_line()?;
+        if line == b"}}" {
+            break;
         }
-        // No complete line left: keep the partial one and read more.
-        buf.drain(..start);
-        start = 0;
-        let have = buf.len();
-        let want = STREAM_CHUNK.max(have);
-        buf.resize(have + want, 0);
-        let n = loop {
-            match opened.file.read_at(&mut buf[have..], offset) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::io("read", path, e)),
-            }
+        let record = if records == 0 {
+            Some(line)
+        } else {
+            line.strip_prefix(b",")
         };
-        buf.truncate(have + n);
-        offset += n as u64;
-        if n == 0 {
-            // The end: well-formed only after the closing line, with nothing
-            // left over.
-            return Ok(match (store, closed && buf.is_empty()) {
-                (Some(store), true) if rev.is_some() => Some((
-                    Parsed {
-                        store,
-                        rev,
-                        records,
-                    },
-                    offset,
-                )),
-                _ => None,
-            });
-        }
+        let (id, text) = record.and_then(split_record)?;
+        store.insert(id, T::from_file_text(text, file)?);
+        records += 1;
     }
+    (rest.is_empty() && rev.is_some()).then_some(Parsed {
+        store,
+        rev,
+        records,
+    })
 }
 
 /// The first `\n` in `bytes`. libc's memchr scans many bytes per step; a
@@ -203,8 +161,9 @@ fn header_expiry(line: &[u8]) -> Option<f64> {
     serde_json::from_slice::<f64>(&rest[..end]).ok()
 }
 
-/// One record line without its leading comma: `"<id>":<asset>`.
-fn parse_record<T: for<'de> Deserialize<'de>>(line: &[u8]) -> Option<(String, T)> {
+/// One record line without its leading comma, `"<id>":<asset>`, split into
+/// the decoded id and the asset's text (not yet validated).
+fn split_record(line: &[u8]) -> Option<(String, &str)> {
     if line.first() != Some(&b'"') {
         return None;
     }
@@ -220,8 +179,8 @@ fn parse_record<T: for<'de> Deserialize<'de>>(line: &[u8]) -> Option<(String, T)
         return None;
     }
     let id: String = serde_json::from_slice(&line[..=i]).ok()?;
-    let asset: T = serde_json::from_slice(&line[i + 2..]).ok()?;
-    Some((id, asset))
+    let text = std::str::from_utf8(&line[i + 2..]).ok()?;
+    Some((id, text))
 }
 
 /// Parses the records appended after a known size: the bytes from the old
@@ -430,7 +389,8 @@ impl Opened {
 
     /// Reads the whole file, however long it is now.
     pub fn read_all(&self, path: &Path) -> Result<Vec<u8>> {
-        let mut buf = Vec::with_capacity(self.size as usize + 1);
+        // Assets read from the file keep pointing into this buffer.
+        let mut buf = crate::memory::vec_with_capacity(self.size as usize + 1);
         (&self.file)
             .read_to_end(&mut buf)
             .map_err(|e| Error::io("read", path, e))?;
@@ -672,21 +632,14 @@ mod tests {
         );
     }
 
-    fn stream(bytes: &[u8]) -> Option<(Parsed<Value>, u64)> {
-        let dir = std::env::temp_dir().join(format!("ac-stream-{}", new_rev()));
-        fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("c.json");
-        fs::write(&path, bytes).unwrap();
-        let opened = open(&path, false).unwrap().unwrap();
-        let out = parse_streaming(&opened, &path).unwrap();
-        fs::remove_dir_all(&dir).unwrap();
-        out
+    fn lines(bytes: &[u8]) -> Option<Parsed<Value>> {
+        parse_lines(&Arc::new(bytes.to_vec()))
     }
 
     #[test]
-    fn streaming_parse_equals_whole_parse_on_our_layout_only() {
-        // Long records cross the chunk boundary; a duplicate id is last-wins.
-        let big = "x".repeat(STREAM_CHUNK / 3);
+    fn line_parse_equals_whole_parse_on_our_layout_only() {
+        // A duplicate id is last-wins.
+        let big = "x".repeat(1000);
         let pairs = store(&[
             ("a", serde_json::json!({"id":"a","pad":big})),
             ("q\"\\", serde_json::json!({"id":"q\"\\"})),
@@ -697,8 +650,7 @@ mod tests {
         let rev = new_rev();
         let bytes = render(7.25, &rev, pairs.iter().map(|(k, v)| (k.as_str(), v))).unwrap();
         let whole: Parsed<Value> = parse(&bytes).unwrap();
-        let (streamed, size) = stream(&bytes).expect("our layout streams");
-        assert_eq!(size, bytes.len() as u64);
+        let streamed = lines(&bytes).expect("our layout parses by lines");
         assert_eq!(streamed.rev, whole.rev);
         assert_eq!(streamed.records, 5);
         assert_eq!(streamed.store.expiry(), 7.25);
@@ -712,22 +664,22 @@ mod tests {
         );
         // An empty store in our layout.
         let empty = render(1.0, &rev, std::iter::empty::<(&str, &Value)>()).unwrap();
-        assert_eq!(stream(&empty).unwrap().0.store.len(), 0);
+        assert_eq!(lines(&empty).unwrap().store.len(), 0);
 
         // Anything else falls back to the whole-file parse.
         let py = b"{\n    \"expiry\": 1,\n    \"data\": {}\n}";
-        assert!(stream(py).is_none());
+        assert!(lines(py).is_none());
         let torn = &bytes[..bytes.len() - 10];
-        assert!(stream(torn).is_none());
+        assert!(lines(torn).is_none());
         let mut trailing = bytes.clone();
         trailing.extend_from_slice(b"x\n");
-        assert!(stream(&trailing).is_none());
+        assert!(lines(&trailing).is_none());
         let no_newline = &bytes[..bytes.len() - 1];
-        assert!(stream(no_newline).is_none());
+        assert!(lines(no_newline).is_none());
         let mut bad_record = bytes.clone();
         let at = bad_record.len() - 5;
         bad_record[at] = b'!';
-        assert!(stream(&bad_record).is_none());
+        assert!(lines(&bad_record).is_none());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The in-memory store: assets by id in insertion order, plus the expiry.
 
-use std::collections::HashMap;
+use crate::asset::Asset;
+use crate::index::{Bulk, Index};
+use crate::memory;
 
 /// Assets keyed by id, in insertion order, with the Unix time (seconds) at
 /// which the whole store expires.
@@ -9,18 +11,62 @@ use std::collections::HashMap;
 /// `get_all` lists assets in the same order as the Python original would.
 #[derive(Debug, Clone)]
 pub struct Store<T> {
-    entries: Vec<(String, T)>,
-    index: HashMap<String, usize>,
+    entries: Vec<(Key, T)>,
+    index: Index,
     expiry: f64,
 }
 
-impl<T> Store<T> {
+/// An id, kept inside the entry when short (aiXplain ids are 24 characters)
+/// so that checking a lookup's match does not chase one more pointer.
+#[derive(Clone)]
+enum Key {
+    Inline(u8, [u8; INLINE]),
+    Heap(Box<str>),
+}
+
+const INLINE: usize = 30;
+
+impl Key {
+    fn new(id: String) -> Key {
+        match u8::try_from(id.len()) {
+            Ok(len) if id.len() <= INLINE => {
+                let mut buf = [0; INLINE];
+                buf[..id.len()].copy_from_slice(id.as_bytes());
+                Key::Inline(len, buf)
+            }
+            _ => Key::Heap(id.into_boxed_str()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // SAFETY: the bytes were copied from a `String` in `new`, whole.
+            Key::Inline(len, buf) => unsafe {
+                std::str::from_utf8_unchecked(&buf[..*len as usize])
+            },
+            Key::Heap(s) => s,
+        }
+    }
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_str().fmt(f)
+    }
+}
+
+impl<T: Asset> Store<T> {
     pub fn new(expiry: f64) -> Self {
         Store {
             entries: Vec::new(),
-            index: HashMap::new(),
+            index: Index::default(),
             expiry,
         }
+    }
+
+    fn position(&self, hash: u32, id: &str) -> Option<usize> {
+        self.index
+            .find(hash, |pos| self.entries[pos].0.as_str() == id)
     }
 
     pub fn expiry(&self) -> f64 {
@@ -36,20 +82,32 @@ impl<T> Store<T> {
     }
 
     pub fn get(&self, id: &str) -> Option<&T> {
-        self.index.get(id).map(|&i| &self.entries[i].1)
+        let pos = self.position(self.index.hash(id), id)?;
+        Some(&self.entries[pos].1)
     }
 
     pub fn contains(&self, id: &str) -> bool {
-        self.index.contains_key(id)
+        self.position(self.index.hash(id), id).is_some()
     }
 
     /// Inserts or replaces; a replaced asset keeps its position.
     pub fn insert(&mut self, id: String, asset: T) {
-        match self.index.get(&id) {
-            Some(&i) => self.entries[i].1 = asset,
+        let hash = self.index.hash(&id);
+        match self.position(hash, &id) {
+            Some(pos) => {
+                self.index.set_bulk(hash, pos, bulk(&asset));
+                self.entries[pos].1 = asset
+            }
             None => {
-                self.index.insert(id.clone(), self.entries.len());
-                self.entries.push((id, asset));
+                self.index.insert(hash, self.entries.len(), bulk(&asset));
+                if self.entries.len() == self.entries.capacity() {
+                    // Grown by hand rather than by `push`, so that a large
+                    // list gets huge pages from its first write.
+                    let mut bigger = memory::vec_with_capacity(self.entries.len().max(4) * 2);
+                    bigger.append(&mut self.entries);
+                    self.entries = bigger;
+                }
+                self.entries.push((Key::new(id), asset));
             }
         }
     }
@@ -69,7 +127,12 @@ impl<T> Store<T> {
     }
 }
 
-impl<T> FromIterator<(String, T)> for StoreBuilder<T> {
+fn bulk<T: Asset>(asset: &T) -> Bulk {
+    let (addr, len) = asset.bulk();
+    Bulk { addr, len }
+}
+
+impl<T: Asset> FromIterator<(String, T)> for StoreBuilder<T> {
     fn from_iter<I: IntoIterator<Item = (String, T)>>(iter: I) -> Self {
         let mut b = StoreBuilder {
             store: Store::new(0.0),
@@ -87,7 +150,7 @@ pub struct StoreBuilder<T> {
     store: Store<T>,
 }
 
-impl<T> StoreBuilder<T> {
+impl<T: Asset> StoreBuilder<T> {
     pub fn with_expiry(mut self, expiry: f64) -> Store<T> {
         self.store.expiry = expiry;
         self.store
@@ -97,18 +160,45 @@ impl<T> StoreBuilder<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn replacing_keeps_position_and_last_value() {
         let s = [("a", 1), ("b", 2), ("a", 3)]
             .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
+            .map(|(k, v)| (k.to_string(), json!(v)))
             .collect::<StoreBuilder<_>>()
             .with_expiry(10.0);
-        assert_eq!(s.iter().collect::<Vec<_>>(), vec![("a", &3), ("b", &2)]);
-        assert_eq!(s.get("a"), Some(&3));
+        assert_eq!(
+            s.iter().collect::<Vec<_>>(),
+            vec![("a", &json!(3)), ("b", &json!(2))]
+        );
+        assert_eq!(s.get("a"), Some(&json!(3)));
         assert!(s.get("c").is_none());
+        assert!(s.contains("b") && !s.contains("c"));
         assert!(!s.is_expired_at(10.0));
         assert!(s.is_expired_at(10.5));
+    }
+
+    #[test]
+    fn short_and_long_ids_are_found() {
+        let ids: Vec<String> = (0..200)
+            .map(|i| "x".repeat(i % 40 + 1) + &i.to_string())
+            .collect();
+        let mut s = Store::new(0.0);
+        for (i, id) in ids.iter().enumerate() {
+            s.insert(id.clone(), json!(i));
+        }
+        s.insert(ids[5].clone(), json!(1000));
+        assert_eq!(s.len(), 200);
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(
+                s.get(id),
+                Some(&json!(if i == 5 { 1000 } else { i })),
+                "{id}"
+            );
+        }
+        assert_eq!(s.iter().nth(5), Some((ids[5].as_str(), &json!(1000))));
+        assert!(s.get(&"x".repeat(31)).is_none());
     }
 }
