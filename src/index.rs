@@ -30,10 +30,28 @@ pub struct Bulk {
     pub len: usize,
 }
 
+/// 16 bytes, so that four slots share a cache line and none straddles two.
 #[derive(Debug, Clone, Copy, Default)]
 struct Slot {
     key: u64,
-    bulk: Bulk,
+    hint: Hint,
+}
+
+/// A [`Bulk`] packed in a word: the address in the low 58 bits (user-space
+/// addresses stay below 2^57 on x86-64, even with 5-level paging) and the
+/// number of cache lines to prefetch in the top 6. A wrong value only
+/// prefetches the wrong bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Hint(u64);
+
+const ADDR_BITS: u32 = 58;
+
+impl Hint {
+    fn new(bulk: Bulk) -> Hint {
+        // At most PREFETCH_MAX / 64 = 32 lines, which fits in the 6 bits.
+        let lines = bulk.len.min(PREFETCH_MAX).div_ceil(64) as u64;
+        Hint((bulk.addr as u64 & ((1 << ADDR_BITS) - 1)) | lines << ADDR_BITS)
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -63,7 +81,7 @@ impl Index {
             if (slot.key >> 32) as u32 != hash {
                 return None;
             }
-            prefetch(slot.bulk);
+            prefetch(slot.hint);
             let pos = (slot.key as u32 - 1) as usize;
             is_at(pos).then_some(pos)
         })
@@ -87,7 +105,8 @@ impl Index {
             self.grow();
         }
         let key = u64::from(hash) << 32 | u64::from(pos);
-        Self::place(&mut self.slots, Slot { key, bulk });
+        let hint = Hint::new(bulk);
+        Self::place(&mut self.slots, Slot { key, hint });
         self.len += 1;
     }
 
@@ -96,7 +115,7 @@ impl Index {
         let key = u64::from(hash) << 32 | (pos as u64 + 1);
         let found = self.probe(hash).find(|&i| self.slots[i].key == key);
         if let Some(i) = found {
-            self.slots[i].bulk = bulk;
+            self.slots[i].hint = Hint::new(bulk);
         }
     }
 
@@ -122,18 +141,21 @@ impl Index {
 }
 
 #[inline(always)]
-fn prefetch(bulk: Bulk) {
+fn prefetch(hint: Hint) {
     #[cfg(target_arch = "x86_64")]
-    for off in (0..bulk.len.min(PREFETCH_MAX)).step_by(64) {
-        // SAFETY: a prefetch is only a hint: it never faults, whatever the
-        // address, and changes no memory.
-        unsafe {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_NTA};
-            _mm_prefetch::<{ _MM_HINT_NTA }>(bulk.addr.wrapping_add(off) as *const i8)
+    {
+        let addr = (hint.0 & ((1 << ADDR_BITS) - 1)) as usize;
+        for line in 0..(hint.0 >> ADDR_BITS) as usize {
+            // SAFETY: a prefetch is only a hint: it never faults, whatever
+            // the address, and changes no memory.
+            unsafe {
+                use std::arch::x86_64::{_mm_prefetch, _MM_HINT_NTA};
+                _mm_prefetch::<{ _MM_HINT_NTA }>(addr.wrapping_add(line * 64) as *const i8)
+            }
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = bulk;
+    let _ = hint;
 }
 
 #[cfg(test)]
@@ -161,7 +183,7 @@ mod tests {
             .slots
             .iter()
             .filter(|s| s.key != 0)
-            .map(|s| (s.key as u32 - 1, s.bulk))
+            .map(|s| (s.key as u32 - 1, s.hint))
             .collect();
         assert_eq!(bulks.len(), 1000);
         for (pos, bulk) in bulks {
@@ -170,7 +192,7 @@ mod tests {
             } else {
                 bulk_of(pos as usize)
             };
-            assert_eq!(bulk, want, "slot of position {pos}");
+            assert_eq!(bulk, Hint::new(want), "slot of position {pos}");
         }
     }
 
@@ -179,5 +201,18 @@ mod tests {
         let mut index = Index::default();
         assert_eq!(index.find(index.hash("a"), |_| true), None);
         index.set_bulk(1, 0, Bulk::default());
+    }
+
+    #[test]
+    fn hint_keeps_the_address_and_caps_the_lines() {
+        let addr = 0x7fff_1234_5678usize;
+        let lines = |len| Hint::new(Bulk { addr, len }).0 >> ADDR_BITS;
+        assert_eq!(
+            Hint::new(Bulk { addr, len: 1 }).0 & ((1 << ADDR_BITS) - 1),
+            addr as u64
+        );
+        assert_eq!((lines(0), lines(1), lines(64), lines(65)), (0, 1, 1, 2));
+        assert_eq!(lines(1 << 40), (PREFETCH_MAX / 64) as u64);
+        assert_eq!(std::mem::size_of::<Slot>(), 16);
     }
 }
