@@ -174,7 +174,7 @@ impl<T: Asset> AssetCache<T> {
     /// without copying it.
     pub fn with_asset<R>(&self, id: &str, f: impl FnOnce(&T) -> R) -> Option<R> {
         let store = self.read_store();
-        if store.is_expired_at(expiry::now()) {
+        if store.is_expired() {
             return None;
         }
         store.get(id).map(f)
@@ -191,7 +191,7 @@ impl<T: Asset> AssetCache<T> {
     /// Runs `f` on every asset in insertion order (none when expired).
     pub fn with_all<R>(&self, f: impl FnOnce(&mut dyn ExactSizeIterator<Item = &T>) -> R) -> R {
         let store = self.read_store();
-        if store.is_expired_at(expiry::now()) {
+        if store.is_expired() {
             return f(&mut std::iter::empty::<&T>());
         }
         let mut values = store.values();
@@ -209,7 +209,7 @@ impl<T: Asset> AssetCache<T> {
     /// True when the store has not expired and holds at least one asset.
     pub fn has_valid_cache(&self) -> bool {
         let store = self.read_store();
-        !store.is_expired_at(expiry::now()) && !store.is_empty()
+        !store.is_expired() && !store.is_empty()
     }
 
     /// The store's expiry, in Unix seconds.
@@ -534,7 +534,7 @@ impl<T: Asset> AssetCache<T> {
         exclusive: bool,
         opened: Option<Opened>,
     ) -> Result<Synced> {
-        if !self.read_store().is_expired_at(expiry::now()) {
+        if !self.read_store().is_expired() {
             return Ok(Synced::Done(opened));
         }
         if opened.is_none() {

@@ -125,6 +125,11 @@ impl<T: Asset> Store<T> {
     pub fn is_expired_at(&self, now: f64) -> bool {
         self.expiry < now
     }
+
+    /// True when the expiry has passed, by the clock now.
+    pub fn is_expired(&self) -> bool {
+        crate::expiry::has_passed(self.expiry)
+    }
 }
 
 fn bulk<T: Asset>(asset: &T) -> Bulk {
