@@ -14,6 +14,16 @@
 //! lock at once, whatever happens to the lock file. (Python processes only
 //! take the lock file.) The cost: writers of different caches in one folder
 //! wait for each other.
+//!
+//! flock has no queue: while readers' shared locks overlap without a gap, a
+//! writer asking for the exclusive lock never gets it. So a writer first
+//! takes a turnstile, an exclusive OFD byte-range lock (`fcntl`) on the
+//! first byte of the lock file, and holds it until it has its flocks; every
+//! reader passes through the turnstile (takes it shared, lets it go) before
+//! its own flocks. Readers that arrive while a writer waits therefore wait
+//! behind it, the readers already in finish, and the writer gets in. On Linux
+//! OFD locks and flocks are independent, so the turnstile does not touch the
+//! Python original's `filelock` (whose writers are not queued by it).
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -50,7 +60,11 @@ pub struct Held {
 /// so we start over on the file that is there now.
 pub fn acquire(path: &Path, mode: Mode, timeout: Option<Duration>) -> Result<Held> {
     let deadline = timeout.map(|t| Instant::now() + t);
+    let turnstile = pass_turnstile(path, mode, timeout, deadline)?;
     let dir = lock_folder(path, mode, timeout, deadline)?;
+    // A writer lets the turnstile go once its flocks are granted (below);
+    // whatever happens, it goes when `turnstile` is dropped.
+    let _turnstile = turnstile;
     loop {
         let file = open_lock_file(path)?;
         wait_for(&file, mode, timeout, deadline, path)?;
@@ -100,6 +114,55 @@ fn lock_folder(
     }
 }
 
+/// Takes the turnstile (see the module's documentation): a writer gets it
+/// back, held; a reader gets `None`, having waited for any writer ahead.
+/// Where OFD locks are unavailable (a file system without them, a lock file
+/// opened read-only) there is no turnstile, only the flocks.
+fn pass_turnstile(
+    path: &Path,
+    mode: Mode,
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+) -> Result<Option<File>> {
+    let file = match open_lock_file(path) {
+        Ok(f) => f,
+        // The flocks that follow report the problem with the lock file.
+        Err(_) => return Ok(None),
+    };
+    let kind = match mode {
+        Mode::Shared => libc::F_RDLCK,
+        Mode::Exclusive => libc::F_WRLCK,
+    };
+    match poll(timeout, deadline, path, || ofd_lock(&file, kind)) {
+        Ok(()) => {}
+        Err(e) if e.kind() == ErrorKind::LockTimeout => return Err(e),
+        Err(_) => return Ok(None),
+    }
+    Ok(match mode {
+        Mode::Exclusive => Some(file),
+        // Dropping the descriptor releases the OFD lock at once.
+        Mode::Shared => None,
+    })
+}
+
+/// One non-blocking OFD lock request on the first byte of `file`.
+fn ofd_lock(file: &File, kind: libc::c_int) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: an all-zero flock is a valid value; the fields that matter
+    // are set below (l_pid must stay 0 for OFD locks).
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = kind as libc::c_short;
+    lock.l_whence = libc::SEEK_SET as libc::c_short;
+    lock.l_start = 0;
+    lock.l_len = 1;
+    // SAFETY: a valid descriptor and a valid flock struct.
+    if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &lock) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// Polls a non-blocking flock until it is granted or the deadline passes.
 fn wait_for(
     file: &File,
@@ -108,13 +171,23 @@ fn wait_for(
     deadline: Option<Instant>,
     path: &Path,
 ) -> Result<()> {
+    poll(timeout, deadline, path, || match mode {
+        Mode::Shared => FileExt::try_lock_shared(file),
+        Mode::Exclusive => FileExt::try_lock_exclusive(file),
+    })
+}
+
+/// Repeats a non-blocking lock request, pausing longer each time, until it
+/// is granted or the deadline passes.
+fn poll(
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+    path: &Path,
+    mut attempt: impl FnMut() -> io::Result<()>,
+) -> Result<()> {
     let mut pause = Duration::from_micros(20);
     loop {
-        let attempt = match mode {
-            Mode::Shared => FileExt::try_lock_shared(file),
-            Mode::Exclusive => FileExt::try_lock_exclusive(file),
-        };
-        match attempt {
+        match attempt() {
             Ok(()) => return Ok(()),
             Err(e) if is_contended(&e) => {
                 if let Some(d) = deadline {
@@ -143,7 +216,12 @@ fn wait_for(
 }
 
 fn is_contended(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::WouldBlock || e.raw_os_error() == Some(libc::EWOULDBLOCK)
+    // flock says EWOULDBLOCK; fcntl may say EACCES or EAGAIN.
+    e.kind() == io::ErrorKind::WouldBlock
+        || matches!(
+            e.raw_os_error(),
+            Some(libc::EWOULDBLOCK) | Some(libc::EACCES)
+        )
 }
 
 fn open_lock_file(path: &Path) -> Result<File> {

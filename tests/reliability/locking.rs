@@ -2,7 +2,8 @@
 //! wait (the Python original's `invalidate` deletes it) never gives two
 //! holders at once, nor loses an add; a holder stopped with SIGSTOP makes the
 //! others fail with LOCK_TIMEOUT once the configured timeout has passed, never
-//! hang; a child made by `fork()` cannot release its parent's lock.
+//! hang; a child made by `fork()` cannot release its parent's lock; readers
+//! that overlap back to back do not keep a writer out.
 //!
 //! A reader that locks only the lock file, as the Python original does, is
 //! not kept out of a write once that file has been replaced (the writer holds
@@ -19,7 +20,9 @@
 //! `None`), the waiter hung and the 60 s hang detector failed the test; with
 //! a `Drop` for `lock::Held` that unlocks (`flock(LOCK_UN)`) before closing,
 //! the forked child's drop of its copy released the parent's lock and the
-//! test failed.
+//! test failed. `readers_do_not_starve_writers`, run before the turnstile
+//! existed (and again with `pass_turnstile` returning `Ok(None)` at once),
+//! failed its first add with LOCK_TIMEOUT after the 5 s timeout.
 
 use std::ffi::CString;
 use std::fs;
@@ -356,4 +359,97 @@ pub fn child_forker() {
     assert!(c.get("child").is_none());
     assert_eq!(c.len(), 2);
     say("  forked child: its drop, add, invalidate and exit left the parent's lock held");
+}
+
+const STARVE_ASSETS: u64 = 50_000;
+const STARVE_READERS: usize = 3;
+const STARVE_ADDS: u64 = 10;
+
+/// flock grants shared locks while a writer waits, so readers whose locks
+/// overlap without a gap would keep a writer out until its timeout; the
+/// turnstile in `lock::acquire` queues new readers behind a waiting writer.
+/// Three processes reopen a 50,000-asset cache back to back (each open is a
+/// full read under the shared lock) while this process adds.
+pub fn readers_do_not_starve_writers() {
+    let dir = tmp_dir("starve");
+    let c = open(&dir);
+    c.add_list(
+        (0..STARVE_ASSETS)
+            .map(|i| asset(&format!("r{i}"), i))
+            .collect(),
+    )
+    .unwrap();
+    drop(c);
+    let dir_s = dir.display().to_string();
+    let mut readers: Vec<Reap> = (0..STARVE_READERS)
+        .map(|_| {
+            Reap(
+                child_with("locking.busy_reader", &[("DIR", dir_s.clone())])
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let mut outs: Vec<Lines> = readers.iter_mut().map(|r| Lines::new(&mut r.0)).collect();
+    for out in &mut outs {
+        out.expect("READING");
+    }
+
+    let timeout = Duration::from_secs(5);
+    let writer = AssetCache::<Value>::open(options(&dir).lock_timeout(Some(timeout))).unwrap();
+    let mut waits = Vec::new();
+    for i in 0..STARVE_ADDS {
+        let start = Instant::now();
+        if let Err(e) = writer.add(asset(&format!("w{i}"), i)) {
+            fs::write(stop_marker(&dir), b"").unwrap();
+            panic!("add {i} among back-to-back readers: {e}");
+        }
+        waits.push(start.elapsed());
+        // Let the readers settle back into overlapping each other.
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    fs::write(stop_marker(&dir), b"").unwrap();
+    let mut opens = Vec::new();
+    for (reader, out) in readers.iter_mut().zip(outs) {
+        let st = wait_or_kill(&mut reader.0, Duration::from_secs(60), "a busy reader");
+        assert!(st.success(), "a reader failed: {st:?}");
+        let last = out.rest().pop().unwrap_or_default();
+        let n: u64 = last
+            .strip_prefix("OPENS ")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("reader's last line: {last:?}"));
+        opens.push(n);
+    }
+    let slowest = waits.iter().max().copied().unwrap_or_default();
+    println!("  {STARVE_ADDS} adds among {STARVE_READERS} back-to-back readers: slowest {slowest:?}; opens per reader {opens:?}");
+    assert!(
+        slowest < timeout / 2,
+        "an add waited {slowest:?} for readers"
+    );
+    assert!(
+        opens.iter().all(|&n| n >= STARVE_ADDS),
+        "the readers were not busy: {opens:?} opens"
+    );
+    assert_eq!(open(&dir).len() as u64, STARVE_ASSETS + STARVE_ADDS);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+fn stop_marker(dir: &std::path::Path) -> PathBuf {
+    dir.join("stop")
+}
+
+/// Reopens the cache (a full read under the shared lock) until told to stop.
+pub fn child_busy_reader() {
+    let dir: PathBuf = param::<String>("DIR").into();
+    let mut opens = 0u64;
+    while !stop_marker(&dir).exists() {
+        let c = open(&dir);
+        assert!(c.len() as u64 >= STARVE_ASSETS);
+        opens += 1;
+        if opens == 1 {
+            say("READING");
+        }
+    }
+    say(&format!("OPENS {opens}"));
 }

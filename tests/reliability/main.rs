@@ -74,6 +74,10 @@ const TESTS: &[Test] = &[
         "locking_forked_child_cannot_release_parents_lock",
         locking::forked_child_cannot_release,
     ),
+    (
+        "locking_readers_do_not_starve_writers",
+        locking::readers_do_not_starve_writers,
+    ),
 ];
 
 fn child_role(role: &str) {
@@ -95,6 +99,7 @@ fn child_role(role: &str) {
         "locking.waiter" => locking::child_waiter(),
         "locking.forker" => locking::child_forker(),
         "locking.probe" => locking::child_probe(),
+        "locking.busy_reader" => locking::child_busy_reader(),
         other => panic!("unknown child role {other:?}"),
     }
 }
