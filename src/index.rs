@@ -1,24 +1,24 @@
 //! The store's hash index: id hash -> position in the store's entry list,
-//! plus where that entry's asset lies in memory.
+//! plus, per position, where that entry's asset lies in memory.
 //!
-//! A `get` on a large cache is bound by cache misses, not by instructions:
-//! with a `HashMap<String, usize>` it waited on the table, then the key's own
-//! heap block, then the entry, then the asset, four misses in a row. Here a
-//! slot holds the position and the asset's address: once the slot is read,
-//! the entry (whose id confirms the match) and the asset's bytes are fetched
-//! at the same time, so a lookup waits on two misses, not four.
+//! A `get` on a large cache is bound by cache misses, not by instructions.
+//! With a `HashMap<String, usize>` it waited on the table, then the key's own
+//! heap block, then the entry, then the asset: four misses in a row. Here the
+//! part of the index a lookup walks is small enough to stay in the CPU's
+//! caches (1.5 bytes of tags and 5 of slots per asset, about 640 KB for
+//! 100k assets), and the per-position hint says where the asset lies, so
+//! the entry (whose id confirms the match) and the asset's bytes are then
+//! fetched at the same time: one wait on memory instead of four.
 //!
-//! The asset is prefetched non-temporally: the bytes are only copied out, and
-//! letting them through every cache level would evict the index and the entry
-//! list, which are reused on every lookup. Measured on a cache of 100k 1 KB
-//! assets, that prefetch alone raised single-thread gets from 1.7 to 2.0
-//! million a second (BENCHMARKS.md).
+//! The asset is prefetched non-temporally: its bytes are only copied out,
+//! and letting them through every cache level would evict the index.
 //!
-//! Open addressing with linear probing, at most half full. A slot's key is
-//! `hash32 << 32 | (position + 1)`, 0 meaning empty: the stored hash bits
-//! filter out nearly every probe that is not the asked id without touching
-//! the entry. Entries are never removed one by one (the store only inserts,
-//! replaces in place, or starts over), so there are no tombstones.
+//! Open addressing with linear probing, at most 7/8 full, laid out as
+//! hashbrown's tables are: a byte of tag per slot (0 for empty, else 7 bits
+//! of the hash), scanned first, and the position in a parallel array read
+//! only when a tag matches. Entries are never removed one by one (the store
+//! only inserts, replaces in place, or starts over), so there are no
+//! tombstones.
 
 use std::hash::{BuildHasher, RandomState};
 
@@ -30,21 +30,30 @@ pub struct Bulk {
     pub len: usize,
 }
 
-/// 16 bytes, so that four slots share a cache line and none straddles two.
-#[derive(Debug, Clone, Copy, Default)]
-struct Slot {
-    key: u64,
-    hint: Hint,
+#[derive(Debug, Clone, Default)]
+pub struct Index<S = RandomState> {
+    /// Per slot: 0 when empty, else `tag(hash)`.
+    tags: Box<[u8]>,
+    /// Per slot: the position filed there (meaningful where the tag is set).
+    slots: Box<[u32]>,
+    /// Per position: where its asset lies.
+    hints: Vec<Hint>,
+    // Keyed per process (SipHash, as std's HashMap): ids may come from
+    // untrusted input, and an unkeyed hash would let it force long probes.
+    hasher: S,
 }
 
 /// A [`Bulk`] packed in a word: the address in the low 58 bits (user-space
 /// addresses stay below 2^57 on x86-64, even with 5-level paging) and the
-/// number of cache lines to prefetch in the top 6. A wrong value only
-/// prefetches the wrong bytes.
+/// number of cache lines to prefetch in the top 6.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Hint(u64);
 
 const ADDR_BITS: u32 = 58;
+
+/// At most this many bytes of an asset are prefetched: past that, the
+/// hardware's own stream prefetcher has caught on.
+const PREFETCH_MAX: usize = 2048;
 
 impl Hint {
     fn new(bulk: Bulk) -> Hint {
@@ -54,89 +63,82 @@ impl Hint {
     }
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct Index {
-    slots: Box<[Slot]>,
-    len: usize,
-    // Keyed per process (SipHash, as std's HashMap): ids may come from
-    // untrusted input, and an unkeyed hash would let it force long probes.
-    hasher: RandomState,
+fn tag(hash: u64) -> u8 {
+    0x80 | (hash >> 57) as u8
 }
 
-/// At most this many bytes of an asset are prefetched: past that, the
-/// hardware's own stream prefetcher has caught on.
-const PREFETCH_MAX: usize = 2048;
-
-impl Index {
-    pub fn hash(&self, id: &str) -> u32 {
-        // Truncating is the point: 32 bits pick the slot and filter probes.
-        self.hasher.hash_one(id) as u32
+impl<S: BuildHasher + Clone> Index<S> {
+    pub fn hash(&self, id: &str) -> u64 {
+        self.hasher.hash_one(id)
     }
 
     /// The position whose entry `is_at` accepts, among those filed under
     /// `hash`.
-    pub fn find(&self, hash: u32, mut is_at: impl FnMut(usize) -> bool) -> Option<usize> {
+    pub fn find(&self, hash: u64, mut is_at: impl FnMut(usize) -> bool) -> Option<usize> {
+        let want = tag(hash);
         self.probe(hash).find_map(|i| {
-            let slot = self.slots[i];
-            if (slot.key >> 32) as u32 != hash {
+            if self.tags[i] != want {
                 return None;
             }
-            prefetch(slot.hint);
-            let pos = (slot.key as u32 - 1) as usize;
+            let pos = self.slots[i] as usize;
+            prefetch(self.hints[pos]);
             is_at(pos).then_some(pos)
         })
     }
 
-    /// The filled slots a lookup of `hash` visits, in order: the table is at
-    /// most half full, so an empty slot always ends the walk.
-    fn probe(&self, hash: u32) -> impl Iterator<Item = usize> + '_ {
-        let mask = self.slots.len().wrapping_sub(1);
+    /// The filled slots a lookup of `hash` visits, in order: the table is
+    /// never full, so an empty slot always ends the walk.
+    fn probe(&self, hash: u64) -> impl Iterator<Item = usize> + '_ {
+        let mask = self.tags.len().wrapping_sub(1);
         let start = hash as usize & mask;
-        (0..self.slots.len())
+        (0..self.tags.len())
             .map(move |k| (start + k) & mask)
-            .take_while(|&i| self.slots[i].key != 0)
+            .take_while(|&i| self.tags[i] != 0)
     }
 
-    /// Files `pos` under `hash`; the caller has checked that its id is not
-    /// already filed.
-    pub fn insert(&mut self, hash: u32, pos: usize, bulk: Bulk) {
-        let pos = u32::try_from(pos + 1).expect("more than 4 billion assets in one cache");
-        if (self.len + 1) * 2 > self.slots.len() {
-            self.grow();
+    /// Files position `pos`, the next one (the store's length), under
+    /// `hash`; the caller has checked that its id is not already filed.
+    /// Growing the table hashes every filed position's id again:
+    /// `id_at(p)`.
+    pub fn insert<'a>(
+        &mut self,
+        hash: u64,
+        pos: usize,
+        bulk: Bulk,
+        id_at: impl Fn(usize) -> &'a str,
+    ) {
+        debug_assert_eq!(pos, self.hints.len());
+        if (self.hints.len() + 1) * 8 > self.tags.len() * 7 {
+            let hasher = self.hasher.clone();
+            self.grow(|p| hasher.hash_one(id_at(p)));
         }
-        let key = u64::from(hash) << 32 | u64::from(pos);
-        let hint = Hint::new(bulk);
-        Self::place(&mut self.slots, Slot { key, hint });
-        self.len += 1;
+        self.place(hash, pos);
+        self.hints.push(Hint::new(bulk));
     }
 
-    /// Records that the asset at `pos`, filed under `hash`, was replaced.
-    pub fn set_bulk(&mut self, hash: u32, pos: usize, bulk: Bulk) {
-        let key = u64::from(hash) << 32 | (pos as u64 + 1);
-        let found = self.probe(hash).find(|&i| self.slots[i].key == key);
-        if let Some(i) = found {
-            self.slots[i].hint = Hint::new(bulk);
+    /// Records that the asset at `pos` was replaced.
+    pub fn set_bulk(&mut self, pos: usize, bulk: Bulk) {
+        self.hints[pos] = Hint::new(bulk);
+    }
+
+    fn grow(&mut self, hash_at: impl Fn(usize) -> u64) {
+        let new_len = (self.tags.len() * 2).max(16);
+        self.tags = vec![0; new_len].into_boxed_slice();
+        self.slots = vec![0; new_len].into_boxed_slice();
+        for pos in 0..self.hints.len() {
+            self.place(hash_at(pos), pos);
         }
     }
 
-    fn grow(&mut self) {
-        let new_len = (self.slots.len() * 2).max(16);
-        let mut slots = crate::memory::vec_with_capacity(new_len);
-        slots.resize(new_len, Slot::default());
-        let mut slots = slots.into_boxed_slice();
-        for &slot in self.slots.iter().filter(|s| s.key != 0) {
-            Self::place(&mut slots, slot);
-        }
-        self.slots = slots;
-    }
-
-    fn place(slots: &mut [Slot], slot: Slot) {
-        let mask = slots.len() - 1;
-        let mut i = (slot.key >> 32) as usize & mask;
-        while slots[i].key != 0 {
+    fn place(&mut self, hash: u64, pos: usize) {
+        let pos = u32::try_from(pos).expect("more than 4 billion assets in one cache");
+        let mask = self.tags.len() - 1;
+        let mut i = hash as usize & mask;
+        while self.tags[i] != 0 {
             i = (i + 1) & mask;
         }
-        slots[i] = slot;
+        self.tags[i] = tag(hash);
+        self.slots[i] = pos;
     }
 }
 
@@ -164,43 +166,58 @@ mod tests {
 
     #[test]
     fn finds_every_position_through_collisions_and_growth() {
-        let mut index = Index::default();
-        // Few distinct hashes, so that probes cross filled slots and matching
-        // hashes, and the table grows several times.
-        let hash_of = |k: usize| (k % 7) as u32 * 0x1000_0001;
+        // Seven distinct hashes (and tags), so that probes cross filled slots
+        // and matching tags, and the table grows several times.
+        let mut index = Index::<FewHashes>::default();
+        let ids: Vec<String> = (0..1000).map(|k| format!("id{k}")).collect();
+        let hashes: Vec<u64> = ids.iter().map(|id| index.hash(id)).collect();
         let bulk_of = |k: usize| Bulk { addr: k, len: 1 };
         for k in 0..1000 {
-            assert_eq!(index.find(hash_of(k), |p| p == k), None);
-            index.insert(hash_of(k), k, bulk_of(k));
+            assert_eq!(index.find(hashes[k], |p| p == k), None);
+            index.insert(hashes[k], k, bulk_of(k), |p| ids[p].as_str());
         }
         for k in 0..1000 {
-            assert_eq!(index.find(hash_of(k), |p| p == k), Some(k));
+            assert_eq!(index.find(hashes[k], |p| p == k), Some(k));
         }
-        assert_eq!(index.find(hash_of(3), |_| false), None);
-        assert!(index.slots.len() >= 2000 && index.slots.len().is_power_of_two());
-        index.set_bulk(hash_of(500), 500, Bulk { addr: 7, len: 9 });
-        let bulks: Vec<_> = index
-            .slots
-            .iter()
-            .filter(|s| s.key != 0)
-            .map(|s| (s.key as u32 - 1, s.hint))
-            .collect();
-        assert_eq!(bulks.len(), 1000);
-        for (pos, bulk) in bulks {
+        assert_eq!(index.find(hashes[3], |_| false), None);
+        assert!(index.tags.len() >= 1000 * 8 / 7 && index.tags.len().is_power_of_two());
+        index.set_bulk(500, Bulk { addr: 7, len: 9 });
+        for (pos, hint) in index.hints.iter().enumerate() {
             let want = if pos == 500 {
                 Bulk { addr: 7, len: 9 }
             } else {
-                bulk_of(pos as usize)
+                bulk_of(pos)
             };
-            assert_eq!(bulk, Hint::new(want), "slot of position {pos}");
+            assert_eq!(*hint, Hint::new(want), "hint of position {pos}");
+        }
+    }
+
+    /// Hashes an id to one of seven values (its byte sum mod 7).
+    #[derive(Clone, Default)]
+    struct FewHashes;
+
+    impl BuildHasher for FewHashes {
+        type Hasher = FewHasher;
+        fn build_hasher(&self) -> FewHasher {
+            FewHasher(0)
+        }
+    }
+
+    struct FewHasher(u64);
+
+    impl std::hash::Hasher for FewHasher {
+        fn write(&mut self, bytes: &[u8]) {
+            self.0 += bytes.iter().map(|&b| u64::from(b)).sum::<u64>();
+        }
+        fn finish(&self) -> u64 {
+            (self.0 % 7) * 0x1000_0000_0000_0001
         }
     }
 
     #[test]
     fn empty_index_finds_nothing() {
-        let mut index = Index::default();
+        let index = Index::<RandomState>::default();
         assert_eq!(index.find(index.hash("a"), |_| true), None);
-        index.set_bulk(1, 0, Bulk::default());
     }
 
     #[test]
@@ -213,6 +230,5 @@ mod tests {
         );
         assert_eq!((lines(0), lines(1), lines(64), lines(65)), (0, 1, 1, 2));
         assert_eq!(lines(1 << 40), (PREFETCH_MAX / 64) as u64);
-        assert_eq!(std::mem::size_of::<Slot>(), 16);
     }
 }

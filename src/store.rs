@@ -64,7 +64,7 @@ impl<T: Asset> Store<T> {
         }
     }
 
-    fn position(&self, hash: u32, id: &str) -> Option<usize> {
+    fn position(&self, hash: u64, id: &str) -> Option<usize> {
         self.index
             .find(hash, |pos| self.entries[pos].0.as_str() == id)
     }
@@ -95,11 +95,13 @@ impl<T: Asset> Store<T> {
         let hash = self.index.hash(&id);
         match self.position(hash, &id) {
             Some(pos) => {
-                self.index.set_bulk(hash, pos, bulk(&asset));
+                self.index.set_bulk(pos, bulk(&asset));
                 self.entries[pos].1 = asset
             }
             None => {
-                self.index.insert(hash, self.entries.len(), bulk(&asset));
+                let entries = &self.entries;
+                self.index
+                    .insert(hash, entries.len(), bulk(&asset), |p| entries[p].0.as_str());
                 if self.entries.len() == self.entries.capacity() {
                     // Grown by hand rather than by `push`, so that a large
                     // list gets huge pages from its first write.
