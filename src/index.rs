@@ -172,12 +172,12 @@ mod tests {
         let ids: Vec<String> = (0..1000).map(|k| format!("id{k}")).collect();
         let hashes: Vec<u64> = ids.iter().map(|id| index.hash(id)).collect();
         let bulk_of = |k: usize| Bulk { addr: k, len: 1 };
-        for k in 0..1000 {
-            assert_eq!(index.find(hashes[k], |p| p == k), None);
-            index.insert(hashes[k], k, bulk_of(k), |p| ids[p].as_str());
+        for (k, &hash) in hashes.iter().enumerate() {
+            assert_eq!(index.find(hash, |p| p == k), None);
+            index.insert(hash, k, bulk_of(k), |p| ids[p].as_str());
         }
-        for k in 0..1000 {
-            assert_eq!(index.find(hashes[k], |p| p == k), Some(k));
+        for (k, &hash) in hashes.iter().enumerate() {
+            assert_eq!(index.find(hash, |p| p == k), Some(k));
         }
         assert_eq!(index.find(hashes[3], |_| false), None);
         assert!(index.tags.len() >= 1000 * 8 / 7 && index.tags.len().is_power_of_two());
