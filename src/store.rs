@@ -95,7 +95,7 @@ impl<T: Asset> Store<T> {
         let hash = self.index.hash(&id);
         match self.position(hash, &id) {
             Some(pos) => {
-                self.index.set_bulk(pos, bulk(&asset));
+                self.index.set_bulk(hash, pos, bulk(&asset));
                 self.entries[pos].1 = asset
             }
             None => {
