@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Test 8 of issue 3: coverage-guided fuzzing of the C ABI (add, add_list, get,
-# file loading) with cargo-fuzz (libFuzzer + ASan, whose leak check is on),
+# file loading) with cargo-fuzz (libFuzzer + ASan, whose leak check is on), and
+# of the file format's pure functions called directly (target `format`),
 # then the enormous-input tests of tests/hostile.rs (its quick tests, names and
 # symlinks, run with the rust suite).
 #
@@ -23,7 +24,7 @@ if ! cargo fuzz --version 2>/dev/null | quiet_grep '^cargo-fuzz 0\.13\.'; then
   cargo install cargo-fuzz --version '^0.13' --locked
 fi
 export RUSTC_BOOTSTRAP=1
-targets=(add add_list get load_file)
+targets=(add add_list get load_file format)
 (cd fuzz && cargo fuzz build)
 failed=()
 for t in "${targets[@]}"; do

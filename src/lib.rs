@@ -5,20 +5,28 @@
 //! The data path of a C call, module by module:
 //!
 //! ```text
-//! C string --ffi--> &str --asset::RawAsset::parse--> RawAsset (JSON text + id)
-//!   --cache::AssetCache::add--> lock::acquire (flock <name>.lock)
-//!   --> persist (read what others wrote) --> store::Store (memory = file)
-//!   --> persist (append one record, or replace the file atomically) --> memory
+//! C string --ffi--> &str --asset::RawAsset::parse--> RawAsset (JSON text, id checked once)
+//!   --cache::AssetCache::add_with_id--> I/O mutex (one thread talks to storage)
+//!   --> Backend::write_lock      (file backend: lock::acquire, flock <name>.lock)
+//!   --> Backend::sync            (read what others wrote) --> store::Store (memory = storage)
+//!   --> Backend::append          (file backend: format::render_record, io::Opened::append_at;
+//!                                 or format::render + io::replace, atomically)
+//!   --> store::Store::insert     (memory changes only once storage has)
 //! ```
 //!
 //! * [`asset`]: what can be cached ([`Asset`], and [`RawAsset`] for the C ABI).
-//! * [`store`]: assets by id in insertion order, plus the expiry; its hash
-//!   index (`index`) and the huge-page advice for its big buffers (`memory`)
-//!   are private.
+//! * [`cache`]: [`AssetCache`], the Python original's operations and the
+//!   in-process locking (the I/O mutex over the backend, the store's
+//!   reader-writer lock), over a [`Backend`].
+//! * `store`: assets by id in insertion order, plus the expiry; its hash
+//!   index (`index`) and the huge-page advice for its big buffers (`memory`).
+//! * `backend`: the storage seam ([`Backend`], [`Change`]) and the file
+//!   backend ([`FileBackend`]), whose rooms are `backend/file/format.rs` (the
+//!   bytes: render, parse, header rev, repair), `backend/file/io.rs` (open,
+//!   pwrite with rollback, atomic replace, temporary files, quarantine) and
+//!   `backend/file/lock.rs` (the inter-process lock).
+//! * [`options`]: [`Options`] and the rules for a cache's name.
 //! * [`expiry`]: TTL and clock rules shared with the Python original.
-//! * [`lock`]: the inter-process lock.
-//! * [`persist`]: the file format, atomic replacement and appends.
-//! * [`cache`]: [`AssetCache`], tying them together.
 //! * [`ffi`]: the `extern "C"` layer, compiled into the C header.
 //!
 //! ```no_run
@@ -30,22 +38,33 @@
 //! ```
 
 pub mod asset;
+mod backend;
 mod brlock;
 pub mod cache;
 pub mod error;
 pub mod expiry;
 pub mod ffi;
 mod index;
-pub mod lock;
 pub mod log;
 mod memory;
-pub mod persist;
+pub mod options;
 pub mod store;
 
 pub use asset::{Asset, RawAsset};
-pub use cache::{validate_name, AssetCache, Options};
+pub use backend::file::FileBackend;
+pub use backend::{Backend, Change};
+pub use cache::AssetCache;
 pub use error::{Error, ErrorKind, Result};
+pub use options::{validate_name, Options};
 pub use store::Store;
+
+/// Not part of the API: the file format, I/O and lock modules, reachable for
+/// this crate's own integration tests and fuzz targets only. Anything here
+/// may change in any release.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::backend::file::{format, io, lock};
+}
 
 /// MAJOR * 10000 + MINOR * 100 + PATCH, as in the header's
 /// ASSET_CACHE_VERSION_NUMBER.

@@ -11,7 +11,7 @@ fn tmp(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!(
         "asset-cache-core-{tag}-{}-{}",
         std::process::id(),
-        asset_cache::persist::new_rev()
+        asset_cache::internals::format::new_rev()
     ));
     fs::create_dir_all(&d).unwrap();
     d

@@ -44,7 +44,7 @@ fn tmp(tag: &str) -> Scratch {
     let d = std::env::temp_dir().join(format!(
         "asset-cache-hostile-{tag}-{}-{}",
         std::process::id(),
-        asset_cache::persist::new_rev()
+        asset_cache::internals::format::new_rev()
     ));
     fs::create_dir_all(&d).unwrap();
     Scratch(d)

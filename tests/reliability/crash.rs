@@ -32,7 +32,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use asset_cache::persist;
+use asset_cache::internals::format as persist;
 use serde_json::Value;
 
 use crate::support::*;

@@ -28,7 +28,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use asset_cache::{persist, AssetCache, ErrorKind};
+use asset_cache::internals::format as persist;
+use asset_cache::{AssetCache, ErrorKind};
 use serde_json::{json, Value};
 
 use crate::support::*;

@@ -32,7 +32,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use asset_cache::ffi::{self, asset_cache_status};
-use asset_cache::lock::{self, Mode};
+use asset_cache::internals::lock::{self, Mode};
 use asset_cache::{AssetCache, ErrorKind};
 use serde_json::Value;
 

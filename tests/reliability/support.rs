@@ -10,7 +10,7 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use asset_cache::persist;
+use asset_cache::internals::format as persist;
 use asset_cache::{AssetCache, Options};
 use serde_json::{json, Value};
 

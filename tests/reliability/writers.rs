@@ -67,9 +67,12 @@ pub fn child_adder() {
         // under the library's own shared lock: the locking test deletes the
         // lock file meanwhile, and a reader locking only that file (as the
         // Python original does) is then no longer kept out of an append.
-        let _shared =
-            asset_cache::lock::acquire(&lock_file(&dir), asset_cache::lock::Mode::Shared, None)
-                .unwrap();
+        let _shared = asset_cache::internals::lock::acquire(
+            &lock_file(&dir),
+            asset_cache::internals::lock::Mode::Shared,
+            None,
+        )
+        .unwrap();
         let bytes = fs::read(cache_file(&dir)).unwrap();
         let assets = parse_file(&bytes)
             .unwrap_or_else(|e| panic!("after add {id}: {e}\n{}", preview(&bytes)));

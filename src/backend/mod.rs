@@ -1,0 +1,96 @@
+//! Storage backends: where a cache's assets live between processes.
+//!
+//! [`AssetCache`](crate::AssetCache) keeps the in-memory [`Store`] and the
+//! in-process locks; a backend keeps the stored copy and the inter-process
+//! lock, and tells the cache how memory must change to equal what is stored.
+//! The file backend ([`file::FileBackend`], the Python original's
+//! `<name>.json` and `<name>.lock`) is the first implementation; a second one
+//! (Redis) plugs in beside it without the cache's operations changing.
+//!
+//! Every call of a backend is made under the cache's I/O mutex, so a backend
+//! is used by one thread at a time and may keep what it knows of the stored
+//! version in `self`. A write is one lock hold:
+//!
+//! ```text
+//! write_lock -> sync (memory catches up) -> append | rewrite | remove -> drop lock
+//! ```
+//!
+//! A read is `read_lock -> sync_read`; when that cannot finish without writing
+//! (a torn record to repair), the cache starts over with `write_lock -> sync`.
+
+pub mod file;
+
+use crate::asset::Asset;
+use crate::error::Result;
+use crate::store::Store;
+
+/// How memory must change to equal what is stored.
+pub enum Change<T> {
+    /// Memory already equals storage.
+    Unchanged,
+    /// Others added these records since the version memory reflects; insert
+    /// them in order (a replaced id keeps its position).
+    Added(Vec<(String, T)>),
+    /// Storage holds this whole store: it replaces memory.
+    Whole(Store<T>),
+    /// Nothing is stored (deleted, never written, or kept aside as
+    /// unreadable): memory starts afresh, empty.
+    Gone,
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A storage engine under [`AssetCache`](crate::AssetCache). Sealed: the
+/// implementations are this crate's.
+pub trait Backend<T: Asset>: sealed::Sealed + Send {
+    /// A held shared lock on the stored cache (readers exclude writers).
+    type ReadLock;
+    /// A held exclusive lock, with whatever the write needs between calls.
+    type WriteLock;
+
+    /// Takes the shared lock for a read (or nothing, when nothing is stored
+    /// and taking the lock would create something).
+    fn read_lock(&mut self) -> Result<Self::ReadLock>;
+
+    /// Takes the exclusive lock for a write, creating what storage needs.
+    fn write_lock(&mut self) -> Result<Self::WriteLock>;
+
+    /// What changed since the version `memory` reflects, read under a shared
+    /// lock; `None` when only a writer can bring storage to a readable state
+    /// (the caller then uses [`Backend::sync`] under [`Backend::write_lock`]).
+    fn sync_read(
+        &mut self,
+        lock: &mut Self::ReadLock,
+        memory: &Store<T>,
+    ) -> Result<Option<Change<T>>>;
+
+    /// What changed since the version `memory` reflects, repairing or setting
+    /// aside what cannot be read.
+    fn sync(&mut self, lock: &mut Self::WriteLock, memory: &Store<T>) -> Result<Change<T>>;
+
+    /// Stores one asset added to `memory` (which does not hold it yet, or
+    /// holds an older version under the same id).
+    fn append(
+        &mut self,
+        lock: &mut Self::WriteLock,
+        memory: &Store<T>,
+        id: &str,
+        asset: &T,
+    ) -> Result<()>;
+
+    /// Replaces everything stored by `store`.
+    fn rewrite(&mut self, lock: &mut Self::WriteLock, store: &Store<T>) -> Result<()>;
+
+    /// Deletes what is stored (an expired store), under the held lock.
+    fn remove_expired(&mut self, lock: &mut Self::WriteLock) -> Result<()>;
+
+    /// Deletes what is stored, taking the exclusive lock itself (the Python
+    /// original's `invalidate`).
+    fn invalidate(&mut self) -> Result<()>;
+
+    /// True when memory reflects something stored (an expired store that is
+    /// stored must be deleted; one that is not only has to be forgotten).
+    fn is_stored(&self) -> bool;
+}
