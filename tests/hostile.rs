@@ -7,10 +7,10 @@
 //! never committed):
 //! - names: validate_name accepting every non-empty name fails the traversal
 //!   test;
-//! - symlinks: without O_NOFOLLOW in persist::open the cache-file test loads
+//! - symlinks: without O_NOFOLLOW in io::open the cache-file test loads
 //!   the victim's asset; without it in lock::open_lock_file the lock-file test
 //!   fails;
-//! - persist::quarantine taking `<name>.json.corrupt` even when a link is
+//! - io::quarantine taking `<name>.json.corrupt` even when a link is
 //!   there, or remove_stale_temps deleting what a stale temporary link points
 //!   to (canonicalized path): the temporary/corrupt test fails.
 

@@ -3,7 +3,7 @@ aixplain/utils/asset_cache.py) share one cache folder.
 
 How each test was checked to catch what it guards (sabotage in a scratch
 clone, never committed):
-- persist::render_record without the comma before a record: Python's
+- format::render_record without the comma before a record: Python's
   json.load fails on the library's file; 5 tests fail, the library->Python
   one among them.
 - persist's DataSeed reversing the pairs it read: the Python->library order

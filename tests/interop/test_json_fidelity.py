@@ -11,7 +11,7 @@ never committed):
   (instead of keeping its text): big integers became floats, float
   spellings and escapes changed, duplicate keys merged: 9 tests failed.
 - AssetCache::sync deleting an unreadable file instead of calling
-  persist::quarantine: all 12 NaN/Infinity tests failed.
+  io::quarantine: all 12 NaN/Infinity tests failed.
 """
 
 import json

@@ -21,9 +21,9 @@
 //! requires the next handle to repair it.
 //!
 //! Checked to fail (sabotage on a scratch copy, never committed): with
-//! `persist::replace` writing in place (`fs::write(&target, bytes)`),
+//! `io::replace` writing in place (`fs::write(&target, bytes)`),
 //! `kill_during_rewrite` found a torn file at its 7th kill; with
-//! `persist::repair` returning `None`, `kill_during_adds` found the file set
+//! `format::repair` returning `None`, `kill_during_adds` found the file set
 //! aside as `model.json.corrupt` (and its acknowledged adds gone) at its 4th.
 
 use std::collections::BTreeMap;

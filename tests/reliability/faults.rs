@@ -15,7 +15,7 @@
 //! 607 bytes: a partial record, no closing `}}`); the tmpfs test did not
 //! notice that one (an append there fails before writing anything), which is
 //! why the byte-by-byte limit test exists. With the temporary file kept on
-//! failure in `persist::replace`, both the limit and the tmpfs tests found it
+//! failure in `io::replace`, both the limit and the tmpfs tests found it
 //! left behind. With the read-only fallback in `lock::open_lock_file` removed,
 //! `read_only_folder` and `permission_denied` failed (reads refused); with
 //! `create_dir_all` removed from `AssetCache::write`,

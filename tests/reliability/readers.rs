@@ -12,7 +12,7 @@
 //! replace the file.
 //!
 //! Checked to fail (sabotage on a scratch copy, never committed): with
-//! `persist::replace` writing the cache file in place (`fs::write(&target,
+//! `io::replace` writing the cache file in place (`fs::write(&target,
 //! bytes)` instead of temp + rename), the lockless readers saw an empty file
 //! by their 8th read; with `lock::acquire` returning without taking any
 //! flock, a locking reader saw a half-written file ("EOF while parsing a
