@@ -1,0 +1,477 @@
+"""`AssetCache`: a drop-in for aiXplain's ``aixplain.utils.asset_cache.AssetCache``.
+
+Same constructor, attributes, methods and files as the released SDK
+(aixplain 0.2.48, whose module and documentation this follows): the cache is
+``<cache_folder>/<name>.json`` with the lock ``<cache_folder>/<name>.lock``,
+``<name>`` being ``cache_filename`` or the class name in lower case, and
+``cache_folder`` ``.cache`` in the working directory by default. So processes
+running the original and processes running this share one cache.
+
+Where the original has a known defect this class behaves as asset-cache does
+(the fix is the point of using it):
+
+* Lost updates: the original rewrites the whole file from its own memory on
+  each ``add``, so concurrent writers erase each other's assets. Here each
+  ``add`` is merged with the file under the lock: nothing is lost.
+* Torn files: the original truncates and rewrites in place, so a crash
+  mid-write leaves a partial file that the next ``load`` deletes. Here whole
+  files are renamed into place and single adds are appended, so a crash
+  leaves the file as it was before or after the write.
+* Lock file: the original's ``invalidate`` deletes the lock file, which can
+  give two processes "the" lock at once. Here the lock file is kept.
+* Expired stores: a write to an expired store starts a fresh expiry instead
+  of keeping the old one (which made the next ``load`` throw the write away);
+  ``add_list`` always starts a fresh expiry.
+* ``compute_expiry`` with an unparsable or negative CACHE_EXPIRY_TIME logs a
+  warning and uses the default, without deleting the variable (deleting it
+  is ``unsetenv``, which is not thread-safe in a process hosting native code).
+* Construction writes nothing (the original writes an empty file); the first
+  write creates the file, as in the SDK's development branch.
+* ``get`` and ``get_all`` always return ``cls.from_dict(...)`` instances built
+  afresh (a copy the caller may mutate); the original returned the added
+  object's ``__dict__`` after ``add`` in the same process and a
+  ``from_dict`` instance after ``load``. An expired store answers ``get`` with
+  None (the original served expired data from memory until ``load``).
+
+Errors: like the original, ``load``, ``save``, ``add``, ``add_list`` and
+``invalidate`` log an I/O or lock failure (logger ``asset_cache``) instead of
+raising, because SDK code calls them without handling errors; pass
+``strict=True`` to have them raise `asset_cache.CacheError` (with ``.status``).
+A bad ``cache_filename`` raises `InvalidArgumentError` in both modes.
+
+From the SDK's development branch (unreleased when this was written): a
+``cache_folder`` argument and `user_cache_folder` (its per-user folder), a
+process-wide `AssetCache.shared`, ``get`` returning a copy, and ``in``. The
+default folder stays the released 0.2.48's ``.cache`` until a released SDK
+moves; pass ``cache_folder=user_cache_folder()`` to use the per-user one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import (
+    Any,
+    Dict,
+    Generic,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Tuple,
+    Type,
+    TypeVar,
+    Union,
+)
+
+from .cache import Cache, _dumps
+from .errors import CacheError, InvalidArgumentError, InvalidJsonError, MissingIdError, Status
+
+__all__ = [
+    "AssetCache",
+    "Store",
+    "serialize",
+    "shared",
+    "user_cache_folder",
+    "CACHE_FOLDER",
+    "CACHE_DURATION",
+]
+
+logger = logging.getLogger("asset_cache")
+
+T = TypeVar("T")
+
+#: The released SDK's (0.2.48) folder, relative to the working directory.
+CACHE_FOLDER = ".cache"
+#: The original's default TTL in seconds, when CACHE_EXPIRY_TIME is unset.
+CACHE_DURATION = 86400
+
+
+def user_cache_folder() -> str:
+    """The per-user cache folder of the SDK's development branch.
+
+    ``$AIXPLAIN_CACHE_FOLDER/aixplain`` when that variable is set, else (on
+    Windows) ``%LOCALAPPDATA%\\aixplain\\cache``, else
+    ``$XDG_CACHE_HOME/aixplain``, else ``~/.cache/aixplain``; never the
+    working directory. The folder is not created here (the first write does).
+    """
+    override = os.getenv("AIXPLAIN_CACHE_FOLDER")
+    if override:
+        return os.path.join(os.path.abspath(os.path.expanduser(override)), "aixplain")
+    if sys.platform == "win32":  # pragma: no cover - the library is built for Linux
+        root = os.getenv("LOCALAPPDATA") or os.path.join(os.path.expanduser("~"), "AppData", "Local")
+        return os.path.join(root, "aixplain", "cache")
+    xdg = os.getenv("XDG_CACHE_HOME")
+    if xdg:
+        return os.path.join(xdg, "aixplain")
+    return os.path.join(os.path.expanduser("~"), ".cache", "aixplain")
+
+
+def serialize(obj: Any) -> Any:
+    """Turn a Python value into a JSON-ready one, exactly as the original's ``serialize``.
+
+    str, int, float, bool and None as they are; list, tuple and set as lists;
+    dict with its keys turned into str; an object with ``to_dict()`` through
+    it; an object with ``__dict__`` through ``vars()``; anything else as
+    ``str(obj)``. Nested values are converted the same way.
+    """
+    if isinstance(obj, (str, int, float, bool, type(None))):
+        return obj
+    if isinstance(obj, (list, tuple, set)):
+        return [serialize(o) for o in obj]
+    if isinstance(obj, dict):
+        return {str(k): serialize(v) for k, v in obj.items()}
+    if hasattr(obj, "to_dict"):
+        return serialize(obj.to_dict())
+    if hasattr(obj, "__dict__"):
+        return serialize(vars(obj))
+    return str(obj)
+
+
+@dataclass
+class Store(Generic[T]):
+    """Cached assets and their expiry, as in the original.
+
+    Attributes:
+        data: mapping of asset id to asset. On an `AssetCache` this is a live,
+            read-only view of the cache (``data.get(id)``, ``data[id]``, ``in``,
+            ``len``, iteration), each read building a fresh ``cls.from_dict``
+            instance: the SDK's ``ModelGetterMixin.get`` reads
+            ``cache.store.data.get(model_id)`` directly.
+        expiry: Unix time in seconds when the data expires (a float, as the
+            original writes it, though its documentation says int).
+    """
+
+    data: Mapping[str, T]
+    expiry: float
+
+
+class _DataView(Mapping[str, T]):
+    """``store.data``: the cache seen as a read-only mapping of id to asset."""
+
+    __slots__ = ("_owner",)
+
+    def __init__(self, owner: "AssetCache[T]") -> None:
+        self._owner = owner
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        asset = self._owner.get(key)
+        return default if asset is None else asset
+
+    def __getitem__(self, key: str) -> T:
+        asset = self._owner.get(key)
+        if asset is None:
+            raise KeyError(key)
+        return asset
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._owner
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([a["id"] for a in self._owner._raw_all()])
+
+    def __len__(self) -> int:
+        return len(self._owner._raw_all())
+
+    def values(self) -> List[T]:  # type: ignore[override]
+        """A snapshot list of the assets, in insertion order."""
+        return self._owner.get_all()
+
+    def items(self) -> List[Tuple[str, T]]:  # type: ignore[override]
+        """A snapshot list of (id, asset) pairs, in insertion order."""
+        build = self._owner._build
+        return [(a["id"], build(a)) for a in self._owner._raw_all()]
+
+    def keys(self) -> List[str]:  # type: ignore[override]
+        """A snapshot list of the ids, in insertion order."""
+        return list(self)
+
+    def __repr__(self) -> str:
+        return f"<asset_cache store.data of {self._owner!r}>"
+
+
+class _LiveStore(Store[T]):
+    """``AssetCache.store``: ``data`` the live view, ``expiry`` read from the cache on access."""
+
+    def __init__(self, owner: "AssetCache[T]") -> None:  # no dataclass __init__: expiry is live
+        self._owner = owner
+        self.data = _DataView(owner)
+
+    @property  # type: ignore[override]
+    def expiry(self) -> float:  # type: ignore[override]
+        c = self._owner._native or self._owner._try_open()
+        return c.expiry() if c is not None else self._owner.compute_expiry()
+
+
+class AssetCache(Generic[T]):
+    """A persistent, expiring, multi-process-safe cache of ``cls`` assets.
+
+    Drop-in for ``aixplain.utils.asset_cache.AssetCache`` (aixplain 0.2.48);
+    see the module documentation for what differs and why.
+
+    Args:
+        cls: the asset class. Assets need an ``id`` (a non-empty str);
+            ``cls.from_dict(dict)`` rebuilds them (without it, dicts are returned).
+        cache_filename: base name of the files; None uses ``cls.__name__.lower()``.
+        cache_folder: folder of the files; None is ``.cache`` in the working
+            directory (the released SDK's); see `user_cache_folder`.
+        lock_timeout_ms: longest wait for another process's lock, in
+            milliseconds (the original waited forever); default 30000.
+        strict: raise `CacheError` from writes and loads instead of logging.
+
+    Attributes:
+        cls, cache_folder, cache_file, lock_file: as in the original.
+        store: a `Store` whose ``data`` is a live, read-only mapping view and
+            whose ``expiry`` is read from the cache at each access.
+        native: the underlying `asset_cache.Cache`.
+    """
+
+    def __init__(
+        self,
+        cls: Type[T],
+        cache_filename: Optional[str] = None,
+        cache_folder: Optional[Union[str, "os.PathLike[str]"]] = None,
+        *,
+        lock_timeout_ms: int = 30_000,
+        strict: bool = False,
+    ) -> None:
+        self.cls = cls
+        if cache_filename is None:
+            cache_filename = cls.__name__.lower()
+        self.cache_filename = cache_filename
+        self.cache_folder = CACHE_FOLDER if cache_folder is None else os.fspath(cache_folder)
+        self.cache_file = os.path.join(self.cache_folder, f"{cache_filename}.json")
+        self.lock_file = os.path.join(self.cache_folder, f"{cache_filename}.lock")
+        self.strict = strict
+        self._lock_timeout_ms = lock_timeout_ms
+        self._from_dict = getattr(cls, "from_dict", None)
+        self._open_lock = threading.Lock()
+        self._native: Optional[Cache] = None
+        self._store: Store[T] = _LiveStore(self)
+        self._try_open()
+
+    # -- the native handle -------------------------------------------------
+
+    def _open(self) -> Cache:
+        return Cache(self.cache_filename, self.cache_folder, lock_timeout_ms=self._lock_timeout_ms)
+
+    def _try_open(self) -> Optional[Cache]:
+        with self._open_lock:
+            if self._native is None:
+                try:
+                    self._native = self._open()
+                except InvalidArgumentError:
+                    raise
+                except CacheError as e:
+                    # The original logs a failed load and starts empty; so do
+                    # we, and try to open again at the next call.
+                    if self.strict:
+                        raise
+                    logger.error("asset_cache: cannot open %s: %s", self.cache_file, e)
+            return self._native
+
+    @property
+    def native(self) -> Cache:
+        """The `asset_cache.Cache` under this object (opened now if it failed before)."""
+        c = self._native or self._try_open()
+        if c is None:
+            return self._open()  # raises the reason
+        return c
+
+    def _failed(self, what: str, e: CacheError) -> None:
+        if self.strict:
+            raise e
+        logger.error("asset_cache: %s failed for %s: %s", what, self.cache_file, e)
+
+    def close(self) -> None:
+        """Free the native handle now instead of at garbage collection. Idempotent."""
+        with self._open_lock:
+            if self._native is not None:
+                self._native.close()
+
+    # -- expiry ------------------------------------------------------------
+
+    def compute_expiry(self) -> float:
+        """``time.time()`` + CACHE_EXPIRY_TIME seconds (default 86400), as the original.
+
+        An unparsable or negative CACHE_EXPIRY_TIME logs a warning and gives
+        the default, as the library does when it opens a cache; unlike the
+        original, the variable is left in the environment, and a negative
+        lifetime (which made every write vanish) is not used.
+        """
+        raw = os.getenv("CACHE_EXPIRY_TIME", CACHE_DURATION)
+        try:
+            ttl = int(raw)
+            if ttl < 0:
+                raise ValueError(f"negative lifetime {ttl}")
+        except (TypeError, ValueError) as e:
+            logger.warning("Failed to parse CACHE_EXPIRY_TIME: %s, fallback to default value %s", e, CACHE_DURATION)
+            ttl = CACHE_DURATION
+        return time.time() + ttl
+
+    @property
+    def store(self) -> Store[T]:
+        """The store: ``data`` a live read-only mapping id -> asset, ``expiry`` in Unix seconds (read live)."""
+        return self._store
+
+    def has_valid_cache(self) -> bool:
+        """True when the store has not expired and holds at least one asset."""
+        c = self._native or self._try_open()
+        return c is not None and c.has_valid_cache()
+
+    # -- reads ---------------------------------------------------------------
+
+    def _build(self, d: Dict[str, Any]) -> Any:
+        return self._from_dict(d) if self._from_dict is not None else d
+
+    def get(self, asset_id: str) -> Optional[T]:
+        """The asset with this id, as a fresh ``cls.from_dict`` instance, or None.
+
+        Reads memory, as the original does (``load`` sees other processes'
+        writes; every ``add`` of this object already merged them).
+        None for an id that is absent or not a str, or when the store has expired.
+        """
+        c = self._native or self._try_open()
+        if c is None or not isinstance(asset_id, str):
+            return None
+        try:
+            text = c.get_json(asset_id)
+        except InvalidArgumentError:  # an id with NUL cannot be cached
+            return None
+        return None if text is None else self._build(json.loads(text))
+
+    def __contains__(self, asset_id: object) -> bool:
+        c = self._native or self._try_open()
+        if c is None or not isinstance(asset_id, str):
+            return False
+        try:
+            return c.get_json(asset_id) is not None
+        except InvalidArgumentError:
+            return False
+
+    def _raw_all(self) -> List[Dict[str, Any]]:
+        c = self._native or self._try_open()
+        return [] if c is None else c.get_all()
+
+    def get_all(self) -> List[T]:
+        """All assets, fresh ``cls.from_dict`` instances in insertion order ([] when empty or expired)."""
+        return [self._build(d) for d in self._raw_all()]
+
+    # -- writes --------------------------------------------------------------
+
+    @staticmethod
+    def _payload(asset: Any) -> Dict[str, Any]:
+        # The original stores asset.__dict__ under asset.id and writes it
+        # through serialize(); the library keys by the "id" field, so it must
+        # be there and agree with asset.id.
+        asset_id = getattr(asset, "id", None)
+        if not isinstance(asset_id, str) or not asset_id:
+            raise MissingIdError(Status.MISSING_ID, f"asset {type(asset).__name__} has no non-empty str 'id' attribute")
+        payload = serialize(vars(asset)) if hasattr(asset, "__dict__") else serialize(asset)
+        if not isinstance(payload, dict):
+            raise MissingIdError(Status.MISSING_ID, f"asset {asset_id!r} does not serialize to a JSON object")
+        if payload.get("id") != asset_id:
+            payload = {**payload, "id": asset_id}
+        return payload
+
+    def add(self, asset: T) -> None:
+        """Add or replace one asset (``asset.__dict__`` through `serialize`, under ``asset.id``).
+
+        On disk when this returns, merged with other processes' writes under
+        the lock (the original overwrote them). Failures are logged (raised
+        with ``strict=True``); the asset is then not cached.
+        """
+        try:
+            text = _dumps(self._payload(asset))
+            self.native.add_json(text)
+        except CacheError as e:
+            self._failed("add", e)
+        except (ValueError, TypeError, RecursionError) as e:
+            self._failed("add", InvalidJsonError(Status.INVALID_JSON, f"asset cannot be serialized: {e}"))
+
+    def add_list(self, assets: List[T]) -> None:
+        """Replace all cached assets with these (the last of equal ids wins), with a fresh expiry.
+
+        The original skipped an asset that failed to serialize and saved the
+        rest; so does this (logged).
+        """
+        payloads = []
+        for asset in assets:
+            try:
+                payloads.append(_dumps(self._payload(asset)))
+            except (CacheError, ValueError, TypeError, RecursionError) as e:
+                if self.strict:
+                    raise
+                logger.error("asset_cache: skipping %r in add_list for %s: %s", getattr(asset, "id", asset), self.cache_file, e)
+        try:
+            self.native.add_list_json("[" + ",".join(payloads) + "]")
+        except CacheError as e:
+            self._failed("add_list", e)
+
+    def load(self) -> None:
+        """Bring memory up to date with the file.
+
+        A missing file gives an empty store; an expired file is deleted; an
+        unreadable file is moved aside to ``<name>.json.corrupt`` (the original
+        deleted it) and the store starts empty.
+        """
+        try:
+            self.native.load()
+        except CacheError as e:
+            self._failed("load", e)
+
+    def save(self) -> None:
+        """Rewrite the file from memory (every add is already on disk; this compacts it)."""
+        try:
+            self.native.save()
+        except CacheError as e:
+            self._failed("save", e)
+
+    def invalidate(self) -> None:
+        """Empty the cache with a fresh expiry and delete the cache file; the lock file is kept."""
+        try:
+            self.native.invalidate()
+        except CacheError as e:
+            self._failed("invalidate", e)
+
+    # -- shared instances (SDK development branch) ---------------------------
+
+    _instances: Dict[Tuple[Any, ...], "AssetCache[Any]"] = {}
+    _instances_lock = threading.Lock()
+
+    @classmethod
+    def shared(
+        cls,
+        asset_cls: Type[T],
+        cache_filename: Optional[str] = None,
+        cache_folder: Optional[Union[str, "os.PathLike[str]"]] = None,
+    ) -> "AssetCache[T]":
+        """One process-wide instance per (asset class, file name, folder), created on first use.
+
+        Thread-safe. Saves reopening (and reparsing) the file for every lookup.
+        """
+        folder = os.path.abspath(CACHE_FOLDER if cache_folder is None else os.fspath(cache_folder))
+        key = (cls, asset_cls, cache_filename, folder)
+        with cls._instances_lock:
+            inst = cls._instances.get(key)
+            if inst is None:
+                inst = cls(asset_cls, cache_filename, folder)
+                cls._instances[key] = inst
+            return inst
+
+    def __repr__(self) -> str:
+        return f"<asset_cache.AssetCache of {self.cls.__name__} at {self.cache_file}>"
+
+
+def shared(
+    cls: Type[T],
+    cache_filename: Optional[str] = None,
+    cache_folder: Optional[Union[str, "os.PathLike[str]"]] = None,
+) -> AssetCache[T]:
+    """`AssetCache.shared`: the process-wide drop-in instance for ``cls``."""
+    return AssetCache.shared(cls, cache_filename, cache_folder)
