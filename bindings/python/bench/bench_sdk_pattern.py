@@ -1,0 +1,96 @@
+"""Benchmark of the SDK's access pattern, the original against the drop-in.
+
+ModelGetterMixin.get (aixplain 0.2.48) builds `AssetCache(Model)` on every
+call, then asks `has_valid_cache()` and `store.data.get(model_id)`. So one
+lookup = construct (which loads the whole file) + validity check + get. This
+measures that with N assets in the cache (default 10000) for the real
+original (aixplain 0.2.48's module, from the installed package) and for
+`asset_cache.AssetCache`, in the same run, and reports the ratio. It also
+measures a lookup on an instance kept across calls (the development branch's
+`shared()` pattern) for both, where the original answers from a dict.
+
+    python bench_sdk_pattern.py [N] [SECONDS_PER_MEASURE]
+
+Not a test: it asserts nothing about speed (scripts/test-python.sh runs it
+and prints the figures).
+"""
+
+import os
+import random
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+
+import asset_cache  # noqa: E402
+from assets import Model, original_module  # noqa: E402
+
+
+def asset(i):
+    """About 600 bytes of JSON, shaped like a model's cached fields."""
+    return Model(
+        id=f"6{i:023x}",
+        name=f"Model {i}",
+        description="A model of the catalog, with a description of typical length " * 2,
+        supplier={"id": i % 50, "name": "aiXplain", "code": "aixplain"},
+        version={"id": "1.0", "name": None},
+        function="translation",
+        cost={"price": 0.001 * (i % 7), "unit_type": "CHAR"},
+        is_subscribed=bool(i % 2),
+        input_params={"text": {"required": True, "dataType": "text"}},
+        status="onboarded",
+    )
+
+
+def measure(fn, seconds):
+    fn()  # warm
+    n, start = 0, time.perf_counter()
+    while True:
+        fn()
+        n += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds and n >= 5:
+            return n / elapsed
+
+
+def main():
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
+    os.environ.pop("CACHE_EXPIRY_TIME", None)
+    impls = {"original": original_module().AssetCache, "dropin": asset_cache.AssetCache}
+    assets = [asset(i) for i in range(n)]
+    ids = [a.id for a in assets]
+    rng = random.Random(1)
+    results = {}
+    for name, cls in impls.items():
+        with tempfile.TemporaryDirectory() as d:
+            os.chdir(d)
+            cls(Model).add_list(assets)
+            size = os.path.getsize(".cache/model.json")
+
+            def sdk_lookup():
+                cache = cls(Model)
+                assert cache.has_valid_cache()
+                got = cache.store.data.get(rng.choice(ids))
+                assert got is not None
+
+            kept = cls(Model)
+            kept.load()
+
+            def kept_lookup():
+                assert kept.store.data.get(rng.choice(ids)) is not None
+
+            results[name] = (measure(sdk_lookup, seconds), measure(kept_lookup, seconds), size)
+            os.chdir("/")
+    o, p = results["original"], results["dropin"]
+    print(f"SDK pattern at N={n}: construct + has_valid_cache + store.data.get, lookups/s")
+    print(f"  original (aixplain 0.2.48): {o[0]:12.1f}/s  (file {o[2]} bytes)")
+    print(f"  drop-in (asset_cache):      {p[0]:12.1f}/s  (file {p[2]} bytes)")
+    print(f"  ratio drop-in/original:     {p[0] / o[0]:12.1f}x")
+    print(f"Instance kept across calls (shared()), store.data.get, lookups/s")
+    print(f"  original: {o[1]:12.0f}/s   drop-in: {p[1]:12.0f}/s   ratio drop-in/original: {p[1] / o[1]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

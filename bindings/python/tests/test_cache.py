@@ -1,0 +1,179 @@
+"""`asset_cache.Cache`: the C API through ctypes, statuses as exceptions.
+
+How each was checked to fail: noted per test ("checked:").
+"""
+
+import fcntl
+import json
+import os
+import threading
+import time
+
+import pytest
+
+import asset_cache
+from asset_cache import Cache, Status
+
+
+def test_round_trip_and_the_reads(workdir):
+    # checked: decoding get_json with latin-1 fails the unicode comparison.
+    with Cache("things") as c:
+        assert c.get("a") is None and len(c) == 0 and not c.has_valid_cache()
+        c.add({"id": "a", "name": "é 漢 😀", "n": [1, 2.5, None]})
+        c.add_json('{"id":"b","raw":true}')
+        assert c.get("a") == {"id": "a", "name": "é 漢 😀", "n": [1, 2.5, None]}
+        assert json.loads(c.get_json("b")) == {"id": "b", "raw": True}
+        assert [a["id"] for a in c.get_all()] == ["a", "b"]
+        assert json.loads(c.get_all_json())[1]["raw"] is True
+        assert len(c) == 2 and c.has_valid_cache() and "a" in c and "zz" not in c
+        assert abs(c.expiry() - (time.time() + 86400)) < 5
+    with open(".cache/things.json") as f:
+        assert set(json.load(f)["data"]) == {"a", "b"}
+
+
+def test_dir_ttl_and_add_list(tmp_path):
+    # checked: ignoring ttl_seconds in Cache() fails the expiry bound.
+    with Cache("x", tmp_path / "sub", ttl_seconds=60) as c:
+        c.add_list([{"id": "1"}, {"id": "2", "v": 1}, {"id": "2", "v": 2}])
+        assert c.get_all() == [{"id": "1"}, {"id": "2", "v": 2}]
+        assert time.time() + 50 < c.expiry() < time.time() + 65
+    assert os.path.exists(tmp_path / "sub" / "x.json")
+
+
+def test_load_save_invalidate(workdir):
+    # checked: an invalidate that keeps memory fails get() is None.
+    a, b = Cache("m"), Cache("m")
+    a.add({"id": "1"})
+    assert b.get("1") is None
+    b.load()
+    assert b.get("1") == {"id": "1"}
+    b.save()
+    a.invalidate()
+    assert a.get("1") is None and not os.path.exists(".cache/m.json")
+    assert os.path.exists(".cache/m.lock")
+    a.close(), b.close()
+
+
+@pytest.mark.parametrize(
+    "call, status, exc, words",
+    [
+        (lambda c: c.add({"name": "no id"}), Status.MISSING_ID, asset_cache.MissingIdError, "id"),
+        (lambda c: c.add({"id": ""}), Status.MISSING_ID, asset_cache.MissingIdError, "id"),
+        (lambda c: c.add_json("{not json"), Status.INVALID_JSON, asset_cache.InvalidJsonError, "JSON"),
+        (lambda c: c.add_list_json('{"id": "x"}'), Status.INVALID_JSON, asset_cache.InvalidJsonError, "array"),
+        (lambda c: c.add_list([{"id": "ok"}, {"nope": 1}]), Status.MISSING_ID, asset_cache.MissingIdError, "1"),
+        (lambda c: c.add_json(b'{"id": "\xff"}'), Status.INVALID_UTF8, asset_cache.InvalidUtf8Error, "UTF-8"),
+        (lambda c: c.get("a\udc80"), Status.INVALID_UTF8, asset_cache.InvalidUtf8Error, "UTF-8"),
+        (lambda c: c.get("a\0b"), Status.INVALID_ARGUMENT, asset_cache.InvalidArgumentError, "NUL"),
+    ],
+)
+def test_bad_input_raises_with_status_and_changes_nothing(workdir, call, status, exc, words):
+    # checked: mapping every status to plain CacheError fails the isinstance.
+    with Cache("m") as c:
+        c.add({"id": "keep"})
+        with open(".cache/m.json", "rb") as f:
+            before = f.read()
+        with pytest.raises(exc) as info:
+            call(c)
+        assert isinstance(info.value, asset_cache.CacheError)
+        assert info.value.status == status and isinstance(info.value.status, Status)
+        assert words.lower() in info.value.message.lower(), info.value.message
+        assert c.get_all() == [{"id": "keep"}]
+        with open(".cache/m.json", "rb") as f:
+            assert f.read() == before
+
+
+@pytest.mark.parametrize("name", ["", "a/b", "..", "x\ty"])
+def test_bad_names(workdir, name):
+    # checked: a binding that replaces "/" silently fails the raise.
+    with pytest.raises(asset_cache.InvalidArgumentError) as info:
+        Cache(name)
+    assert info.value.status == Status.INVALID_ARGUMENT and info.value.message
+    assert not os.path.exists(".cache")
+
+
+def test_lock_timeout(workdir):
+    # Another holder of the lock file (flock, as the original's FileLock and
+    # the library take it) makes a write wait, then fail with LOCK_TIMEOUT.
+    # checked: lock_timeout_ms not passed to the options makes this wait 30 s and fail the bound.
+    with Cache("m", lock_timeout_ms=200) as c:
+        c.add({"id": "1"})
+        with open(".cache/m.lock", "a") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            start = time.monotonic()
+            with pytest.raises(asset_cache.LockTimeoutError) as info:
+                c.add({"id": "2"})
+            assert 0.15 < time.monotonic() - start < 5
+            assert info.value.status == Status.LOCK_TIMEOUT and isinstance(info.value, TimeoutError)
+        c.add({"id": "2"})
+        assert [a["id"] for a in c.get_all()] == ["1", "2"]
+
+
+def test_errors_are_per_thread(workdir):
+    # asset_cache_last_error is per thread; ctypes calls run on the calling
+    # thread, so each thread sees its own call's message.
+    # checked: reading asset_cache_last_error on another thread than the call's
+    # (as a binding that runs calls on a worker thread would) fails this.
+    c = Cache("m")
+    results = {}
+    barrier = threading.Barrier(8)
+
+    def worker(i):
+        barrier.wait()
+        for _ in range(200):
+            try:
+                if i % 2:  # the first bad element is at index i: the message names it
+                    c.add_list_json("[" + '{"id":"ok"},' * i + '{"no":"id"}]')
+                else:
+                    c.add_json("{bad" + str(i))
+            except asset_cache.CacheError as e:
+                results.setdefault(i, set()).add((e.status, e.message))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    for i, seen in results.items():
+        assert len(seen) == 1, seen
+        status, message = seen.pop()
+        assert status == (Status.MISSING_ID if i % 2 else Status.INVALID_JSON)
+        if i % 2:
+            assert f"element {i}:" in message, message
+        else:
+            assert message, i
+    assert len(results) == 8
+    c.close()
+
+
+def test_threads_share_one_cache(workdir):
+    # One handle, four threads adding and reading at once.
+    # checked: making add skip every 10th asset fails the count.
+    c = Cache("m")
+
+    def worker(t):
+        for i in range(100):
+            c.add({"id": f"{t}-{i}"})
+            assert c.get(f"{t}-{i}") == {"id": f"{t}-{i}"}
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(4)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert len(c) == 400
+    c.close()
+
+
+def test_closed_cache_raises(workdir):
+    # checked: close() without clearing the handle makes get() use freed memory.
+    c = Cache("m")
+    c.close()
+    c.close()  # idempotent
+    assert c.closed
+    with pytest.raises(asset_cache.InvalidArgumentError, match="closed"):
+        c.get("a")
+
+
+def test_version_and_status_text():
+    # checked: a Status enum out of step with the header (IO=7) fails status_str.
+    assert asset_cache.version() == asset_cache.__version__
+    assert asset_cache.status_str(Status.LOCK_TIMEOUT) == "timed out waiting for the lock"
+    assert asset_cache.status_str(Status.IO) == "I/O error"
+    assert asset_cache.status_str(999) == "unknown status"
