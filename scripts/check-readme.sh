@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's Go and Node examples are the tested example programs, verbatim
+# The README's Go, Node and Python examples are the tested example programs, verbatim
 # (the install suite does the same for the C and C++ ones).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,10 @@ go = open("bindings/go/example/main.go").read()
 go = go[go.index("package main"):]
 node = open("bindings/node/example.js").read()
 node = node[node.index("\n") + 1:]
-bad = [name for name, body in (("bindings/go/example/main.go", go), ("bindings/node/example.js", node))
+py = open("bindings/python/example.py").read()
+py = py[py.index("import asset_cache"):]
+bad = [name for name, body in (("bindings/go/example/main.go", go), ("bindings/node/example.js", node),
+                               ("bindings/python/example.py", py))
        if body.rstrip("\n") not in readme]
 if bad:
     sys.exit("README.md does not contain the current " + ", ".join(bad))

@@ -12,6 +12,7 @@ suites=(
   install       # install into a temp prefix; build and run a consumer via pkg-config and find_package
   go            # bindings/go: go vet, go test -race (leak loop included)
   interop       # tests/interop: the real Python original (PyPI) and JSON fidelity, pytest in a venv
+  python        # bindings/python: the wheel in a fresh venv; drop-in vs aixplain 0.2.48, its SDK path, 8x100 adds, bench
   fuzz          # cargo-fuzz on the C ABI (FUZZ_SECONDS each, default 15), enormous inputs
   node          # bindings/node: npm ci, tsc on index.d.ts, node --test (leak loops included)
   reliability   # tests/reliability: concurrent writers, readers, SIGKILL, faults, locking (release)
