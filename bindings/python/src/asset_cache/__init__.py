@@ -11,6 +11,7 @@ Two layers over the bundled ``libasset_cache.so`` (its C API, through ctypes):
   deletion. `use_in_aixplain` switches the installed SDK over in one line.
 """
 
+from ._native import forward_library_log
 from .cache import Cache, status_str, version
 from .dropin import (
     CACHE_DURATION,
@@ -42,6 +43,7 @@ __all__ = [
     "Cache",
     "version",
     "status_str",
+    "forward_library_log",
     "AssetCache",
     "Store",
     "serialize",

@@ -11,6 +11,7 @@ thread gives that call's message.
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import threading
 from typing import Optional
@@ -34,6 +35,9 @@ class Options(ctypes.Structure):
         ("durable", ctypes.c_bool),
     ]
 
+
+#: `asset_cache_log_callback`: (userdata, level 1 error .. 4 debug, message).
+LOG_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p)
 
 _handle = ctypes.c_void_p
 _status = ctypes.c_int
@@ -70,6 +74,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "asset_cache_load": ([vp], _status),
         "asset_cache_save": ([vp], _status),
         "asset_cache_invalidate": ([vp], _status),
+        "asset_cache_set_log_callback": ([LOG_CALLBACK, ctypes.c_int, vp], _status),
     }
     for name, (args, res) in sigs.items():
         fn = getattr(lib, name)
@@ -124,3 +129,34 @@ def take_string(ptr: ctypes.c_void_p) -> bytes:
         return ctypes.string_at(ptr.value) if ptr.value else b""
     finally:
         lib().asset_cache_string_free(ptr)
+
+
+_PY_LEVELS = {1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO, 4: logging.DEBUG}
+_library_logger = logging.getLogger("asset_cache.library")
+
+
+def _forward_to_logging(userdata: object, level: int, message: bytes) -> None:
+    # Runs on whichever thread the library logs from; ctypes takes the GIL.
+    try:
+        _library_logger.log(_PY_LEVELS.get(level, logging.ERROR), message.decode("utf-8", "replace"))
+    except Exception:  # never let an exception reach the library
+        pass
+
+
+# Module-level, so it lives as long as the process: the library keeps its address.
+_forward = LOG_CALLBACK(_forward_to_logging)
+
+
+def forward_library_log(level: int = logging.WARNING) -> None:
+    """Send the library's log messages at `level` or more severe to the
+    logger ``asset_cache.library`` (process-wide, replacing any callback
+    another user of the library installed). `level` is a `logging` level."""
+    if level >= logging.ERROR:
+        c_level = 1
+    elif level >= logging.WARNING:
+        c_level = 2
+    elif level >= logging.INFO:
+        c_level = 3
+    else:
+        c_level = 4
+    check(lib().asset_cache_set_log_callback(_forward, c_level, None))

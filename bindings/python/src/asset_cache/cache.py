@@ -34,12 +34,14 @@ JsonText = Union[str, bytes]
 
 def version() -> str:
     """The loaded library's version, e.g. ``"0.1.0"`` (``asset_cache_version()``)."""
-    return _native.lib().asset_cache_version().decode("ascii")
+    raw: bytes = _native.lib().asset_cache_version()
+    return raw.decode("ascii")
 
 
 def status_str(status: int) -> str:
     """The library's static description of a status code (``asset_cache_status_str``)."""
-    return _native.lib().asset_cache_status_str(int(status)).decode("utf-8", "replace")
+    raw: bytes = _native.lib().asset_cache_status_str(int(status))
+    return raw.decode("utf-8", "replace")
 
 
 def _c_text(value: str, what: str) -> bytes:
@@ -155,7 +157,7 @@ class Cache:
             return None
         _native.check(status)
         try:
-            return ctypes.string_at(out.value).decode("utf-8")
+            return ctypes.string_at(out).decode("utf-8")
         finally:
             self._free_string(out)
 
@@ -175,7 +177,8 @@ class Cache:
 
     def get_all(self) -> List[Dict[str, Any]]:
         """All assets, decoded, in insertion order ([] when empty or expired)."""
-        return json.loads(self.get_all_json())
+        assets: List[Dict[str, Any]] = json.loads(self.get_all_json())
+        return assets
 
     def has_valid_cache(self) -> bool:
         """True when the store has not expired and holds at least one asset."""

@@ -34,8 +34,9 @@ Where the original has a known defect this class behaves as asset-cache does
   None (the original served expired data from memory until ``load``).
 
 Errors: like the original, ``load``, ``save``, ``add``, ``add_list`` and
-``invalidate`` log an I/O or lock failure (logger ``asset_cache``) instead of
-raising, because SDK code calls them without handling errors; pass
+``invalidate`` log an I/O or lock failure (logger ``asset_cache``; the
+library's own warnings, such as a corrupt file set aside, go to
+``asset_cache.library`` from the first AssetCache on) instead of raising, because SDK code calls them without handling errors; pass
 ``strict=True`` to have them raise `asset_cache.CacheError` (with ``.status``).
 A bad ``cache_filename`` raises `InvalidArgumentError` in both modes.
 
@@ -69,8 +70,9 @@ from typing import (
     Union,
 )
 
+from . import _native
 from .cache import Cache, _dumps
-from .errors import CacheError, InvalidArgumentError, InvalidJsonError, MissingIdError, Status
+from .errors import CacheError, InvalidArgumentError, InvalidJsonError, InvalidUtf8Error, MissingIdError, Status
 
 __all__ = [
     "AssetCache",
@@ -151,6 +153,19 @@ class Store(Generic[T]):
     expiry: float
 
 
+_log_installed = False
+
+
+def _forward_library_log_once() -> None:
+    # The original logs what goes wrong in load and save; the library's own
+    # messages (a corrupt file set aside, a torn add dropped) go to the
+    # logger "asset_cache.library" from the first AssetCache on.
+    global _log_installed
+    if not _log_installed:
+        _log_installed = True
+        _native.forward_library_log(logging.WARNING)
+
+
 class _DataView(Mapping[str, T]):
     """``store.data``: the cache seen as a read-only mapping of id to asset."""
 
@@ -159,7 +174,7 @@ class _DataView(Mapping[str, T]):
     def __init__(self, owner: "AssetCache[T]") -> None:
         self._owner = owner
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         asset = self._owner.get(key)
         return default if asset is None else asset
 
@@ -176,7 +191,12 @@ class _DataView(Mapping[str, T]):
         return iter([a["id"] for a in self._owner._raw_all()])
 
     def __len__(self) -> int:
-        return len(self._owner._raw_all())
+        # Without decoding every asset: an expired store reads as empty, as get_all does.
+        c = self._owner._native or self._owner._try_open()
+        if c is None:
+            return 0
+        n = len(c)
+        return n if n == 0 or c.expiry() >= time.time() else 0
 
     def values(self) -> List[T]:  # type: ignore[override]
         """A snapshot list of the assets, in insertion order."""
@@ -202,7 +222,7 @@ class _LiveStore(Store[T]):
         self._owner = owner
         self.data = _DataView(owner)
 
-    @property  # type: ignore[override]
+    @property
     def expiry(self) -> float:  # type: ignore[override]
         c = self._owner._native or self._owner._try_open()
         return c.expiry() if c is not None else self._owner.compute_expiry()
@@ -252,7 +272,9 @@ class AssetCache(Generic[T]):
         self._from_dict = getattr(cls, "from_dict", None)
         self._open_lock = threading.Lock()
         self._native: Optional[Cache] = None
+        self._open_error: Optional[CacheError] = None
         self._store: Store[T] = _LiveStore(self)
+        _forward_library_log_once()
         self._try_open()
 
     # -- the native handle -------------------------------------------------
@@ -265,6 +287,7 @@ class AssetCache(Generic[T]):
             if self._native is None:
                 try:
                     self._native = self._open()
+                    self._open_error = None
                 except InvalidArgumentError:
                     raise
                 except CacheError as e:
@@ -272,15 +295,20 @@ class AssetCache(Generic[T]):
                     # we, and try to open again at the next call.
                     if self.strict:
                         raise
+                    self._open_error = e
                     logger.error("asset_cache: cannot open %s: %s", self.cache_file, e)
             return self._native
 
     @property
     def native(self) -> Cache:
-        """The `asset_cache.Cache` under this object (opened now if it failed before)."""
+        """The `asset_cache.Cache` under this object (opened now if it failed before).
+
+        Raises the `CacheError` of the failed open when it still fails.
+        """
         c = self._native or self._try_open()
         if c is None:
-            return self._open()  # raises the reason
+            assert self._open_error is not None
+            raise self._open_error
         return c
 
     def _failed(self, what: str, e: CacheError) -> None:
@@ -341,7 +369,7 @@ class AssetCache(Generic[T]):
             return None
         try:
             text = c.get_json(asset_id)
-        except InvalidArgumentError:  # an id with NUL cannot be cached
+        except (InvalidArgumentError, InvalidUtf8Error):  # a NUL or a lone surrogate: never cached
             return None
         return None if text is None else self._build(json.loads(text))
 
@@ -351,7 +379,7 @@ class AssetCache(Generic[T]):
             return False
         try:
             return c.get_json(asset_id) is not None
-        except InvalidArgumentError:
+        except (InvalidArgumentError, InvalidUtf8Error):
             return False
 
     def _raw_all(self) -> List[Dict[str, Any]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Optional, Type, Union
+from typing import Any, Optional, Type, Union, cast
 
 from .dropin import AssetCache
 
@@ -72,5 +72,5 @@ def use_in_aixplain(
         held = getattr(mod, "AssetCache", None)
         if held is not None and (held is original or held is current):
             setattr(mod, "AssetCache", replacement)
-    module.AssetCache = replacement
-    return original
+    setattr(module, "AssetCache", replacement)
+    return cast(Type[Any], original)
