@@ -7,16 +7,20 @@
 //!
 //! A reader that locks only the lock file, as the Python original does, is
 //! not kept out of a write once that file has been replaced (the writer holds
-//! the old one); this library's readers also take the folder lock, and the
-//! adders here check the file under it after every add.
+//! the old one); this library's readers also announce themselves on the
+//! folder (see `lock`), and the adders here check the file under it after
+//! every add.
 //!
 //! Checked to fail: with the core as first written (a flock on the lock
 //! file only, re-checking its inode after waiting),
 //! `replaced_lock_file_never_two_holders` saw two holders at the first
 //! acquisition: a newcomer locks the new file while the holder still holds
-//! the deleted one. That is fixed by the folder lock in `lock::acquire`. With
-//! it removed again (sabotage on a scratch copy, never committed) the test
-//! fails the same way; with the timeout ignored (`deadline` forced to
+//! the deleted one. That was fixed by a flock on the folder, and is now fixed
+//! by the announcement on the folder in `lock::acquire` (issue 15: the folder
+//! flock made caches sharing a folder wait for each other). With the
+//! announcement's conflict check disabled (`contended` taken as false) the
+//! test failed at once ("two holders of the lock at once (iteration 8)";
+//! sabotage on the working tree, reverted, never committed); with the timeout ignored (`deadline` forced to
 //! `None`), the waiter hung and the 60 s hang detector failed the test; with
 //! a `Drop` for `lock::Held` that unlocks (`flock(LOCK_UN)`) before closing,
 //! the forked child's drop of its copy released the parent's lock and the

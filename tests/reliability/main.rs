@@ -14,6 +14,7 @@
 //! tmpfs folders) and for dropping privileges in the permission test; it
 //! fails, rather than skips, where that is impossible.
 
+mod contention;
 mod crash;
 mod faults;
 mod locking;
@@ -78,6 +79,26 @@ const TESTS: &[Test] = &[
         "locking_readers_do_not_starve_writers",
         locking::readers_do_not_starve_writers,
     ),
+    (
+        "contention_other_caches_readers_do_not_block_a_writer",
+        contention::other_caches_readers_do_not_block_a_writer,
+    ),
+    (
+        "contention_a_reader_waiting_for_python_blocks_no_other_cache",
+        contention::a_reader_waiting_for_python_blocks_no_other_cache,
+    ),
+    (
+        "contention_a_queued_caller_keeps_its_own_timeout",
+        contention::a_queued_caller_keeps_its_own_timeout,
+    ),
+    (
+        "contention_a_python_holder_of_a_recreated_lock_file_keeps_us_out",
+        contention::a_python_holder_of_a_recreated_lock_file_keeps_us_out,
+    ),
+    (
+        "contention_invalidate_waits_for_the_lock",
+        contention::invalidate_waits_for_the_lock,
+    ),
 ];
 
 fn child_role(role: &str) {
@@ -100,6 +121,13 @@ fn child_role(role: &str) {
         "locking.forker" => locking::child_forker(),
         "locking.probe" => locking::child_probe(),
         "locking.busy_reader" => locking::child_busy_reader(),
+        "contention.busy_reader" => contention::child_busy_reader(),
+        "contention.reader" => contention::child_reader(),
+        "contention.python_like_holder" => contention::child_python_like_holder(),
+        "contention.patient_writer" => contention::child_patient_writer(),
+        "contention.quick_caller" => contention::child_quick_caller(),
+        "contention.timed_adder" => contention::child_timed_adder(),
+        "contention.invalidator" => contention::child_invalidator(),
         other => panic!("unknown child role {other:?}"),
     }
 }

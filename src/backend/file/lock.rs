@@ -1,32 +1,50 @@
 //! The inter-process lock: `flock(2)` on `<dir>/<name>.lock`, the same lock the
 //! Python original takes through `filelock`, so the two exclude each other.
 //!
-//! Every operation opens its own descriptor and closes it when done. A child
-//! made by `fork()` therefore never holds a descriptor it could unlock the
-//! parent's lock with, except one inherited mid-operation, which only keeps
-//! the lock held longer (close releases a flock only when the last copy goes).
+//! Every operation opens its own descriptors and closes them when done. A
+//! child made by `fork()` therefore never holds a descriptor it could unlock
+//! the parent's lock with, except one inherited mid-operation, which only
+//! keeps the lock held longer (close releases a lock only when the last copy
+//! goes).
 //!
-//! Before the lock file, the library also flocks the folder itself, in the
-//! same mode. The lock file can be deleted or replaced under a holder (the
-//! Python original's `invalidate` deletes it without locking): a newcomer then
-//! locks the new file while the holder still holds the old one. The folder
-//! cannot be swapped that way, so processes of this library never hold the
-//! lock at once, whatever happens to the lock file. (Python processes only
-//! take the lock file.) The cost: writers of different caches in one folder
-//! wait for each other.
+//! The lock file can be deleted or replaced under a holder (the Python
+//! original's `invalidate` deletes it without locking): a newcomer then locks
+//! the new file while the holder still holds the old one. So, once it has its
+//! flock, a process of this library also *announces* itself on the folder,
+//! which cannot be swapped that way: a shared OFD byte-range lock (`fcntl`)
+//! on the folder's descriptor at an offset derived from the lock file's name
+//! (two bytes per name: one for readers, one for writers). It then checks
+//! that no other process announces a conflicting mode on that name
+//! (`F_OFD_GETLK`); if one does, it holds a lock on a replaced file, and the
+//! newcomer lets everything go and tries again until the other is done. Two
+//! processes that both announce and then check cannot both miss each other
+//! (the kernel orders the lock operations), so processes of this library
+//! never hold the lock at once, whatever happens to the lock file. (Python
+//! processes only take the lock file.)
+//!
+//! The announcement is only ever taken after the flock is granted and is
+//! never waited for, and it only conflicts with the same name: caches
+//! sharing a folder never wait for each other, and nothing holds anything on
+//! the folder while it waits. (Where the folder cannot be opened for reading,
+//! an execute-only folder, or takes no byte-range locks, only the lock file
+//! excludes, as in the Python original.)
 //!
 //! flock has no queue: while readers' shared locks overlap without a gap, a
 //! writer asking for the exclusive lock never gets it. So a writer first
-//! takes a turnstile, an exclusive OFD byte-range lock (`fcntl`) on the
-//! first byte of the lock file, and holds it until it has its flocks; every
-//! reader passes through the turnstile (takes it shared, lets it go) before
-//! its own flocks. Readers that arrive while a writer waits therefore wait
-//! behind it, the readers already in finish, and the writer gets in. On Linux
-//! OFD locks and flocks are independent, so the turnstile does not touch the
-//! Python original's `filelock` (whose writers are not queued by it).
+//! takes a turnstile, an exclusive OFD byte-range lock on the first byte of
+//! the lock file, and holds it until it has its flocks; every reader passes
+//! through the turnstile (takes it shared, lets it go) before its own flock.
+//! Readers that arrive while a writer waits therefore wait behind it, the
+//! readers already in finish, and the writer gets in. On Linux OFD locks and
+//! flocks are independent, so the turnstile does not touch the Python
+//! original's `filelock` (whose writers are not queued by it). Every wait,
+//! the turnstile's included, ends at the caller's own deadline.
 
+use std::ffi::CString;
 use std::fs::{File, OpenOptions};
 use std::io;
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::thread;
@@ -44,11 +62,12 @@ pub enum Mode {
 }
 
 /// A held lock; dropping it closes the descriptors, which releases the lock
-/// (the lock file first, then the folder: fields drop in order).
+/// (the announcement on the folder first, then the lock file: fields drop in
+/// order, so a successor never finds our announcement still there).
 #[derive(Debug)]
 pub struct Held {
+    _announcement: Option<File>,
     _file: File,
-    _dir: Option<File>,
     pub mode: Mode,
 }
 
@@ -57,60 +76,121 @@ pub struct Held {
 /// After locking, the descriptor must still name the file at `path`: if the
 /// lock file was deleted or replaced while we waited (the Python original's
 /// `invalidate` deletes it), our lock is on an orphan nobody else will see,
-/// so we start over on the file that is there now.
+/// so we start over on the file that is there now. And no other process of
+/// this library may still hold a lock on an older lock file of that name
+/// (see the module's documentation): then we start over once it is done.
 pub fn acquire(path: &Path, mode: Mode, timeout: Option<Duration>) -> Result<Held> {
     let deadline = timeout.map(|t| Instant::now() + t);
-    let turnstile = pass_turnstile(path, mode, timeout, deadline)?;
-    let dir = lock_folder(path, mode, timeout, deadline)?;
-    // A writer lets the turnstile go once its flocks are granted (below);
-    // whatever happens, it goes when `turnstile` is dropped.
-    let _turnstile = turnstile;
+    // A writer lets the turnstile go once its flock is granted (below);
+    // whatever happens, it goes when `_turnstile` is dropped.
+    let _turnstile = pass_turnstile(path, mode, timeout, deadline)?;
+    let slot = Slot::of(path);
+    let mut pause = Duration::from_micros(20);
     loop {
-        let file = open_lock_file(path)?;
+        let folder = open_folder(path)?;
+        let file = open_lock_file(folder.as_ref(), path)?;
         wait_for(&file, mode, timeout, deadline, path)?;
-        if still_at_path(&file, path)? {
-            return Ok(Held {
-                _file: file,
-                _dir: dir,
-                mode,
-            });
+        let announcement = folder.filter(|dir| slot.announce(dir, mode));
+        if !still_at_path(&file, path)? {
+            continue;
         }
+        match &announcement {
+            Some(dir) if slot.contended(dir, mode)? => {}
+            _ => {
+                return Ok(Held {
+                    _announcement: announcement,
+                    _file: file,
+                    mode,
+                })
+            }
+        }
+        // Another process of ours holds a lock file of this name that has
+        // since been replaced: let go of everything and wait for it.
+        drop(announcement);
+        drop(file);
+        check_deadline(timeout, deadline, path)?;
+        thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(5));
     }
 }
 
-/// Flocks the folder of `path`. `None` when the folder cannot be opened for
-/// reading (a folder with execute-only permission): then only the lock file
-/// excludes, as in the Python original.
-fn lock_folder(
-    path: &Path,
-    mode: Mode,
-    timeout: Option<Duration>,
-    deadline: Option<Instant>,
-) -> Result<Option<File>> {
-    let folder = match path.parent() {
+/// The bytes of the folder announcing holders of one lock file name: `2h`
+/// for readers, `2h + 1` for writers, `h` a 61-bit FNV-1a hash of the name
+/// (fixed across versions and processes, so any two of them agree).
+struct Slot(i64);
+
+impl Slot {
+    fn of(path: &Path) -> Slot {
+        let name = path.file_name().map(|n| n.as_bytes()).unwrap_or_default();
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for &b in name {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        Slot(((h & ((1 << 61) - 1)) * 2) as i64)
+    }
+
+    /// Announces a holder in `mode` (a read lock: it never waits, it only
+    /// shows). False when the folder takes no byte-range locks.
+    fn announce(&self, dir: &File, mode: Mode) -> bool {
+        let (start, len) = match mode {
+            Mode::Shared => (self.0, 1),
+            Mode::Exclusive => (self.0 + 1, 1),
+        };
+        ofd_lock(dir, libc::F_RDLCK, start, len).is_ok()
+    }
+
+    /// Does another process announce a mode that conflicts with `mode`?
+    fn contended(&self, dir: &File, mode: Mode) -> Result<bool> {
+        let (start, len) = match mode {
+            // A reader conflicts with writers only.
+            Mode::Shared => (self.0 + 1, 1),
+            Mode::Exclusive => (self.0, 2),
+        };
+        // SAFETY: an all-zero flock is a valid value; the fields that matter
+        // are set below (l_pid must stay 0 for OFD locks).
+        let mut probe: libc::flock = unsafe { std::mem::zeroed() };
+        probe.l_type = libc::F_WRLCK as libc::c_short;
+        probe.l_whence = libc::SEEK_SET as libc::c_short;
+        probe.l_start = start;
+        probe.l_len = len;
+        // SAFETY: a valid descriptor and a valid flock struct.
+        if unsafe { libc::fcntl(dir.as_raw_fd(), libc::F_OFD_GETLK, &mut probe) } != 0 {
+            return Err(Error::new(
+                ErrorKind::Lock,
+                format!(
+                    "cannot test the folder's lock: {}",
+                    io::Error::last_os_error()
+                ),
+            ));
+        }
+        Ok(probe.l_type != libc::F_UNLCK as libc::c_short)
+    }
+}
+
+/// The folder of `path`, opened for announcing. `None` when it cannot be
+/// opened for reading (a folder with execute-only permission): then only the
+/// lock file excludes, as in the Python original.
+fn open_folder(path: &Path) -> Result<Option<File>> {
+    let folder = folder_of(path);
+    match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(folder)
+    {
+        Ok(d) => Ok(Some(d)),
+        Err(e) if e.raw_os_error() == Some(libc::EACCES) => Ok(None),
+        Err(e) => Err(Error::new(
+            ErrorKind::Lock,
+            format!("cannot open folder {} to lock in it: {e}", folder.display()),
+        )),
+    }
+}
+
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
-    };
-    loop {
-        let dir = match OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-            .open(folder)
-        {
-            Ok(d) => d,
-            Err(e) if e.raw_os_error() == Some(libc::EACCES) => return Ok(None),
-            Err(e) => return Err(folder_error(folder, e)),
-        };
-        wait_for(&dir, mode, timeout, deadline, path)?;
-        // A folder replaced while we waited: lock the one there now. (The
-        // folder may be a symbolic link: compare with what it points to.)
-        let now = std::fs::metadata(folder).map_err(|e| folder_error(folder, e))?;
-        let held = dir
-            .metadata()
-            .map_err(|e| Error::new(ErrorKind::Lock, format!("cannot stat folder: {e}")))?;
-        if now.dev() == held.dev() && now.ino() == held.ino() {
-            return Ok(Some(dir));
-        }
     }
 }
 
@@ -124,7 +204,7 @@ fn pass_turnstile(
     timeout: Option<Duration>,
     deadline: Option<Instant>,
 ) -> Result<Option<File>> {
-    let file = match open_lock_file(path) {
+    let file = match open_lock_file(None, path) {
         Ok(f) => f,
         // The flocks that follow report the problem with the lock file.
         Err(_) => return Ok(None),
@@ -133,7 +213,7 @@ fn pass_turnstile(
         Mode::Shared => libc::F_RDLCK,
         Mode::Exclusive => libc::F_WRLCK,
     };
-    match poll(timeout, deadline, path, || ofd_lock(&file, kind)) {
+    match poll(timeout, deadline, path, || ofd_lock(&file, kind, 0, 1)) {
         Ok(()) => {}
         Err(e) if e.kind() == ErrorKind::LockTimeout => return Err(e),
         Err(_) => return Ok(None),
@@ -145,16 +225,15 @@ fn pass_turnstile(
     })
 }
 
-/// One non-blocking OFD lock request on the first byte of `file`.
-fn ofd_lock(file: &File, kind: libc::c_int) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
+/// One non-blocking OFD lock request on `len` bytes of `file` from `start`.
+fn ofd_lock(file: &File, kind: libc::c_int, start: i64, len: i64) -> io::Result<()> {
     // SAFETY: an all-zero flock is a valid value; the fields that matter
     // are set below (l_pid must stay 0 for OFD locks).
     let mut lock: libc::flock = unsafe { std::mem::zeroed() };
     lock.l_type = kind as libc::c_short;
     lock.l_whence = libc::SEEK_SET as libc::c_short;
-    lock.l_start = 0;
-    lock.l_len = 1;
+    lock.l_start = start;
+    lock.l_len = len;
     // SAFETY: a valid descriptor and a valid flock struct.
     if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &lock) } == 0 {
         Ok(())
@@ -190,18 +269,7 @@ fn poll(
         match attempt() {
             Ok(()) => return Ok(()),
             Err(e) if is_contended(&e) => {
-                if let Some(d) = deadline {
-                    if Instant::now() >= d {
-                        return Err(Error::new(
-                            ErrorKind::LockTimeout,
-                            format!(
-                                "timed out after {} ms waiting for the lock on {}",
-                                timeout.unwrap_or_default().as_millis(),
-                                path.display()
-                            ),
-                        ));
-                    }
-                }
+                check_deadline(timeout, deadline, path)?;
                 thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(5));
             }
@@ -215,6 +283,20 @@ fn poll(
     }
 }
 
+fn check_deadline(timeout: Option<Duration>, deadline: Option<Instant>, path: &Path) -> Result<()> {
+    match deadline {
+        Some(d) if Instant::now() >= d => Err(Error::new(
+            ErrorKind::LockTimeout,
+            format!(
+                "timed out after {} ms waiting for the lock on {}",
+                timeout.unwrap_or_default().as_millis(),
+                path.display()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn is_contended(e: &io::Error) -> bool {
     // flock says EWOULDBLOCK; fcntl may say EACCES or EAGAIN.
     e.kind() == io::ErrorKind::WouldBlock
@@ -224,15 +306,38 @@ fn is_contended(e: &io::Error) -> bool {
         )
 }
 
-fn open_lock_file(path: &Path) -> Result<File> {
-    let open = |write: bool| {
-        OpenOptions::new()
-            .read(true)
-            .write(write)
-            .create(write)
-            .mode(0o644)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(path)
+/// Opens (creating) the lock file, never through a symbolic link; inside
+/// `folder` when given, so that the file is in the folder we announce on even
+/// if the folder's path is swapped meanwhile.
+fn open_lock_file(folder: Option<&File>, path: &Path) -> Result<File> {
+    let open = |write: bool| -> io::Result<File> {
+        let Some(dir) = folder else {
+            return OpenOptions::new()
+                .read(true)
+                .write(write)
+                .create(write)
+                .mode(0o644)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(path);
+        };
+        let name = path.file_name().unwrap_or_default();
+        let name = CString::new(name.as_bytes())
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let flags = libc::O_NOFOLLOW
+            | libc::O_CLOEXEC
+            | if write {
+                libc::O_RDWR | libc::O_CREAT
+            } else {
+                libc::O_RDONLY
+            };
+        // SAFETY: a valid folder descriptor and a NUL-terminated name.
+        let fd =
+            unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags, 0o644 as libc::c_uint) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just opened and is owned by nothing else.
+        Ok(unsafe { File::from_raw_fd(fd) })
     };
     match open(true) {
         Ok(f) => Ok(f),
@@ -242,13 +347,6 @@ fn open_lock_file(path: &Path) -> Result<File> {
         }
         Err(e) => Err(lock_open_error(path, e)),
     }
-}
-
-fn folder_error(folder: &Path, e: io::Error) -> Error {
-    Error::new(
-        ErrorKind::Lock,
-        format!("cannot open folder {} to lock it: {e}", folder.display()),
-    )
 }
 
 fn lock_open_error(path: &Path, e: io::Error) -> Error {
