@@ -1,0 +1,62 @@
+# Debian packages from the install rules above, with CPack's DEB generator
+# (scripts/package.sh deb runs it):
+#
+#   libasset-cache0      the shared library and its soname link (component runtime)
+#   libasset-cache-dev   the .so link, the static library, asset_cache.h,
+#                        asset_cache.hpp, the pkg-config files and the CMake
+#                        package (component dev); depends on the exact
+#                        libasset-cache0 it was built with
+#
+# The split and the names follow Debian's library packaging policy (runtime
+# package named after the soname, -dev for building), so that several
+# programs share one runtime and a future soname 1 can be installed beside 0.
+# Configure with -DCMAKE_INSTALL_PREFIX=/usr: GNUInstallDirs then puts the
+# libraries in the multiarch folder (lib/x86_64-linux-gnu), as Debian does.
+# The libraries are stripped when staged (see CMakeLists.txt); the debug
+# info is not packaged (target/release keeps it).
+
+set(CPACK_GENERATOR DEB)
+set(CPACK_PACKAGE_NAME asset-cache)
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGE_CONTACT "asset-cache developers <dev@asset-cache.invalid>")
+# Each component's description below starts with its one-line summary.
+set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://github.com/asset-cache/asset-cache")
+set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+
+# Install through DESTDIR so that the pkg-config files, written at install
+# time from CMAKE_INSTALL_PREFIX, say /usr and not CPack's staging folder.
+set(CPACK_SET_DESTDIR ON)
+set(CPACK_PACKAGING_INSTALL_PREFIX "${CMAKE_INSTALL_PREFIX}")
+
+set(CPACK_DEB_COMPONENT_INSTALL ON)
+set(CPACK_COMPONENTS_ALL runtime dev)
+set(_runtime_pkg "libasset-cache${SOVERSION}")
+set(_deb_version "${PROJECT_VERSION}-${CPACK_DEBIAN_PACKAGE_RELEASE}")
+
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME ${_runtime_pkg})
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION libs)
+# Depends: libc6 (>= the newest symbol version used), from dpkg-shlibdeps.
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_SHLIBDEPS ON)
+# A shlibs file, so that packages built against this one get their
+# Depends from dpkg-shlibdeps in turn; the library is in /usr/lib/<triplet>,
+# so CPack also adds the ldconfig calls to postinst and postrm.
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
+set(CPACK_DEBIAN_RUNTIME_DESCRIPTION
+    "persistent, expiring, multi-process-safe cache of JSON assets (library)
+asset-cache keeps JSON assets keyed by id in <dir>/<name>.json, shared safely
+by processes through <name>.lock, with the files, lock and expiry rules of the
+AssetCache of the aiXplain Python SDK. This package holds the shared library.")
+
+set(CPACK_DEBIAN_DEV_PACKAGE_NAME libasset-cache-dev)
+set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
+set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "${_runtime_pkg} (= ${_deb_version})")
+set(CPACK_DEBIAN_DEV_DESCRIPTION
+    "persistent, expiring, multi-process-safe cache of JSON assets (development files)
+asset-cache keeps JSON assets keyed by id in <dir>/<name>.json, shared safely
+by processes through <name>.lock, with the files, lock and expiry rules of the
+AssetCache of the aiXplain Python SDK. This package holds the C header, the
+C++17 wrapper, the static library, and the pkg-config and CMake files.")
+
+include(CPack)
