@@ -18,10 +18,12 @@
 // library's message; errors.Is matches them against the sentinels ErrNotFound,
 // ErrInvalidJSON, ErrLockTimeout, and so on.
 //
-// Linking: by default the package links the library built in this repository
-// by `cargo build --release` (target/release, found at run time through an
-// rpath). Build with `-tags asset_cache_pkgconfig` to use an installed copy
-// found by pkg-config instead.
+// Linking: by default the package links an installed library found through
+// pkg-config (the Debian package libasset-cache-dev, or scripts/install.sh),
+// loaded at run time by its soname. Build with `-tags asset_cache_inrepo` to
+// link the library built in this repository by `cargo build --release`
+// instead (for working on the binding; such a program loads the library from
+// the checkout).
 package assetcache
 
 /*

@@ -1,11 +1,16 @@
-//go:build asset_cache_pkgconfig
+//go:build !asset_cache_inrepo
 
 package assetcache
 
-// With `-tags asset_cache_pkgconfig`, the header and library come from an
-// installed copy found through pkg-config (asset_cache.pc). Point
-// PKG_CONFIG_PATH at <prefix>/lib/pkgconfig for a non-standard prefix, and
-// LD_LIBRARY_PATH (or an rpath in CGO_LDFLAGS) at <prefix>/lib to run.
+// By default the header and library come from an installed copy found
+// through pkg-config (asset_cache.pc): the Debian package libasset-cache-dev,
+// or `scripts/install.sh PREFIX`. The program then loads the library by its
+// soname (libasset_cache.so.0) from the system's library path, so it does not
+// depend on where this module's source was. For a non-system PREFIX, set
+// PKG_CONFIG_PATH=PREFIX/lib/pkgconfig to build, and
+// CGO_LDFLAGS=-Wl,-rpath,PREFIX/lib (or LD_LIBRARY_PATH=PREFIX/lib) to run.
+// The tag asset_cache_pkgconfig, which used to select this, still builds
+// the same.
 
 /*
 #cgo pkg-config: asset_cache
