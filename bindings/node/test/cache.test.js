@@ -183,6 +183,12 @@ test('a lock held by another process gives ASSET_CACHE_LOCK_TIMEOUT', async (t) 
   const exited = new Promise((resolve) => holder.on('exit', resolve));
   release();
   await exited;
+  // flock's exit can be seen before its child sleep, which holds the same
+  // lock, is gone: wait until the lock is free (the add failed now and then).
+  for (let i = 0; spawnSync('flock', ['--exclusive', '--nonblock', lockFile, 'true']).status !== 0; i++) {
+    assert.ok(i < 500, 'the lock was not released');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
   cache.add({ id: 'a' });
   assert.equal(cache.size, 1);
 });
