@@ -120,5 +120,12 @@ export declare class AssetCache<T extends Asset = Asset> {
 /** The loaded library's version, e.g. "0.1.0". */
 export declare function version(): string;
 
-/** The path the shared library is (or would be) loaded from. */
+/**
+ * The path the shared library is (or would be) loaded from: $ASSET_CACHE_LIB;
+ * else, in a checkout of the repository, its target/release; else the copy
+ * this package ships for the platform, prebuilds/<platform>-<arch>[-<libc>]/
+ * (linux-x64-glibc). Throws an Error with `code` "ASSET_CACHE_NO_LIBRARY" and
+ * `platform` (e.g. "linux-arm64-musl") when there is none; the first call that
+ * needs the library throws the same.
+ */
 export declare function libraryPath(): string;

@@ -9,7 +9,10 @@
 
 const fs = require('node:fs');
 const path = require('node:path');
-const koffi = require('koffi');
+// koffi is required on first use, after the library is found, so that a
+// platform without a library gets our error (naming it) and not koffi's.
+let koffi = null;
+const { platformTarget, libraryFileName } = require('./platform');
 
 /** Status codes of the C API (asset_cache_status); never renumbered. */
 const Status = Object.freeze({
@@ -48,39 +51,46 @@ class AssetCacheError extends Error {
 
 // ---- the library ----
 
-function libraryFileName() {
-  switch (process.platform) {
-    case 'darwin':
-      return 'libasset_cache.dylib';
-    case 'win32':
-      return 'asset_cache.dll';
-    default:
-      return 'libasset_cache.so';
-  }
-}
-
 /**
- * Where the shared library is loaded from: $ASSET_CACHE_LIB when set, else
- * the first that exists of a copy next to this file and the repository's
- * release build (../../target/release).
+ * Where the shared library is loaded from, the first that applies:
+ * $ASSET_CACHE_LIB; in a checkout of the repository, its release build
+ * (../../target/release, from `cargo build --release`); the library shipped
+ * in this package for this platform (prebuilds/<platform>-<arch>[-<libc>]/).
+ * Throws an Error with code ASSET_CACHE_NO_LIBRARY naming the platform when
+ * there is none.
  */
 function libraryPath() {
   if (process.env.ASSET_CACHE_LIB) {
     return process.env.ASSET_CACHE_LIB;
   }
   const file = libraryFileName();
-  const candidates = [
-    path.join(__dirname, file),
-    path.join(__dirname, '..', '..', 'target', 'release', file),
-  ];
-  const found = candidates.find((p) => fs.existsSync(p));
-  if (!found) {
-    throw new Error(
-      `asset-cache: cannot find ${file}; tried ${candidates.join(', ')}. ` +
-        'Build it with `cargo build --release` or set ASSET_CACHE_LIB to its path.',
-    );
+  const repo = path.join(__dirname, '..', '..');
+  const built = path.join(repo, 'target', 'release', file);
+  // The repository's Cargo.toml guards against picking up some other
+  // project's target/ two folders above an installed package.
+  if (fs.existsSync(path.join(repo, 'Cargo.toml')) && fs.existsSync(built)) {
+    return built;
   }
-  return found;
+  const target = platformTarget();
+  const shipped = path.join(__dirname, 'prebuilds', target, file);
+  if (fs.existsSync(shipped)) {
+    return shipped;
+  }
+  let available = [];
+  try {
+    available = fs.readdirSync(path.join(__dirname, 'prebuilds'));
+  } catch {
+    // a checkout without a build: no prebuilds folder
+  }
+  const err = new Error(
+    `asset-cache: no prebuilt library for ${target} in this package` +
+      ` (it ships ${available.length ? available.join(', ') : 'none'}). ` +
+      'Build libasset_cache from source (`cargo build --release` in the asset-cache repository) ' +
+      'and set ASSET_CACHE_LIB to its path.',
+  );
+  err.code = 'ASSET_CACHE_NO_LIBRARY';
+  err.platform = target;
+  throw err;
 }
 
 let native = null;
@@ -91,7 +101,18 @@ function lib() {
   if (native) {
     return native;
   }
-  const handle = koffi.load(libraryPath());
+  const file = libraryPath();
+  koffi = require('koffi');
+  let handle;
+  try {
+    handle = koffi.load(file);
+  } catch (cause) {
+    // e.g. a glibc older than the one the prebuilt library needs
+    const err = new Error(`asset-cache: cannot load ${file} on ${platformTarget()}: ${cause.message}`, { cause });
+    err.code = 'ASSET_CACHE_NO_LIBRARY';
+    err.platform = platformTarget();
+    throw err;
+  }
   koffi.opaque('asset_cache');
   koffi.struct('asset_cache_options', {
     dir: 'const char *',
