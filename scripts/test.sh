@@ -15,6 +15,7 @@ suites=(
   python        # bindings/python: the wheel in a fresh venv; drop-in vs aixplain 0.2.48, its SDK path, 8x100 adds, bench
   fuzz          # cargo-fuzz on the C ABI (FUZZ_SECONDS each, default 15), enormous inputs
   node          # bindings/node: npm ci, tsc on index.d.ts, node --test (leak loops included)
+  packages      # the .deb (dpkg -i, build, dpkg -r) and npm tarball, installed outside the checkout; README quick starts
   reliability   # tests/reliability: concurrent writers, readers, SIGKILL, faults, locking (release)
   bench-smoke   # benchmark harness (Rust + C driver) builds and runs every workload at N=200
 )

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds the packages users install, into target/packages/:
+#   deb  libasset-cache0_<v>-1_<arch>.deb and libasset-cache-dev_<v>-1_<arch>.deb
+#        (CPack's DEB generator over the CMake install; see cmake/debian.cmake)
+#   npm  asset-cache-<v>.tgz (`npm pack` of bindings/node, with the prebuilt,
+#        stripped library for this platform inside)
+#   usage: scripts/package.sh [deb|npm]...     (default: all of them)
+# All of them reuse the one `cargo build --release` in target/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+export PATH="$HOME/.cargo/bin:$PATH"
+out=$repo/target/packages
+mkdir -p "$out"
+[ $# -gt 0 ] || set -- deb npm
+
+for kind in "$@"; do
+  case $kind in
+    deb)
+      cmake -S . -B build/deb -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr >/dev/null
+      cmake --build build/deb
+      rm -rf build/deb/cpack
+      (cd build/deb && cpack -G DEB -B "$repo/build/deb/cpack" >/dev/null)
+      cp build/deb/cpack/*.deb "$out/"
+      ;;
+    npm)
+      cargo build --release --lib
+      # prepack (bindings/node/scripts/prebuild.js) copies the library in,
+      # postpack removes it again.
+      (cd bindings/node && npm pack --silent --pack-destination "$out" >/dev/null)
+      ;;
+    *)
+      echo "package.sh: unknown package kind '$kind' (deb, npm)" >&2
+      exit 2
+      ;;
+  esac
+done
+ls -l "$out"
