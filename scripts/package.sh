@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the packages users install, into target/packages/:
+# Builds the packages users install into target/packages/, replacing those
+# of earlier versions:
 #   deb  libasset-cache0_<v>-1_<arch>.deb and libasset-cache-dev_<v>-1_<arch>.deb
 #        (CPack's DEB generator over the CMake install; see cmake/debian.cmake)
 #   npm  asset-cache-<v>.tgz (`npm pack` of bindings/node, with the prebuilt,
@@ -17,6 +18,8 @@ mkdir -p "$out"
 for kind in "$@"; do
   case $kind in
     deb)
+      # Only this version's packages, so that a glob over them is unambiguous.
+      rm -f "$out"/libasset-cache*.deb
       cmake -S . -B build/deb -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr >/dev/null
       cmake --build build/deb
       rm -rf build/deb/cpack
@@ -25,6 +28,7 @@ for kind in "$@"; do
       ;;
     npm)
       cargo build --release --lib
+      rm -f "$out"/asset-cache-*.tgz
       # prepack (bindings/node/scripts/prebuild.js) copies the library in,
       # postpack removes it again.
       (cd bindings/node && npm pack --silent --pack-destination "$out" >/dev/null)
