@@ -166,33 +166,116 @@ def _forward_library_log_once() -> None:
         _native.forward_library_log(logging.WARNING)
 
 
+def _compute_expiry() -> float:
+    raw = os.getenv("CACHE_EXPIRY_TIME", CACHE_DURATION)
+    try:
+        ttl = int(raw)
+        if ttl < 0:
+            raise ValueError(f"negative lifetime {ttl}")
+    except (TypeError, ValueError) as e:
+        logger.warning("Failed to parse CACHE_EXPIRY_TIME: %s, fallback to default value %s", e, CACHE_DURATION)
+        ttl = CACHE_DURATION
+    return time.time() + ttl
+
+
+class _Core(Generic[T]):
+    """The native handle and the reads, shared by an AssetCache and its views.
+
+    The views (``store``, ``store.data``) hold this, not the AssetCache, so
+    that nothing forms a reference cycle: the SDK builds an AssetCache per
+    lookup, and each must free its native memory as soon as it is dropped,
+    not at the next cyclic garbage collection.
+    """
+
+    __slots__ = ("name", "folder", "cache_file", "lock_timeout_ms", "strict", "from_dict", "lock", "native", "open_error")
+
+    def __init__(self, cls: Type[T], name: str, folder: str, lock_timeout_ms: int, strict: bool) -> None:
+        self.name, self.folder, self.lock_timeout_ms, self.strict = name, folder, lock_timeout_ms, strict
+        self.cache_file = os.path.join(folder, f"{name}.json")
+        self.from_dict = getattr(cls, "from_dict", None)
+        self.lock = threading.Lock()
+        self.native: Optional[Cache] = None
+        self.open_error: Optional[CacheError] = None
+
+    def handle(self) -> Optional[Cache]:
+        """The native cache, opened now if needed; None (logged) when opening fails."""
+        c = self.native
+        if c is not None:
+            return c
+        with self.lock:
+            if self.native is None:
+                try:
+                    self.native = Cache(self.name, self.folder, lock_timeout_ms=self.lock_timeout_ms)
+                    self.open_error = None
+                except InvalidArgumentError:
+                    raise
+                except CacheError as e:
+                    # The original logs a failed load and starts empty; so do
+                    # we, and try to open again at the next call.
+                    if self.strict:
+                        raise
+                    self.open_error = e
+                    logger.error("asset_cache: cannot open %s: %s", self.cache_file, e)
+            return self.native
+
+    def build(self, d: Dict[str, Any]) -> Any:
+        return self.from_dict(d) if self.from_dict is not None else d
+
+    def get(self, asset_id: object) -> Any:
+        c = self.handle()
+        if c is None or not isinstance(asset_id, str):
+            return None
+        try:
+            text = c.get_json(asset_id)
+        except (InvalidArgumentError, InvalidUtf8Error):  # a NUL or a lone surrogate: never cached
+            return None
+        return None if text is None else self.build(json.loads(text))
+
+    def contains(self, asset_id: object) -> bool:
+        c = self.handle()
+        if c is None or not isinstance(asset_id, str):
+            return False
+        try:
+            return c.get_json(asset_id) is not None
+        except (InvalidArgumentError, InvalidUtf8Error):
+            return False
+
+    def raw_all(self) -> List[Dict[str, Any]]:
+        c = self.handle()
+        return [] if c is None else c.get_all()
+
+    def expiry(self) -> float:
+        c = self.handle()
+        return c.expiry() if c is not None else _compute_expiry()
+
+
 class _DataView(Mapping[str, T]):
     """``store.data``: the cache seen as a read-only mapping of id to asset."""
 
-    __slots__ = ("_owner",)
+    __slots__ = ("_core",)
 
-    def __init__(self, owner: "AssetCache[T]") -> None:
-        self._owner = owner
+    def __init__(self, core: _Core[T]) -> None:
+        self._core = core
 
     def get(self, key: str, default: Any = None) -> Any:
-        asset = self._owner.get(key)
+        asset = self._core.get(key)
         return default if asset is None else asset
 
     def __getitem__(self, key: str) -> T:
-        asset = self._owner.get(key)
+        asset = self._core.get(key)
         if asset is None:
             raise KeyError(key)
-        return asset
+        return asset  # type: ignore[no-any-return]
 
     def __contains__(self, key: object) -> bool:
-        return key in self._owner
+        return self._core.contains(key)
 
     def __iter__(self) -> Iterator[str]:
-        return iter([a["id"] for a in self._owner._raw_all()])
+        return iter([a["id"] for a in self._core.raw_all()])
 
     def __len__(self) -> int:
         # Without decoding every asset: an expired store reads as empty, as get_all does.
-        c = self._owner._native or self._owner._try_open()
+        c = self._core.handle()
         if c is None:
             return 0
         n = len(c)
@@ -200,32 +283,31 @@ class _DataView(Mapping[str, T]):
 
     def values(self) -> List[T]:  # type: ignore[override]
         """A snapshot list of the assets, in insertion order."""
-        return self._owner.get_all()
+        return [self._core.build(a) for a in self._core.raw_all()]
 
     def items(self) -> List[Tuple[str, T]]:  # type: ignore[override]
         """A snapshot list of (id, asset) pairs, in insertion order."""
-        build = self._owner._build
-        return [(a["id"], build(a)) for a in self._owner._raw_all()]
+        build = self._core.build
+        return [(a["id"], build(a)) for a in self._core.raw_all()]
 
     def keys(self) -> List[str]:  # type: ignore[override]
         """A snapshot list of the ids, in insertion order."""
         return list(self)
 
     def __repr__(self) -> str:
-        return f"<asset_cache store.data of {self._owner!r}>"
+        return f"<asset_cache store.data of {self._core.cache_file}>"
 
 
 class _LiveStore(Store[T]):
     """``AssetCache.store``: ``data`` the live view, ``expiry`` read from the cache on access."""
 
-    def __init__(self, owner: "AssetCache[T]") -> None:  # no dataclass __init__: expiry is live
-        self._owner = owner
-        self.data = _DataView(owner)
+    def __init__(self, core: _Core[T]) -> None:  # no dataclass __init__: expiry is live
+        self._core = core
+        self.data = _DataView(core)
 
     @property
     def expiry(self) -> float:  # type: ignore[override]
-        c = self._owner._native or self._owner._try_open()
-        return c.expiry() if c is not None else self._owner.compute_expiry()
+        return self._core.expiry()
 
 
 class AssetCache(Generic[T]):
@@ -268,36 +350,12 @@ class AssetCache(Generic[T]):
         self.cache_file = os.path.join(self.cache_folder, f"{cache_filename}.json")
         self.lock_file = os.path.join(self.cache_folder, f"{cache_filename}.lock")
         self.strict = strict
-        self._lock_timeout_ms = lock_timeout_ms
-        self._from_dict = getattr(cls, "from_dict", None)
-        self._open_lock = threading.Lock()
-        self._native: Optional[Cache] = None
-        self._open_error: Optional[CacheError] = None
-        self._store: Store[T] = _LiveStore(self)
+        self._core: _Core[T] = _Core(cls, cache_filename, self.cache_folder, lock_timeout_ms, strict)
+        self._store: Store[T] = _LiveStore(self._core)
         _forward_library_log_once()
-        self._try_open()
+        self._core.handle()
 
     # -- the native handle -------------------------------------------------
-
-    def _open(self) -> Cache:
-        return Cache(self.cache_filename, self.cache_folder, lock_timeout_ms=self._lock_timeout_ms)
-
-    def _try_open(self) -> Optional[Cache]:
-        with self._open_lock:
-            if self._native is None:
-                try:
-                    self._native = self._open()
-                    self._open_error = None
-                except InvalidArgumentError:
-                    raise
-                except CacheError as e:
-                    # The original logs a failed load and starts empty; so do
-                    # we, and try to open again at the next call.
-                    if self.strict:
-                        raise
-                    self._open_error = e
-                    logger.error("asset_cache: cannot open %s: %s", self.cache_file, e)
-            return self._native
 
     @property
     def native(self) -> Cache:
@@ -305,10 +363,10 @@ class AssetCache(Generic[T]):
 
         Raises the `CacheError` of the failed open when it still fails.
         """
-        c = self._native or self._try_open()
+        c = self._core.handle()
         if c is None:
-            assert self._open_error is not None
-            raise self._open_error
+            assert self._core.open_error is not None
+            raise self._core.open_error
         return c
 
     def _failed(self, what: str, e: CacheError) -> None:
@@ -317,10 +375,10 @@ class AssetCache(Generic[T]):
         logger.error("asset_cache: %s failed for %s: %s", what, self.cache_file, e)
 
     def close(self) -> None:
-        """Free the native handle now instead of at garbage collection. Idempotent."""
-        with self._open_lock:
-            if self._native is not None:
-                self._native.close()
+        """Free the native handle now instead of when this object is dropped. Idempotent."""
+        with self._core.lock:
+            if self._core.native is not None:
+                self._core.native.close()
 
     # -- expiry ------------------------------------------------------------
 
@@ -332,15 +390,7 @@ class AssetCache(Generic[T]):
         original, the variable is left in the environment, and a negative
         lifetime (which made every write vanish) is not used.
         """
-        raw = os.getenv("CACHE_EXPIRY_TIME", CACHE_DURATION)
-        try:
-            ttl = int(raw)
-            if ttl < 0:
-                raise ValueError(f"negative lifetime {ttl}")
-        except (TypeError, ValueError) as e:
-            logger.warning("Failed to parse CACHE_EXPIRY_TIME: %s, fallback to default value %s", e, CACHE_DURATION)
-            ttl = CACHE_DURATION
-        return time.time() + ttl
+        return _compute_expiry()
 
     @property
     def store(self) -> Store[T]:
@@ -349,13 +399,10 @@ class AssetCache(Generic[T]):
 
     def has_valid_cache(self) -> bool:
         """True when the store has not expired and holds at least one asset."""
-        c = self._native or self._try_open()
+        c = self._core.handle()
         return c is not None and c.has_valid_cache()
 
     # -- reads ---------------------------------------------------------------
-
-    def _build(self, d: Dict[str, Any]) -> Any:
-        return self._from_dict(d) if self._from_dict is not None else d
 
     def get(self, asset_id: str) -> Optional[T]:
         """The asset with this id, as a fresh ``cls.from_dict`` instance, or None.
@@ -364,31 +411,15 @@ class AssetCache(Generic[T]):
         writes; every ``add`` of this object already merged them).
         None for an id that is absent or not a str, or when the store has expired.
         """
-        c = self._native or self._try_open()
-        if c is None or not isinstance(asset_id, str):
-            return None
-        try:
-            text = c.get_json(asset_id)
-        except (InvalidArgumentError, InvalidUtf8Error):  # a NUL or a lone surrogate: never cached
-            return None
-        return None if text is None else self._build(json.loads(text))
+        return self._core.get(asset_id)  # type: ignore[no-any-return]
 
     def __contains__(self, asset_id: object) -> bool:
-        c = self._native or self._try_open()
-        if c is None or not isinstance(asset_id, str):
-            return False
-        try:
-            return c.get_json(asset_id) is not None
-        except (InvalidArgumentError, InvalidUtf8Error):
-            return False
-
-    def _raw_all(self) -> List[Dict[str, Any]]:
-        c = self._native or self._try_open()
-        return [] if c is None else c.get_all()
+        return self._core.contains(asset_id)
 
     def get_all(self) -> List[T]:
         """All assets, fresh ``cls.from_dict`` instances in insertion order ([] when empty or expired)."""
-        return [self._build(d) for d in self._raw_all()]
+        build = self._core.build
+        return [build(d) for d in self._core.raw_all()]
 
     # -- writes --------------------------------------------------------------
 
