@@ -13,6 +13,11 @@ use serde_json::value::RawValue;
 use crate::error::{Error, ErrorKind, Result};
 
 /// An asset: serializable, and identified by a string id.
+///
+/// Implement [`Asset::id`]; the trait's other methods are this crate's speed
+/// hooks for [`RawAsset`]: hidden, and sealed by a parameter of a type no
+/// other crate can name, so they can neither be called nor overridden from
+/// outside (they may change in any release).
 pub trait Asset: Serialize + DeserializeOwned + Send + Sync {
     /// The asset's id, or `None` when it has no usable one (absent, not a
     /// string, or empty).
@@ -21,7 +26,8 @@ pub trait Asset: Serialize + DeserializeOwned + Send + Sync {
     /// Decodes the asset from `text`, a slice of `file` (a cache file's
     /// bytes, immutable and shared). The default decodes a copy; [`RawAsset`]
     /// keeps referring to `file` instead.
-    fn from_file_text(text: &str, file: &Arc<Vec<u8>>) -> Option<Self> {
+    #[doc(hidden)]
+    fn from_file_text(text: &str, file: &Arc<Vec<u8>>, _: sealed::Hook) -> Option<Self> {
         let _ = file;
         serde_json::from_str(text).ok()
     }
@@ -29,9 +35,17 @@ pub trait Asset: Serialize + DeserializeOwned + Send + Sync {
     /// Where the bulk of the asset lies in memory (address and length), if
     /// anywhere in particular. The store prefetches it while it checks a
     /// lookup's id; it is never dereferenced, so any value is safe.
-    fn bulk(&self) -> (usize, usize) {
+    #[doc(hidden)]
+    fn bulk(&self, _: sealed::Hook) -> (usize, usize) {
         (0, 0)
     }
+}
+
+pub(crate) mod sealed {
+    /// Passed to [`Asset`](super::Asset)'s hidden hooks. Public in a private
+    /// module: other crates cannot name it, so cannot call or override them.
+    #[derive(Clone, Copy)]
+    pub struct Hook;
 }
 
 impl Asset for serde_json::Value {
@@ -145,7 +159,7 @@ impl Asset for RawAsset {
         self.checked_id().ok().map(Cow::Owned)
     }
 
-    fn from_file_text(text: &str, file: &Arc<Vec<u8>>) -> Option<Self> {
+    fn from_file_text(text: &str, file: &Arc<Vec<u8>>, _: sealed::Hook) -> Option<Self> {
         let raw: &RawValue = serde_json::from_str(text).ok()?;
         let (file_at, text_at) = (file.as_ptr_range(), raw.get().as_bytes().as_ptr_range());
         let in_file = file_at.start <= text_at.start && text_at.end <= file_at.end;
@@ -158,7 +172,7 @@ impl Asset for RawAsset {
         }))
     }
 
-    fn bulk(&self) -> (usize, usize) {
+    fn bulk(&self, _: sealed::Hook) -> (usize, usize) {
         (self.json().as_ptr() as usize, self.json().len())
     }
 }
@@ -317,25 +331,26 @@ mod tests {
     fn file_text_is_kept_in_place_and_outlives_the_callers_handle() {
         let file = Arc::new(b"xx {\"id\":\"a\",\"v\":[1, 2]} yy {\"id\":\"b\",\t\"v\":1}".to_vec());
         let text = |range: std::ops::Range<usize>| std::str::from_utf8(&file[range]).unwrap();
-        let a = RawAsset::from_file_text(text(3..24), &file).unwrap();
-        let (addr, len) = a.bulk();
+        let a = RawAsset::from_file_text(text(3..24), &file, sealed::Hook).unwrap();
+        let (addr, len) = a.bulk(sealed::Hook);
         assert_eq!(
             (addr, len),
             (file.as_ptr() as usize + 3, 21),
             "points into the file"
         );
         // A tab is made compact, so that text cannot stay in place.
-        let b = RawAsset::from_file_text(text(28..file.len()), &file).unwrap();
+        let b = RawAsset::from_file_text(text(28..file.len()), &file, sealed::Hook).unwrap();
         assert_eq!(b.json(), r#"{"id":"b","v":1}"#);
         assert!(
-            !(file.as_ptr() as usize..file.as_ptr() as usize + file.len()).contains(&b.bulk().0)
+            !(file.as_ptr() as usize..file.as_ptr() as usize + file.len())
+                .contains(&b.bulk(sealed::Hook).0)
         );
         // Text that is not inside `file` is copied.
         let elsewhere = String::from(r#"{"id":"c"}"#);
-        let c = RawAsset::from_file_text(&elsewhere, &file).unwrap();
+        let c = RawAsset::from_file_text(&elsewhere, &file, sealed::Hook).unwrap();
         drop(elsewhere);
         assert_eq!(c.json(), r#"{"id":"c"}"#);
-        assert!(RawAsset::from_file_text("{", &file).is_none());
+        assert!(RawAsset::from_file_text("{", &file, sealed::Hook).is_none());
         drop(file);
         let a2 = a.clone();
         drop(a);

@@ -18,7 +18,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::expiry;
 use crate::store::{Store, StoreBuilder};
 
-pub use crate::options::{validate_name, Options, DEFAULT_DIR, DEFAULT_LOCK_TIMEOUT};
+// The FFI takes these from here.
+use crate::options::validate_name;
+pub(crate) use crate::options::{Options, DEFAULT_DIR};
 
 /// A persistent, expiring cache of assets keyed by id, shared safely by
 /// threads (it is `Sync`) and by processes (through the backend's lock).

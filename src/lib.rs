@@ -14,8 +14,8 @@
 //!   --> store::Store::insert     (memory changes only once storage has)
 //! ```
 //!
-//! * [`asset`]: what can be cached ([`Asset`], and [`RawAsset`] for the C ABI).
-//! * [`cache`]: [`AssetCache`], the Python original's operations and the
+//! * `asset`: what can be cached ([`Asset`], and [`RawAsset`] for the C ABI).
+//! * `cache`: [`AssetCache`], the Python original's operations and the
 //!   in-process locking (the I/O mutex over the backend, the store's
 //!   reader-writer lock), over a [`Backend`].
 //! * `store`: assets by id in insertion order, plus the expiry; its hash
@@ -25,7 +25,7 @@
 //!   bytes: render, parse, header rev, repair), `backend/file/io.rs` (open,
 //!   pwrite with rollback, atomic replace, temporary files, quarantine) and
 //!   `backend/file/lock.rs` (the inter-process lock).
-//! * [`options`]: [`Options`] and the rules for a cache's name.
+//! * `options`: [`Options`] and the rules for a cache's name.
 //! * [`expiry`]: TTL and clock rules shared with the Python original.
 //! * [`ffi`]: the `extern "C"` layer, compiled into the C header.
 //!
@@ -37,33 +37,33 @@
 //! # Ok::<(), asset_cache::Error>(())
 //! ```
 
-pub mod asset;
+mod asset;
 mod backend;
 mod brlock;
-pub mod cache;
-pub mod error;
+mod cache;
+mod error;
 pub mod expiry;
 pub mod ffi;
 mod index;
 pub mod log;
 mod memory;
-pub mod options;
-pub mod store;
+mod options;
+mod store;
 
 pub use asset::{Asset, RawAsset};
 pub use backend::file::FileBackend;
 pub use backend::{Backend, Change};
 pub use cache::AssetCache;
 pub use error::{Error, ErrorKind, Result};
-pub use options::{validate_name, Options};
-pub use store::Store;
+pub use options::{validate_name, Options, DEFAULT_DIR, DEFAULT_LOCK_TIMEOUT};
 
-/// Not part of the API: the file format, I/O and lock modules, reachable for
-/// this crate's own integration tests and fuzz targets only. Anything here
-/// may change in any release.
+/// Not part of the API: the file format and the inter-process lock, reachable
+/// for this crate's own integration tests and fuzz targets only. Anything
+/// here may change in any release.
 #[doc(hidden)]
 pub mod internals {
-    pub use crate::backend::file::{format, io, lock};
+    pub use crate::backend::file::{format, lock};
+    pub use crate::brlock::BrLock;
 }
 
 /// MAJOR * 10000 + MINOR * 100 + PATCH, as in the header's

@@ -1,6 +1,6 @@
 //! The in-memory store: assets by id in insertion order, plus the expiry.
 
-use crate::asset::Asset;
+use crate::asset::{sealed::Hook, Asset};
 use crate::index::{Bulk, Index};
 use crate::memory;
 
@@ -135,7 +135,7 @@ impl<T: Asset> Store<T> {
 }
 
 fn bulk<T: Asset>(asset: &T) -> Bulk {
-    let (addr, len) = asset.bulk();
+    let (addr, len) = asset.bulk(Hook);
     Bulk { addr, len }
 }
 

@@ -7,14 +7,28 @@ use std::time::Duration;
 use asset_cache::{AssetCache, ErrorKind, Options, RawAsset};
 use serde_json::{json, Value};
 
-fn tmp(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "asset-cache-core-{tag}-{}-{}",
-        std::process::id(),
-        asset_cache::internals::format::new_rev()
-    ));
-    fs::create_dir_all(&d).unwrap();
-    d
+/// A fresh folder (from the `tempfile` crate), removed when dropped.
+struct Scratch(tempfile::TempDir);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl From<&Scratch> for PathBuf {
+    fn from(s: &Scratch) -> PathBuf {
+        s.0.path().to_path_buf()
+    }
+}
+
+fn tmp(tag: &str) -> Scratch {
+    let d = tempfile::Builder::new()
+        .prefix(&format!("asset-cache-core-{tag}-"))
+        .tempdir()
+        .unwrap();
+    Scratch(d)
 }
 
 fn open(dir: &Path) -> AssetCache<Value> {
@@ -221,7 +235,7 @@ fn invalidate_removes_the_file_but_keeps_the_lock_file() {
 #[test]
 fn bad_names_are_refused() {
     for bad in ["", ".", "..", "a/b", "../x", "a\\b", "a\0b", "a\nb"] {
-        let err = AssetCache::<Value>::open(Options::new(bad).dir(tmp("names")))
+        let err = AssetCache::<Value>::open(Options::new(bad).dir(&tmp("names")))
             .err()
             .unwrap();
         assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{bad:?}");

@@ -23,31 +23,29 @@ use std::ptr;
 use asset_cache::ffi::asset_cache_status::{self, *};
 use asset_cache::ffi::{self as c, asset_cache_options};
 
-/// A scratch folder, removed when the test ends: the enormous tests leave
-/// hundreds of MB otherwise.
-struct Scratch(PathBuf);
+/// A scratch folder (from the `tempfile` crate), removed when the test ends:
+/// the enormous tests leave hundreds of MB otherwise.
+struct Scratch {
+    path: PathBuf,
+    _dir: tempfile::TempDir,
+}
 
 impl std::ops::Deref for Scratch {
     type Target = PathBuf;
     fn deref(&self) -> &PathBuf {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
+        &self.path
     }
 }
 
 fn tmp(tag: &str) -> Scratch {
-    let d = std::env::temp_dir().join(format!(
-        "asset-cache-hostile-{tag}-{}-{}",
-        std::process::id(),
-        asset_cache::internals::format::new_rev()
-    ));
-    fs::create_dir_all(&d).unwrap();
-    Scratch(d)
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("asset-cache-hostile-{tag}-"))
+        .tempdir()
+        .unwrap();
+    Scratch {
+        path: dir.path().to_path_buf(),
+        _dir: dir,
+    }
 }
 
 struct Handle(*mut c::asset_cache);

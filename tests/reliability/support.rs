@@ -36,12 +36,13 @@ pub fn scale(quick: usize, long: usize) -> usize {
 /// A fresh folder, world-traversable so that a child running as `nobody`
 /// can reach what is inside.
 pub fn tmp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "asset-cache-rel-{tag}-{}-{}",
-        std::process::id(),
-        &persist::new_rev()[..8]
-    ));
-    fs::create_dir_all(&d).unwrap();
+    // Kept (not removed on drop): children use it after the parent's helper
+    // returns; each test removes its folder itself.
+    let d = tempfile::Builder::new()
+        .prefix(&format!("asset-cache-rel-{tag}-"))
+        .tempdir()
+        .unwrap()
+        .keep();
     fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).unwrap();
     d
 }
@@ -332,7 +333,14 @@ pub fn seed() -> u64 {
     let s = std::env::var("ASSET_CACHE_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| u64::from_str_radix(&persist::new_rev()[..16], 16).unwrap() | 1);
+        .unwrap_or_else(|| {
+            // Randomly keyed by the standard library from the kernel.
+            use std::hash::{BuildHasher, Hasher};
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
+                | 1
+        });
     SEED.store(s, Ordering::Relaxed);
     s
 }

@@ -36,7 +36,7 @@ use std::sync::Arc;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use crate::asset::Asset;
+use crate::asset::{sealed::Hook, Asset};
 use crate::error::{Error, Result};
 use crate::store::{Store, StoreBuilder};
 
@@ -107,7 +107,7 @@ pub fn parse_lines<T: Asset>(file: &Arc<Vec<u8>>) -> Option<Parsed<T>> {
             line.strip_prefix(b",")
         };
         let (id, text) = record.and_then(split_record)?;
-        store.insert(id, T::from_file_text(text, file)?);
+        store.insert(id, T::from_file_text(text, file, Hook)?);
         records += 1;
     }
     (rest.is_empty() && rev.is_some()).then_some(Parsed {

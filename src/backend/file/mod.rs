@@ -9,10 +9,10 @@
 //! * [`lock`]: the inter-process lock (folder and lock-file flocks, turnstile).
 
 pub mod format;
-pub mod io;
+pub(crate) mod io;
 pub mod lock;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,15 +27,15 @@ use crate::store::Store;
 
 /// Which file, and which version of it, memory reflects.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    pub dev: u64,
-    pub ino: u64,
-    pub size: u64,
+struct Identity {
+    dev: u64,
+    ino: u64,
+    size: u64,
     /// `None` for a file in another layout (the Python original's): it can
     /// only be reread whole, and the next write rewrites it in ours.
-    pub rev: Option<String>,
+    rev: Option<String>,
     /// Records on disk, superseded ones included: the trigger for compaction.
-    pub records: usize,
+    records: usize,
 }
 
 /// The cache file and its lock file, and what this handle knows of them.
@@ -70,7 +70,12 @@ enum Read<T> {
 
 impl FileBackend {
     /// The backend of cache `name` in folder `dir`. Touches nothing on disk.
-    pub fn new(dir: PathBuf, name: String, lock_timeout: Option<Duration>, durable: bool) -> Self {
+    pub(crate) fn new(
+        dir: PathBuf,
+        name: String,
+        lock_timeout: Option<Duration>,
+        durable: bool,
+    ) -> Self {
         FileBackend {
             cache_path: io::cache_path(&dir, &name),
             lock_path: lock::lock_path(&dir, &name),
@@ -81,14 +86,6 @@ impl FileBackend {
             known: None,
             dir_stamp: None,
         }
-    }
-
-    pub fn cache_path(&self) -> &Path {
-        &self.cache_path
-    }
-
-    pub fn lock_path(&self) -> &Path {
-        &self.lock_path
     }
 
     /// No file: memory must start afresh if it reflected anything.
