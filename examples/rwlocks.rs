@@ -1,5 +1,5 @@
-//! Our sharded reader-writer lock (src/brlock.rs) against crossbeam-utils'
-//! `ShardedLock` and std's `RwLock`, in one run, on the pattern of `get`:
+//! crossbeam-utils' `ShardedLock` (the store's lock) against std's `RwLock`,
+//! in one run, on the pattern of `get`:
 //! take the read lock, look an id up in a large map, copy out a few bytes,
 //! let the lock go; 1, 2 and 4 threads, while another thread writes once a
 //! millisecond (adds are rare). Prints `lock<TAB>threads<TAB>M gets/s`,
@@ -15,7 +15,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::RwLock;
 use std::time::Duration;
 
-use asset_cache::internals::BrLock;
 use crossbeam_utils::sync::ShardedLock;
 
 type Map = HashMap<String, String>;
@@ -23,15 +22,6 @@ type Map = HashMap<String, String>;
 trait ReadWrite: Sync {
     fn with_read(&self, f: &mut dyn FnMut(&Map));
     fn with_write(&self, f: &mut dyn FnMut(&mut Map));
-}
-
-impl ReadWrite for BrLock<Map> {
-    fn with_read(&self, f: &mut dyn FnMut(&Map)) {
-        f(&self.read())
-    }
-    fn with_write(&self, f: &mut dyn FnMut(&mut Map)) {
-        f(&mut self.write())
-    }
 }
 
 impl ReadWrite for ShardedLock<Map> {
@@ -129,11 +119,9 @@ fn main() {
         .iter()
         .map(|k| (k.clone(), format!("{{\"id\":\"{k}\"}}")))
         .collect();
-    let ours = BrLock::new(map.clone());
     let crossbeam = ShardedLock::new(map.clone());
     let std_rw = RwLock::new(map);
-    let locks: [(&str, &dyn ReadWrite); 3] = [
-        ("brlock (ours)", &ours),
+    let locks: [(&str, &dyn ReadWrite); 2] = [
         ("crossbeam ShardedLock", &crossbeam),
         ("std RwLock", &std_rw),
     ];

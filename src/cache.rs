@@ -5,15 +5,48 @@
 //! storage (another process may have written since), writes, and only then
 //! changes memory. Reads (`get`, `get_all`, `has_valid_cache`) are served from
 //! memory, as in the original; `load` brings memory up to date.
+//!
+//! # Locks, and the order they are taken
+//!
+//! This is the one place that lists every lock; change it with the code.
+//! Five locks, always taken in this order and released in reverse, so no
+//! two calls can each hold one the other waits for:
+//!
+//! 1. **I/O mutex** (`AssetCache::backend`, a `std::sync::Mutex`): one thread
+//!    of this handle at a time talks to storage (`load`, every write,
+//!    `invalidate`). In-process only; held for the whole call.
+//! 2. **Turnstile** (file backend, `backend/file/lock.rs`): an OFD byte-range
+//!    lock on the first byte of `<name>.lock`. A writer takes it exclusive
+//!    and keeps it until it holds 3 and 4, then lets it go; a reader takes it
+//!    shared and lets it go at once. flock has no queue; this is what keeps
+//!    back-to-back readers from starving a writer.
+//! 3. **Folder flock** on `<dir>` (shared to read, exclusive to write): keeps
+//!    two processes of this library from both holding the lock when the lock
+//!    file is deleted or replaced under a holder (Python's `invalidate`).
+//! 4. **Lock-file flock** on `<name>.lock`, the Python original's own lock
+//!    (`filelock`), then the check that the descriptor still names the file
+//!    at the path (if not, 4 is retaken on the file there now).
+//! 5. **Store lock** (`AssetCache::store`, crossbeam-utils' `ShardedLock`):
+//!    innermost and short. `get` and the other readers take only this one
+//!    (read side, their thread's shard). A write takes its write side only
+//!    after its storage I/O has finished, to change memory; nobody waits for
+//!    1-4 while holding it.
+//!
+//! Waits for 2, 3 and 4 share one deadline, the lock timeout; on timeout the
+//! call fails with `LockTimeout` and holds nothing. `load` that finds a
+//! torn record or an expired file lets 2-4 go and retakes them exclusive,
+//! still holding 1. A Redis backend replaces 2-4 with its own lock; 1 and 5
+//! stay.
 
 use std::borrow::Cow;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
+
+use crossbeam_utils::sync::{ShardedLock, ShardedLockReadGuard, ShardedLockWriteGuard};
 
 use crate::asset::Asset;
 use crate::backend::file::FileBackend;
 use crate::backend::{Backend, Change};
-use crate::brlock::{BrLock, ReadGuard, WriteGuard};
 use crate::error::{Error, ErrorKind, Result};
 use crate::expiry;
 use crate::store::{Store, StoreBuilder};
@@ -28,8 +61,10 @@ pub struct AssetCache<T, B = FileBackend> {
     ttl: Duration,
     /// The I/O mutex: one thread at a time talks to storage for this handle.
     backend: Mutex<B>,
-    /// Read by every `get`: a lock whose readers do not contend (see brlock).
-    store: BrLock<Store<T>>,
+    /// Read by every `get`. Sharded: a reader locks its thread's shard only,
+    /// so readers on different cores do not pass one lock word back and
+    /// forth; a (rare) writer locks every shard.
+    store: ShardedLock<Store<T>>,
 }
 
 impl<T: Asset> AssetCache<T, FileBackend> {
@@ -63,7 +98,7 @@ impl<T: Asset, B: Backend<T>> AssetCache<T, B> {
         let cache = AssetCache {
             ttl,
             backend: Mutex::new(backend),
-            store: BrLock::new(Store::new(expiry::expiry_from(expiry::now(), ttl))),
+            store: ShardedLock::new(Store::new(expiry::expiry_from(expiry::now(), ttl))),
         };
         cache.load()?;
         Ok(cache)
@@ -272,12 +307,14 @@ impl<T: Asset, B: Backend<T>> AssetCache<T, B> {
         self.backend.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn read_store(&self) -> ReadGuard<'_, Store<T>> {
-        self.store.read()
+    /// A poisoned lock is used anyway: the store is only ever replaced whole
+    /// or changed by operations that cannot leave it torn.
+    fn read_store(&self) -> ShardedLockReadGuard<'_, Store<T>> {
+        self.store.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write_store(&self) -> WriteGuard<'_, Store<T>> {
-        self.store.write()
+    fn write_store(&self) -> ShardedLockWriteGuard<'_, Store<T>> {
+        self.store.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -39,7 +39,6 @@
 
 mod asset;
 mod backend;
-mod brlock;
 mod cache;
 mod error;
 pub mod expiry;
@@ -63,7 +62,6 @@ pub use options::{validate_name, Options, DEFAULT_DIR, DEFAULT_LOCK_TIMEOUT};
 #[doc(hidden)]
 pub mod internals {
     pub use crate::backend::file::{format, lock};
-    pub use crate::brlock::BrLock;
 }
 
 /// MAJOR * 10000 + MINOR * 100 + PATCH, as in the header's

@@ -1,5 +1,7 @@
 //! The inter-process lock: `flock(2)` on `<dir>/<name>.lock`, the same lock the
 //! Python original takes through `filelock`, so the two exclude each other.
+//! (The order of every lock, in-process ones included, is noted once, in
+//! `src/cache.rs`.)
 //!
 //! Every operation opens its own descriptors and closes them when done. A
 //! child made by `fork()` therefore never holds a descriptor it could unlock
