@@ -20,21 +20,28 @@
 //!    and keeps it until it holds 3 and 4, then lets it go; a reader takes it
 //!    shared and lets it go at once. flock has no queue; this is what keeps
 //!    back-to-back readers from starving a writer.
-//! 3. **Folder flock** on `<dir>` (shared to read, exclusive to write): keeps
-//!    two processes of this library from both holding the lock when the lock
-//!    file is deleted or replaced under a holder (Python's `invalidate`).
-//! 4. **Lock-file flock** on `<name>.lock`, the Python original's own lock
-//!    (`filelock`), then the check that the descriptor still names the file
-//!    at the path (if not, 4 is retaken on the file there now).
+//! 3. **Lock-file flock** on `<name>.lock` (shared to read, exclusive to
+//!    write), the Python original's own lock (`filelock`), then the check
+//!    that the descriptor still names the file at the path (if not, 3 is
+//!    retaken on the file there now).
+//! 4. **Folder announcement**: once 3 is granted, a shared OFD byte-range
+//!    lock on the folder at an offset hashed from the name (one byte for
+//!    readers, one for writers), then a check that no other process
+//!    announces a conflicting mode on that name. It is never waited for: on
+//!    a conflict (a holder of a deleted or replaced lock file) 3 and 4 are
+//!    let go and retaken after a pause (a writer keeps 2 meanwhile). It keeps two processes of
+//!    this library from both holding the lock when the lock file is swapped
+//!    under a holder (Python's `invalidate`); caches sharing a folder never
+//!    wait for each other.
 //! 5. **Store lock** (`AssetCache::store`, crossbeam-utils' `ShardedLock`):
 //!    innermost and short. `get` and the other readers take only this one
 //!    (read side, their thread's shard). A write takes its write side only
 //!    after its storage I/O has finished, to change memory; nobody waits for
 //!    1-4 while holding it.
 //!
-//! Waits for 2, 3 and 4 share one deadline, the lock timeout; on timeout the
-//! call fails with `LockTimeout` and holds nothing. `load` that finds a
-//! torn record or an expired file lets 2-4 go and retakes them exclusive,
+//! Waits for 2 and 3 (and the retries after 4) share one deadline, the lock
+//! timeout; on timeout the call fails with `LockTimeout` and holds nothing.
+//! `load` that finds a torn record or an expired file lets 2-4 go and retakes them exclusive,
 //! still holding 1. A Redis backend replaces 2-4 with its own lock; 1 and 5
 //! stay.
 
