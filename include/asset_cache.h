@@ -96,6 +96,18 @@ typedef enum {
    * The handle is still safe to use and to free.
    */
   ASSET_CACHE_PANIC = 10,
+  /**
+   * The backend server (Redis) cannot be reached, dropped the connection,
+   * or gave no answer within the backend timeout. Memory is as it was; a
+   * later call connects again and may succeed.
+   */
+  ASSET_CACHE_BACKEND_UNAVAILABLE = 11,
+  /**
+   * The backend server refused the operation: wrong credentials, a key of
+   * another type at the cache's key names, out of memory, or another
+   * server error. The message names the server.
+   */
+  ASSET_CACHE_BACKEND_ERROR = 12,
 } asset_cache_status;
 
 /**

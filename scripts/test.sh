@@ -17,6 +17,7 @@ suites=(
   node          # bindings/node: npm ci, tsc on index.d.ts, node --test (leak loops included)
   packages      # the .deb (dpkg -i, build, dpkg -r) and npm tarball, installed outside the checkout; README quick starts
   reliability   # tests/reliability: concurrent writers, readers, SIGKILL, faults, locking (release)
+  redis         # the Redis backend on private redis-servers: fleet of processes, SIGKILL/SIGSTOP, auth, 100k store
   bench-smoke   # benchmark harness (Rust + C driver) builds and runs every workload at N=200
 )
 

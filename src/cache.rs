@@ -52,6 +52,7 @@ use std::time::Duration;
 use crossbeam_utils::sync::{ShardedLock, ShardedLockReadGuard, ShardedLockWriteGuard};
 
 use crate::asset::Asset;
+use crate::backend::any::AnyBackend;
 use crate::backend::file::FileBackend;
 use crate::backend::{Backend, Change};
 use crate::error::{Error, ErrorKind, Result};
@@ -94,6 +95,46 @@ impl<T: Asset> AssetCache<T, FileBackend> {
             options.lock_timeout,
             options.durable,
         );
+        Self::with_backend(backend, ttl)
+    }
+}
+
+impl<T: Asset> AssetCache<T, AnyBackend> {
+    /// Opens a cache on the backend the options choose: Redis when
+    /// [`Options::backend_url`] is set, else the file backend (as
+    /// [`AssetCache::open`]). A server that cannot be reached gives
+    /// [`ErrorKind::BackendUnavailable`], one that refuses (credentials, a
+    /// key of another type at the cache's key names) [`ErrorKind::Backend`],
+    /// a URL that does not parse [`ErrorKind::InvalidArgument`].
+    pub fn open_any(options: Options) -> Result<Self> {
+        validate_name(&options.name)?;
+        let ttl = options.ttl.unwrap_or_else(expiry::ttl_from_env);
+        let backend = match &options.backend_url {
+            #[cfg(feature = "redis")]
+            Some(url) => AnyBackend::Redis(Box::new(crate::backend::redis::RedisBackend::new(
+                url,
+                &options.name,
+                options.backend_timeout,
+                ttl,
+            )?)),
+            #[cfg(not(feature = "redis"))]
+            Some(_) => {
+                return Err(Error::invalid_argument(
+                    "this build has no Redis backend (built without the `redis` feature)",
+                ))
+            }
+            None => {
+                if options.dir.as_os_str().is_empty() {
+                    return Err(Error::invalid_argument("cache folder is an empty path"));
+                }
+                AnyBackend::File(FileBackend::new(
+                    options.dir,
+                    options.name,
+                    options.lock_timeout,
+                    options.durable,
+                ))
+            }
+        };
         Self::with_backend(backend, ttl)
     }
 }
@@ -206,8 +247,11 @@ impl<T: Asset, B: Backend<T>> AssetCache<T, B> {
         // write in between would otherwise rewrite storage from a memory
         // that lacks this asset.
         self.write(move |cache, backend, lock| {
-            backend.append(lock, &cache.read_store(), &id, &asset)?;
-            cache.write_store().insert(id, asset);
+            let change = backend.append(lock, &cache.read_store(), &id, &asset)?;
+            match change {
+                None => cache.write_store().insert(id, asset),
+                Some(change) => cache.apply(change),
+            }
             Ok(())
         })
     }
@@ -245,7 +289,7 @@ impl<T: Asset, B: Backend<T>> AssetCache<T, B> {
     /// Rewrites storage from the current state: compacts superseded records
     /// and converts a file in the Python original's layout to ours.
     pub fn save(&self) -> Result<()> {
-        self.write(|cache, backend, lock| backend.rewrite(lock, &cache.read_store()))
+        self.write(|cache, backend, lock| backend.save(lock, &cache.read_store()))
     }
 
     /// Empties the cache and deletes what is stored.
@@ -259,11 +303,14 @@ impl<T: Asset, B: Backend<T>> AssetCache<T, B> {
     // ---- under the I/O mutex and the backend's lock ----
 
     /// Runs one write under the exclusive lock, after bringing memory up to
-    /// date with storage.
+    /// date with storage (for a backend that needs it: see
+    /// [`Backend::syncs_before_write`]).
     fn write(&self, op: impl FnOnce(&Self, &mut B, &mut B::WriteLock) -> Result<()>) -> Result<()> {
         let mut backend = self.lock_io();
         let mut lock = backend.write_lock()?;
-        self.sync(&mut backend, &mut lock)?;
+        if backend.syncs_before_write() {
+            self.sync(&mut backend, &mut lock)?;
+        }
         op(self, &mut backend, &mut lock)
     }
 

@@ -22,6 +22,14 @@ pub enum ErrorKind {
     Lock,
     /// The lock stayed held by someone else past the configured timeout.
     LockTimeout,
+    /// The backend server (Redis) cannot be reached, dropped the connection,
+    /// or gave no answer within the backend timeout. The call changed
+    /// nothing in memory; a later call may succeed (it connects again).
+    BackendUnavailable,
+    /// The backend server refused the operation: wrong credentials, a key of
+    /// another type at the cache's key names, out of memory, or another
+    /// server error. Retrying will not help until that is fixed.
+    Backend,
 }
 
 /// An error with its kind and a message that names the problem.

@@ -50,7 +50,10 @@ mod options;
 mod store;
 
 pub use asset::{Asset, RawAsset};
+pub use backend::any::AnyBackend;
 pub use backend::file::FileBackend;
+#[cfg(feature = "redis")]
+pub use backend::redis::RedisBackend;
 pub use backend::{Backend, Change};
 pub use cache::AssetCache;
 pub use error::{Error, ErrorKind, Result};

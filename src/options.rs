@@ -12,6 +12,9 @@ pub const DEFAULT_DIR: &str = ".cache";
 /// How long a call waits for another process's lock by default.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a call waits for the backend server's answer by default.
+pub const DEFAULT_BACKEND_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Where the cache lives and how it behaves.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -26,6 +29,15 @@ pub struct Options {
     pub lock_timeout: Option<Duration>,
     /// fsync files (and the folder after a rename) before reporting success.
     pub durable: bool,
+    /// Keep the cache on a Redis server (7.0 or later, or Valkey) instead of
+    /// in `dir`: `redis://[user:password@]host[:port][/db]` or
+    /// `redis+unix:///path/to/socket`. `None` (the default): the file
+    /// backend. Honoured by [`AssetCache::open_any`](crate::AssetCache::open_any)
+    /// (and so by the C ABI and the bindings).
+    pub backend_url: Option<String>,
+    /// Longest wait for the backend server's answer to each step of a call
+    /// (connecting included): 5 s by default. Not used by the file backend.
+    pub backend_timeout: Duration,
 }
 
 impl Options {
@@ -36,6 +48,8 @@ impl Options {
             ttl: None,
             lock_timeout: Some(DEFAULT_LOCK_TIMEOUT),
             durable: false,
+            backend_url: None,
+            backend_timeout: DEFAULT_BACKEND_TIMEOUT,
         }
     }
 
@@ -56,6 +70,18 @@ impl Options {
 
     pub fn durable(mut self, durable: bool) -> Self {
         self.durable = durable;
+        self
+    }
+
+    /// See [`Options::backend_url`].
+    pub fn backend_url(mut self, url: impl Into<String>) -> Self {
+        self.backend_url = Some(url.into());
+        self
+    }
+
+    /// See [`Options::backend_timeout`].
+    pub fn backend_timeout(mut self, timeout: Duration) -> Self {
+        self.backend_timeout = timeout;
         self
     }
 }

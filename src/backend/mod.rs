@@ -18,7 +18,10 @@
 //! A read is `read_lock -> sync_read`; when that cannot finish without writing
 //! (a torn record to repair), the cache starts over with `write_lock -> sync`.
 
+pub mod any;
 pub mod file;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 use crate::asset::Asset;
 use crate::error::Result;
@@ -70,18 +73,37 @@ pub trait Backend<T: Asset>: sealed::Sealed + Send {
     /// aside what cannot be read.
     fn sync(&mut self, lock: &mut Self::WriteLock, memory: &Store<T>) -> Result<Change<T>>;
 
+    /// Whether a write must first bring memory up to date under the lock.
+    /// The file backend: yes (its lock excludes other writers, and an append
+    /// or rewrite is computed from memory). A backend whose writes are
+    /// atomic on a server and tell what others wrote meanwhile (Redis)
+    /// answers no, and saves a round trip per write.
+    fn syncs_before_write(&self) -> bool {
+        true
+    }
+
     /// Stores one asset added to `memory` (which does not hold it yet, or
-    /// holds an older version under the same id).
+    /// holds an older version under the same id). `None`: memory is to
+    /// insert the asset; `Some(change)`: memory is to take this change
+    /// instead, which holds the asset (storage had changed meanwhile, e.g.
+    /// another host's adds, or a fresh store replacing an expired one).
     fn append(
         &mut self,
         lock: &mut Self::WriteLock,
         memory: &Store<T>,
         id: &str,
         asset: &T,
-    ) -> Result<()>;
+    ) -> Result<Option<Change<T>>>;
 
     /// Replaces everything stored by `store`.
     fn rewrite(&mut self, lock: &mut Self::WriteLock, store: &Store<T>) -> Result<()>;
+
+    /// The Python original's `save`: storage rewritten from `memory` (the
+    /// file backend compacts and converts the original's layout). A backend
+    /// that keeps nothing to compact leaves storage as it is.
+    fn save(&mut self, lock: &mut Self::WriteLock, memory: &Store<T>) -> Result<()> {
+        self.rewrite(lock, memory)
+    }
 
     /// Deletes what is stored (an expired store), under the held lock.
     fn remove_expired(&mut self, lock: &mut Self::WriteLock) -> Result<()>;

@@ -37,6 +37,14 @@ pub enum asset_cache_status {
     /// A bug inside the library was caught before it could cross the ABI.
     /// The handle is still safe to use and to free.
     ASSET_CACHE_PANIC = 10,
+    /// The backend server (Redis) cannot be reached, dropped the connection,
+    /// or gave no answer within the backend timeout. Memory is as it was; a
+    /// later call connects again and may succeed.
+    ASSET_CACHE_BACKEND_UNAVAILABLE = 11,
+    /// The backend server refused the operation: wrong credentials, a key of
+    /// another type at the cache's key names, out of memory, or another
+    /// server error. The message names the server.
+    ASSET_CACHE_BACKEND_ERROR = 12,
 }
 
 use asset_cache_status as S;
@@ -51,6 +59,8 @@ impl From<ErrorKind> for asset_cache_status {
             ErrorKind::Io => S::ASSET_CACHE_IO,
             ErrorKind::Lock => S::ASSET_CACHE_LOCK,
             ErrorKind::LockTimeout => S::ASSET_CACHE_LOCK_TIMEOUT,
+            ErrorKind::BackendUnavailable => S::ASSET_CACHE_BACKEND_UNAVAILABLE,
+            ErrorKind::Backend => S::ASSET_CACHE_BACKEND_ERROR,
         }
     }
 }
@@ -91,6 +101,8 @@ pub fn text(status: c_int) -> &'static [u8] {
         8 => b"timed out waiting for the lock\0",
         9 => b"out of memory\0",
         10 => b"internal error (panic caught)\0",
+        11 => b"backend server unavailable\0",
+        12 => b"backend server refused the operation\0",
         _ => b"unknown status\0",
     }
 }

@@ -272,7 +272,7 @@ impl<T: Asset> Backend<T> for FileBackend {
         memory: &Store<T>,
         id: &str,
         asset: &T,
-    ) -> Result<()> {
+    ) -> Result<Option<Change<T>>> {
         self.remove_temps_if_dir_changed();
         let live = memory.len();
         if let (Some(file), Some(known)) = (lock.file.as_mut(), self.known.clone()) {
@@ -292,7 +292,7 @@ impl<T: Asset> Backend<T> for FileBackend {
                     records: known.records + 1,
                     ..known
                 });
-                return Ok(());
+                return Ok(None);
             }
         }
         let replaced = memory.contains(id);
@@ -304,7 +304,7 @@ impl<T: Asset> Backend<T> for FileBackend {
         let bytes = format::render(memory.expiry(), &rev, others.chain(appended))?;
         let records = memory.len() + usize::from(!replaced);
         lock.file = None;
-        self.replace_file(&bytes, rev, records)
+        self.replace_file(&bytes, rev, records).map(|()| None)
     }
 
     fn rewrite(&mut self, lock: &mut WriteLock, store: &Store<T>) -> Result<()> {

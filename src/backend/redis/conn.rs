@@ -1,0 +1,239 @@
+//! One connection to the server, with the timeout and the mapping of every
+//! client error to our statuses. The protocol itself is the `redis` crate's.
+//!
+//! A call that fails on the network or on the timeout drops the connection:
+//! the server's answer may still arrive later, and must not be read as the
+//! answer to the next command. The next call connects again, which is also
+//! how a handle recovers once the server is back.
+
+use std::time::{Duration, Instant};
+
+use redis::{Client, Connection, ConnectionAddr, RedisError, RedisResult};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// The connection of one handle, guarded by the handle's I/O mutex.
+pub(crate) struct Conn {
+    client: Client,
+    /// `redis://host:port/db`, without the credentials: for messages.
+    server: String,
+    timeout: Duration,
+    /// Replies the connection handshake waits for (see `new`).
+    handshake_replies: u32,
+    con: Option<Connection>,
+    /// When the current step must have its answer by; see [`Conn::begin`].
+    deadline: Instant,
+}
+
+impl Conn {
+    /// Parses the URL; connects lazily, at the first command.
+    pub fn new(url: &str, timeout: Duration) -> Result<Conn> {
+        if timeout.is_zero() {
+            return Err(Error::invalid_argument("backend timeout must be above 0"));
+        }
+        let scheme = url.split("://").next().unwrap_or_default();
+        if !url.contains("://") || !matches!(scheme, "redis" | "redis+unix" | "unix") {
+            let hint = if scheme == "rediss" {
+                "this build has no TLS support (rediss://); use redis:// through a TLS tunnel"
+            } else {
+                "expected redis://[user:password@]host[:port][/db] or redis+unix:///path"
+            };
+            return Err(Error::invalid_argument(format!(
+                "backend URL {:?} is not usable: {hint}",
+                redact(url)
+            )));
+        }
+        let parsed = Client::open(url).map_err(|e| {
+            Error::invalid_argument(format!("backend URL {:?} does not parse: {e}", redact(url)))
+        })?;
+        // The handshake is one pipeline whose replies are each read with the
+        // whole timeout: CLIENT SETINFO (two replies) is left out, and what
+        // remains (AUTH, SELECT) gets a share of the time each.
+        let mut info = parsed.get_connection_info().clone();
+        let settings = info.redis_settings().clone().set_skip_set_lib_name();
+        let handshake_replies =
+            u32::from(settings.password().is_some()) + u32::from(settings.db() != 0);
+        info = info.set_redis_settings(settings);
+        let client = Client::open(info)
+            .map_err(|e| Error::invalid_argument(format!("backend URL {:?}: {e}", redact(url))))?;
+        let info = client.get_connection_info();
+        let db = info.redis_settings().db();
+        let server = match info.addr() {
+            ConnectionAddr::Unix(path) => format!("redis+unix://{}?db={db}", path.display()),
+            addr => format!("redis://{addr}/{db}"),
+        };
+        Ok(Conn {
+            client,
+            server,
+            timeout,
+            handshake_replies: handshake_replies.max(1),
+            con: None,
+            deadline: Instant::now() + timeout,
+        })
+    }
+
+    /// The server, as messages name it.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Starts a step: every command until the next `begin` must be answered
+    /// within the timeout in all (a call that makes progress, such as a load
+    /// in chunks, begins again after each chunk).
+    pub fn begin(&mut self) {
+        self.deadline = Instant::now() + self.timeout;
+    }
+
+    /// Runs `f` on the connection (connecting first if needed) within what
+    /// is left of the step's time. `what` names the operation in messages.
+    pub fn run<R>(
+        &mut self,
+        what: &str,
+        f: impl FnOnce(&mut Connection) -> RedisResult<R>,
+    ) -> Result<R> {
+        let left = self
+            .deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| self.timed_out(what))?;
+        if self.con.is_none() {
+            let con = self
+                .client
+                .get_connection_with_timeout(left / self.handshake_replies)
+                .map_err(|e| self.map(e, "connect"))?;
+            self.con = Some(con);
+        }
+        let con = self.con.as_mut().expect("connected above");
+        let timeouts = con
+            .set_read_timeout(Some(left))
+            .and_then(|()| con.set_write_timeout(Some(left)));
+        let result = timeouts.and_then(|()| f(con));
+        result.map_err(|e| {
+            // After a network error or a timeout the stream is at an unknown
+            // place (a late answer must not be read as the next one), and
+            // after a refusal the server may have closed it: connect afresh
+            // next time. Errors are rare; the reconnection is cheap.
+            self.con = None;
+            self.map(e, what)
+        })
+    }
+
+    fn timed_out(&self, what: &str) -> Error {
+        Error::new(
+            ErrorKind::BackendUnavailable,
+            format!(
+                "{} did not answer ({what}) within the backend timeout of {} ms",
+                self.server,
+                self.timeout.as_millis()
+            ),
+        )
+    }
+
+    /// Our status for a client error: the server out of reach (or too slow,
+    /// or busy loading) is BackendUnavailable, worth retrying; a refusal
+    /// (credentials, a wrong-type key, out of memory...) is Backend.
+    fn map(&self, e: RedisError, what: &str) -> Error {
+        use redis::ServerErrorKind as S;
+        if e.is_timeout() {
+            return self.timed_out(what);
+        }
+        let server = &self.server;
+        let code = e.code().unwrap_or_default().to_string();
+        match e.kind() {
+            // Redis 7 answers an unauthenticated long command with a protocol
+            // error ("unauthenticated multibulk length") and closes.
+            _ if matches!(e.kind(), redis::ErrorKind::AuthenticationFailed)
+                || matches!(code.as_str(), "WRONGPASS" | "NOAUTH" | "NOPERM")
+                || e.to_string().contains("unauthenticated") =>
+            {
+                Error::new(
+                    ErrorKind::Backend,
+                    format!("{server} refused the credentials ({what}): {e}"),
+                )
+            }
+            redis::ErrorKind::Server(
+                S::BusyLoading | S::TryAgain | S::MasterDown | S::ClusterDown,
+            ) => Error::new(
+                ErrorKind::BackendUnavailable,
+                format!("{server} is not ready ({what}): {e}"),
+            ),
+            _ if code == "BUSY" => Error::new(
+                ErrorKind::BackendUnavailable,
+                format!("{server} is busy running a script ({what}): {e}"),
+            ),
+            redis::ErrorKind::Server(_) | redis::ErrorKind::Extension => {
+                Error::new(ErrorKind::Backend, format!("{server} refused {what}: {e}"))
+            }
+            redis::ErrorKind::Io => Error::new(
+                ErrorKind::BackendUnavailable,
+                format!("cannot reach {server} ({what}): {e}"),
+            ),
+            _ if e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() => {
+                Error::new(
+                    ErrorKind::BackendUnavailable,
+                    format!("cannot reach {server} ({what}): {e}"),
+                )
+            }
+            _ => Error::new(
+                ErrorKind::Backend,
+                format!("{server} gave an unexpected answer ({what}): {e}"),
+            ),
+        }
+    }
+}
+
+/// The URL with any password replaced, fit for a message or a log.
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let host_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    match rest[..host_end].rfind('@') {
+        Some(at) => {
+            let user = rest[..at].split(':').next().unwrap_or_default();
+            let masked = if rest[..at].contains(':') {
+                format!("{user}:***")
+            } else {
+                "***".to_string()
+            };
+            format!("{scheme}://{masked}@{}", &rest[at + 1..])
+        }
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_hides_passwords_only() {
+        assert_eq!(redact("redis://u:secret@h:1/2"), "redis://u:***@h:1/2");
+        assert_eq!(redact("redis://:secret@h/0"), "redis://:***@h/0");
+        assert_eq!(redact("redis://h:6379/0"), "redis://h:6379/0");
+        assert_eq!(redact("no url"), "no url");
+    }
+
+    #[test]
+    fn bad_urls_are_invalid_arguments_that_name_the_url() {
+        for url in [
+            "http://h:1/0",
+            "redis//h",
+            "redis://h:notaport/0",
+            "rediss://h:1/0",
+            "",
+        ] {
+            let e = Conn::new(url, Duration::from_secs(1))
+                .err()
+                .unwrap_or_else(|| panic!("{url:?} was accepted"));
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{url}: {e}");
+            assert!(e.message().contains("backend URL"), "{e}");
+        }
+        let e = Conn::new("redis://u:pw@h:1/0x", Duration::from_secs(1))
+            .err()
+            .expect("a bad db is refused");
+        assert!(!e.message().contains("pw"), "password leaked: {e}");
+        let ok = Conn::new("redis://u:pw@127.0.0.1:7000/3", Duration::from_secs(1)).unwrap();
+        assert_eq!(ok.server(), "redis://127.0.0.1:7000/3");
+    }
+}

@@ -1,0 +1,47 @@
+-- asset-cache on Redis: what every script shares. The key layout and the
+-- meaning of each field are documented in src/backend/redis/keys.rs.
+-- KEYS[1] meta (hash), KEYS[2] assets (hash), KEYS[3] order (list),
+-- KEYS[4] log (list); commit.lua adds KEYS[5], KEYS[6] (the staged store).
+local META, ASSETS, ORDER, LOG = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+
+-- Scripts are atomic but not transactional: a command that fails half-way
+-- leaves the earlier writes in place. So every script checks the type of
+-- every key it touches before its first write, and refuses (with the key's
+-- name) to overwrite a value that is not ours.
+local function wrong_type(want)
+  for i, w in ipairs(want) do
+    local t = redis.call('TYPE', KEYS[i])['ok']
+    if t ~= 'none' and t ~= w then
+      return redis.error_reply('WRONGTYPE key "' .. KEYS[i] .. '" holds a ' .. t ..
+        ', where asset-cache keeps a ' .. w .. '; remove it or use another cache name')
+    end
+  end
+  return nil
+end
+
+-- The live store's meta, or nil when there is none or it has expired at
+-- `now` (the Python original's rule: expired when expiry < now). `now` and
+-- every expiry are the calling host's clock, as with the file backend: the
+-- server's clock decides nothing but when Redis frees an expired store.
+local function live(now)
+  local m = redis.call('HMGET', META, 'sid', 'expiry', 'rev', 'base')
+  if not m[1] then return nil end
+  local expiry = tonumber(m[2])
+  if expiry == nil or expiry < tonumber(now) then return nil end
+  return {sid = m[1], expiry = m[2], rev = tonumber(m[3]), base = tonumber(m[4])}
+end
+
+-- Lets Redis free an expired store by itself, a minute after its expiry
+-- (room for hosts' clocks to differ; until then `live` treats it as gone).
+local function expire_at(expiry)
+  local at = math.floor(tonumber(expiry) * 1000) + 60000
+  for i = 1, 4 do redis.call('PEXPIREAT', KEYS[i], at) end
+end
+
+-- The meta of a new store: a fresh store id, revision 0. The caller has
+-- removed (or replaced) the old store's keys.
+local function start_store(sid, expiry)
+  local m = {sid = sid, expiry = expiry, rev = 0, base = 0}
+  redis.call('HSET', META, 'sid', m.sid, 'expiry', m.expiry, 'rev', 0, 'base', 0)
+  return m
+end

@@ -1,0 +1,510 @@
+//! The Redis backend: the same cache as the file backend, kept on a Redis
+//! server (7.0 or later, or Valkey) so that processes on many hosts share it.
+//!
+//! Every write is one Lua script, atomic on the server, so writers on
+//! different hosts need no lock and lose nothing; reads are served from
+//! memory, and a load brings memory up to date by reading only what changed
+//! (a revision counter and a log of written ids), not the whole store. The
+//! key layout is in [`keys`], the scripts in `lua/`.
+//!
+//! | semantic | on the server |
+//! | --- | --- |
+//! | insertion order | `HSET assets id json`; a new id is `RPUSH`ed to `order` (a replaced one keeps its place) |
+//! | whole-store expiry | `expiry` in `meta`, checked by every script against the caller's clock; `PEXPIREAT` on the four keys lets Redis free it |
+//! | add to an expired store starts fresh | `add.lua`: no live meta -> `UNLINK` the four keys, new `sid` and expiry, then the add |
+//! | `add_list` replaces atomically | `stage.lua` in ~1 MB slices under private keys, then `commit.lua`: `UNLINK` the old keys, `RENAME` the staged ones, new meta |
+//! | `invalidate` | `invalidate.lua`: `UNLINK` the four keys |
+//! | `load` catches up cheaply | `catchup.lua`: same `sid` and `rev` -> nothing; else the `log` entries since (`LRANGE`) and their values (`HMGET`) |
+//! | large stores | whole loads in `chunk.lua` slices of [`LOAD_CHUNK`] ids |
+//!
+//! Expiry uses the calling host's clock, as the file backend does: hosts'
+//! clocks are assumed to agree (NTP) to well within a minute.
+
+mod conn;
+mod keys;
+mod scripts;
+
+use std::time::Duration;
+
+use redis::Value;
+
+use super::{sealed, Backend, Change};
+use crate::asset::Asset;
+use crate::error::{Error, ErrorKind, Result};
+use crate::expiry;
+use crate::store::Store;
+
+use conn::Conn;
+use keys::Keys;
+
+/// Ids per slice of a whole load: about 1 MB of 1 KB assets, well under a
+/// millisecond of the server's time.
+pub(crate) const LOAD_CHUNK: usize = 1000;
+/// Log entries answered per catch-up step.
+const CATCHUP_CHUNK: usize = 1000;
+/// Bytes of assets per slice of `add_list`'s staging.
+const STAGE_BYTES: usize = 1 << 20;
+/// Log entries kept for readers catching up (trimmed at twice this).
+const LOG_KEEP: u64 = 10_000;
+/// How long a half-staged `add_list` survives a writer that died.
+const STAGE_TTL: Duration = Duration::from_secs(600);
+/// Whole-load attempts when the store keeps being replaced meanwhile.
+const LOAD_ATTEMPTS: usize = 5;
+
+/// The store version memory reflects.
+#[derive(Debug, Clone, PartialEq)]
+struct Known {
+    sid: String,
+    rev: u64,
+}
+
+/// What an add did, for memory to follow.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Added {
+    /// Written on top of the version memory holds: insert the asset.
+    OnTop,
+    /// The store had expired (or was gone): a fresh one holds only this asset.
+    Fresh,
+    /// Others wrote in between: memory must catch up (which brings this add).
+    Behind,
+}
+
+/// One cache on one Redis server: the connection, and the store version
+/// memory reflects.
+pub struct RedisBackend {
+    conn: Conn,
+    keys: Keys,
+    name: String,
+    /// Life of a store that an add starts.
+    ttl: Duration,
+    known: Option<Known>,
+}
+
+impl RedisBackend {
+    /// The backend of cache `name` on the server at `url`
+    /// (`redis://[user:password@]host[:port][/db]`): parses the URL, sends
+    /// nothing yet. `timeout` bounds every step of a call.
+    pub fn new(url: &str, name: &str, timeout: Duration, ttl: Duration) -> Result<Self> {
+        Ok(RedisBackend {
+            conn: Conn::new(url, timeout)?,
+            keys: Keys::new(name),
+            name: name.to_string(),
+            ttl,
+            known: None,
+        })
+    }
+
+    /// Where the cache lives, for messages: `redis://host:port/db` and the
+    /// meta key.
+    pub fn location(&self) -> String {
+        format!("{} {}", self.conn.server(), self.keys.meta())
+    }
+
+    /// Forgets the version memory holds: the next load reads the whole store.
+    #[cfg(test)]
+    pub(crate) fn forget(&mut self) {
+        self.known = None;
+    }
+
+    /// What changed since the version memory reflects. On failure `known`
+    /// is as it was (and so memory, which the caller changes only on success).
+    fn load<T: Asset>(&mut self) -> Result<Change<T>> {
+        self.conn.begin();
+        for _ in 0..LOAD_ATTEMPTS {
+            let mut known = self.known.clone();
+            let mut added = Vec::new();
+            loop {
+                match self.catchup(known.as_ref())? {
+                    Catchup::None => {
+                        self.known = None;
+                        return Ok(Change::Gone);
+                    }
+                    Catchup::Same if added.is_empty() => return Ok(Change::Unchanged),
+                    Catchup::Same => {
+                        self.known = known;
+                        return Ok(Change::Added(added));
+                    }
+                    Catchup::Delta { upto, pairs } => {
+                        added.extend(pairs);
+                        if let Some(k) = known.as_mut() {
+                            k.rev = upto;
+                        }
+                        self.conn.begin();
+                    }
+                    Catchup::Whole(at, expiry) => match self.load_whole(at, expiry)? {
+                        Some((store, at)) => {
+                            self.known = Some(at);
+                            return Ok(Change::Whole(store));
+                        }
+                        None => break,
+                    },
+                }
+            }
+        }
+        Err(Error::new(
+            ErrorKind::Backend,
+            format!(
+                "{}: the store was replaced {LOAD_ATTEMPTS} times while it was being loaded",
+                self.location()
+            ),
+        ))
+    }
+
+    /// Reads a whole store in slices, then catches up with what was written
+    /// meanwhile. `None` when the store was replaced or dropped meanwhile.
+    fn load_whole<T: Asset>(
+        &mut self,
+        at: Known,
+        expiry: f64,
+    ) -> Result<Option<(Store<T>, Known)>> {
+        let mut store = Store::new(expiry);
+        let mut start = 0usize;
+        loop {
+            self.conn.begin();
+            let reply: Value = self.conn.run("load", |con| {
+                scripts::CHUNK
+                    .key(&self.keys.live[..])
+                    .arg(&at.sid)
+                    .arg(start)
+                    .arg(LOAD_CHUNK)
+                    .arg(expiry::now())
+                    .invoke(con)
+            })?;
+            let mut parts = array(reply, "chunk")?.into_iter();
+            match text(parts.next(), "chunk tag")?.as_str() {
+                "moved" => return Ok(None),
+                "end" => break,
+                "chunk" => {}
+                other => return Err(self.unexpected(&format!("chunk tag {other:?}"))),
+            }
+            let ids = array(parts.next().unwrap_or(Value::Nil), "chunk ids")?;
+            let values = array(parts.next().unwrap_or(Value::Nil), "chunk values")?;
+            start += ids.len();
+            for (id, value) in ids.into_iter().zip(values) {
+                let id = text(Some(id), "id")?;
+                if let Some(asset) = self.decode(&id, value) {
+                    store.insert(id, asset);
+                }
+            }
+        }
+        let mut known = at;
+        loop {
+            self.conn.begin();
+            match self.catchup::<T>(Some(&known))? {
+                Catchup::Same => return Ok(Some((store, known))),
+                Catchup::Delta { upto, pairs } => {
+                    for (id, asset) in pairs {
+                        store.insert(id, asset);
+                    }
+                    known.rev = upto;
+                }
+                Catchup::None | Catchup::Whole(..) => return Ok(None),
+            }
+        }
+    }
+
+    fn catchup<T: Asset>(&mut self, known: Option<&Known>) -> Result<Catchup<T>> {
+        let (sid, rev) = known.map_or(("", 0), |k| (k.sid.as_str(), k.rev));
+        let reply: Value = self.conn.run("load", |con| {
+            scripts::CATCHUP
+                .key(&self.keys.live[..])
+                .arg(sid)
+                .arg(rev)
+                .arg(CATCHUP_CHUNK)
+                .arg(expiry::now())
+                .invoke(con)
+        })?;
+        let mut parts = array(reply, "catch-up")?.into_iter();
+        let tag = text(parts.next(), "catch-up tag")?;
+        if tag == "none" {
+            return Ok(Catchup::None);
+        }
+        let sid = text(parts.next(), "store id")?;
+        let rev = int(parts.next(), "revision")?;
+        let expiry = float(parts.next(), "expiry")?;
+        match tag.as_str() {
+            "same" => Ok(Catchup::Same),
+            "whole" => Ok(Catchup::Whole(Known { sid, rev }, expiry)),
+            "delta" => {
+                let ids = array(parts.next().unwrap_or(Value::Nil), "delta ids")?;
+                let values = array(parts.next().unwrap_or(Value::Nil), "delta values")?;
+                let mut pairs = Vec::with_capacity(ids.len());
+                for (id, value) in ids.into_iter().zip(values) {
+                    let id = text(Some(id), "id")?;
+                    if let Some(asset) = self.decode(&id, value) {
+                        pairs.push((id, asset));
+                    }
+                }
+                Ok(Catchup::Delta { upto: rev, pairs })
+            }
+            other => Err(self.unexpected(&format!("catch-up tag {other:?}"))),
+        }
+    }
+
+    /// Adds (or replaces) one asset on the server: `add.lua`, one round trip.
+    /// A fresh store, should the add start one, expires at `fresh_expiry`.
+    fn add(&mut self, id: &str, json: &[u8], fresh_expiry: f64) -> Result<Added> {
+        let new_sid = new_sid();
+        self.conn.begin();
+        let reply: Value = self.conn.run("add", |con| {
+            scripts::ADD
+                .key(&self.keys.live[..])
+                .arg(id)
+                .arg(json)
+                .arg(expiry::now())
+                .arg(fresh_expiry)
+                .arg(&new_sid)
+                .arg(LOG_KEEP)
+                .invoke(con)
+        })?;
+        let (sid, rev, _) = self.written(reply)?;
+        let known = self.known.take();
+        Ok(match known {
+            Some(k) if k.sid == sid && k.rev + 1 == rev => {
+                self.known = Some(Known { sid, rev });
+                Added::OnTop
+            }
+            _ if sid == new_sid => {
+                self.known = Some(Known { sid, rev });
+                Added::Fresh
+            }
+            _ => {
+                self.known = known;
+                Added::Behind
+            }
+        })
+    }
+
+    /// Replaces the whole store by `store` (with its expiry), staged in
+    /// slices and swapped in at once.
+    fn replace_all<T: Asset>(&mut self, store: &Store<T>) -> Result<()> {
+        let sid = new_sid();
+        let stage = self.keys.stage(&sid);
+        let stage_ms = STAGE_TTL.as_millis() as u64;
+        let mut batch: Vec<Vec<u8>> = Vec::new();
+        let mut entries = store.iter().peekable();
+        while entries.peek().is_some() {
+            batch.clear();
+            let mut bytes = 0;
+            for (id, asset) in entries.by_ref() {
+                let json = to_json(asset)?;
+                bytes += id.len() + json.len();
+                batch.push(id.as_bytes().to_vec());
+                batch.push(json);
+                if bytes >= STAGE_BYTES {
+                    break;
+                }
+            }
+            self.conn.begin();
+            let _: i64 = self.conn.run("add_list (staging)", |con| {
+                scripts::STAGE
+                    .key(&stage[..])
+                    .arg(stage_ms)
+                    .arg(&batch)
+                    .invoke(con)
+            })?;
+        }
+        self.conn.begin();
+        let reply: Value = self.conn.run("add_list", |con| {
+            scripts::COMMIT
+                .key(&self.keys.live[..])
+                .key(&stage[..])
+                .arg(&sid)
+                .arg(store.expiry())
+                .arg(store.len())
+                .invoke(con)
+        })?;
+        let (sid, rev, _) = self.written(reply)?;
+        self.known = Some(Known { sid, rev });
+        Ok(())
+    }
+
+    /// `{sid, rev, expiry}` as the write scripts answer.
+    fn written(&self, reply: Value) -> Result<(String, u64, f64)> {
+        let mut parts = array(reply, "write")?.into_iter();
+        Ok((
+            text(parts.next(), "store id")?,
+            int(parts.next(), "revision")?,
+            float(parts.next(), "expiry")?,
+        ))
+    }
+
+    /// An asset read from the server; one that does not parse (written there
+    /// by something else) is skipped with a warning rather than failing
+    /// every load.
+    fn decode<T: Asset>(&self, id: &str, value: Value) -> Option<T> {
+        let Value::BulkString(bytes) = value else {
+            return None; // removed between the log and the read
+        };
+        match serde_json::from_slice::<T>(&bytes) {
+            Ok(asset) => Some(asset),
+            Err(e) => {
+                crate::log::warn(&format!(
+                    "{} cache {:?}: skipping asset {id:?}, which is not valid JSON ({e})",
+                    self.conn.server(),
+                    self.name
+                ));
+                None
+            }
+        }
+    }
+
+    fn unexpected(&self, what: &str) -> Error {
+        Error::new(
+            ErrorKind::Backend,
+            format!("{} gave an unexpected answer: {what}", self.location()),
+        )
+    }
+}
+
+impl sealed::Sealed for RedisBackend {}
+
+/// Redis needs no lock: every write is one atomic script, and a reader
+/// catches up to a consistent version (see `catchup.lua`, `chunk.lua`).
+impl<T: Asset> Backend<T> for RedisBackend {
+    type ReadLock = ();
+    type WriteLock = ();
+
+    fn read_lock(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn write_lock(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn sync_read(&mut self, _: &mut (), _memory: &Store<T>) -> Result<Option<Change<T>>> {
+        self.load().map(Some)
+    }
+
+    fn sync(&mut self, _: &mut (), _memory: &Store<T>) -> Result<Change<T>> {
+        self.load()
+    }
+
+    fn syncs_before_write(&self) -> bool {
+        false
+    }
+
+    fn append(
+        &mut self,
+        _: &mut (),
+        _memory: &Store<T>,
+        id: &str,
+        asset: &T,
+    ) -> Result<Option<Change<T>>> {
+        let json = to_json(asset)?;
+        let fresh_expiry = expiry::expiry_from(expiry::now(), self.ttl);
+        match self.add(id, &json, fresh_expiry)? {
+            Added::OnTop => Ok(None),
+            Added::Fresh => {
+                let mut fresh = Store::new(fresh_expiry);
+                let copy = serde_json::from_slice::<T>(&json).map_err(|e| {
+                    Error::new(ErrorKind::InvalidJson, format!("asset {id:?}: {e}"))
+                })?;
+                fresh.insert(id.to_string(), copy);
+                Ok(Some(Change::Whole(fresh)))
+            }
+            // Others wrote first: their adds come before ours, in the order
+            // the server holds, and a catch-up brings them (ours included).
+            // The add is stored even if that fails: memory then inserts it,
+            // and the next load puts the rest in place.
+            Added::Behind => Ok(self.load().ok()),
+        }
+    }
+
+    fn rewrite(&mut self, _: &mut (), store: &Store<T>) -> Result<()> {
+        self.replace_all(store)
+    }
+
+    /// Nothing to compact on a server: storage stays as it is (rewriting it
+    /// from memory would drop other hosts' adds made since the last load).
+    fn save(&mut self, _: &mut (), _memory: &Store<T>) -> Result<()> {
+        Ok(())
+    }
+
+    /// Every script already treats an expired store as gone, and Redis frees
+    /// it (PEXPIREAT); deleting it here could delete a fresh store another
+    /// host has just started.
+    fn remove_expired(&mut self, _: &mut ()) -> Result<()> {
+        self.known = None;
+        Ok(())
+    }
+
+    fn invalidate(&mut self) -> Result<()> {
+        self.conn.begin();
+        let _: i64 = self.conn.run("invalidate", |con| {
+            scripts::INVALIDATE.key(&self.keys.live[..]).invoke(con)
+        })?;
+        self.known = None;
+        Ok(())
+    }
+
+    fn is_stored(&self) -> bool {
+        self.known.is_some()
+    }
+}
+
+/// A catch-up step's answer.
+enum Catchup<T> {
+    /// No live store.
+    None,
+    /// Memory's version is the live one.
+    Same,
+    /// Another store, or too far behind the log: load this one whole.
+    Whole(Known, f64),
+    /// These were written up to revision `upto`, in order.
+    Delta { upto: u64, pairs: Vec<(String, T)> },
+}
+
+fn to_json<T: Asset>(asset: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(asset).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidJson,
+            format!("asset cannot be written as JSON: {e}"),
+        )
+    })
+}
+
+/// A random store id (32 hex digits).
+fn new_sid() -> String {
+    super::file::format::new_rev()
+}
+
+fn bad_reply(what: &str) -> Error {
+    Error::new(
+        ErrorKind::Backend,
+        format!("the server's answer has no valid {what} (is it a Redis 7 server?)"),
+    )
+}
+
+fn array(v: Value, what: &str) -> Result<Vec<Value>> {
+    match v {
+        Value::Array(items) => Ok(items),
+        _ => Err(bad_reply(what)),
+    }
+}
+
+fn text(v: Option<Value>, what: &str) -> Result<String> {
+    match v {
+        Some(Value::BulkString(b)) => String::from_utf8(b).map_err(|_| bad_reply(what)),
+        Some(Value::SimpleString(s)) => Ok(s),
+        _ => Err(bad_reply(what)),
+    }
+}
+
+fn int(v: Option<Value>, what: &str) -> Result<u64> {
+    match v {
+        Some(Value::Int(n)) if n >= 0 => Ok(n as u64),
+        Some(other) => text(Some(other), what)?
+            .parse()
+            .map_err(|_| bad_reply(what)),
+        None => Err(bad_reply(what)),
+    }
+}
+
+fn float(v: Option<Value>, what: &str) -> Result<f64> {
+    text(v, what)?.parse().map_err(|_| bad_reply(what))
+}
+
+#[cfg(test)]
+mod server_tests;

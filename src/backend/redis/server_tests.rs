@@ -1,0 +1,385 @@
+//! The backend against a real server: run by scripts/test-redis.sh, which
+//! starts a private `redis-server` and passes its URL in
+//! `ASSET_CACHE_REDIS_URL` (`cargo test --lib -- --ignored backend::redis::`).
+//! Without that variable these tests fail, never pass silently.
+//!
+//! Checked that they can fail by breaking what each guards: RPUSH of
+//! replaced ids in add.lua (order test), the `live` expiry check (fresh
+//! store test), the HLEN check in commit.lua and staging into the live keys
+//! (add_list tests), the type check in the prelude (wrong-type test).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::*;
+
+fn url() -> String {
+    std::env::var("ASSET_CACHE_REDIS_URL")
+        .expect("ASSET_CACHE_REDIS_URL is not set: run scripts/test-redis.sh")
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+fn backend(name: &str) -> RedisBackend {
+    backend_ttl(name, HOUR)
+}
+
+fn backend_ttl(name: &str, ttl: Duration) -> RedisBackend {
+    RedisBackend::new(&url(), name, Duration::from_secs(5), ttl).unwrap()
+}
+
+/// A cache name of its own for each test run, so reruns start clean.
+fn fresh_name(tag: &str) -> String {
+    format!("{tag}-{}", &new_sid()[..8])
+}
+
+fn raw() -> redis::Connection {
+    redis::Client::open(url())
+        .unwrap()
+        .get_connection()
+        .unwrap()
+}
+
+/// `append` as the cache calls it: `None` means "insert it yourself".
+fn add(b: &mut RedisBackend, id: &str, v: Value) -> Result<Option<Change<Value>>> {
+    Backend::<Value>::append(b, &mut (), &Store::new(0.0), id, &v)
+}
+
+fn load(b: &mut RedisBackend) -> Result<Change<Value>> {
+    b.sync_read(&mut (), &Store::new(0.0))
+        .map(|c| c.expect("redis always answers"))
+}
+
+/// Applies a change to a memory store, as the cache does.
+fn apply(memory: &mut Store<Value>, change: Change<Value>) {
+    match change {
+        Change::Gone => *memory = Store::new(0.0),
+        Change::Unchanged => {}
+        Change::Added(pairs) => {
+            for (id, a) in pairs {
+                memory.insert(id, a);
+            }
+        }
+        Change::Whole(s) => *memory = s,
+    }
+}
+
+fn ids(s: &Store<Value>) -> Vec<String> {
+    s.iter().map(|(k, _)| k.to_string()).collect()
+}
+
+#[test]
+#[ignore = "needs a Redis server: run by scripts/test-redis.sh"]
+fn adds_keep_insertion_order_and_loads_read_only_what_changed() {
+    let name = fresh_name("order");
+    let mut a = backend(&name);
+    let mut b = backend(&name);
+    for id in ["x", "y", "z"] {
+        add(&mut a, id, json!({"id": id, "v": 1})).unwrap();
+    }
+    let mut mem = Store::new(0.0);
+    let first = load(&mut b).unwrap();
+    assert!(
+        matches!(first, Change::Whole(_)),
+        "a new reader loads whole"
+    );
+    apply(&mut mem, first);
+    assert_eq!(ids(&mem), ["x", "y", "z"]);
+
+    add(&mut a, "y", json!({"id": "y", "v": 2})).unwrap();
+    add(&mut a, "w", json!({"id": "w", "v": 1})).unwrap();
+    add(&mut a, "y", json!({"id": "y", "v": 3})).unwrap();
+    match load(&mut b).unwrap() {
+        Change::Added(pairs) => {
+            // Each id once, in first-write order, with its current value.
+            let got: Vec<_> = pairs
+                .iter()
+                .map(|(k, v)| (k.as_str(), v["v"].clone()))
+                .collect();
+            assert_eq!(got, [("y", json!(3)), ("w", json!(1))]);
+            apply(&mut mem, Change::Added(pairs));
+        }
+        _ => panic!("a reader one step behind gets a delta"),
+    }
+    assert_eq!(
+        ids(&mem),
+        ["x", "y", "z", "w"],
+        "a replaced id keeps its place"
+    );
+    let order: Vec<String> = redis::cmd("LRANGE")
+        .arg(format!("asset-cache:{{{name}}}:order"))
+        .arg(0)
+        .arg(-1)
+        .query(&mut raw())
+        .unwrap();
+    assert_eq!(
+        order,
+        ["x", "y", "z", "w"],
+        "each id once in the order list"
+    );
+    assert!(matches!(load(&mut b).unwrap(), Change::Unchanged));
+
+    // The writer's own adds are on top of what it knows: memory inserts.
+    assert!(add(&mut a, "v", json!({"id": "v"})).unwrap().is_none());
+    // The reader's add after another's is behind: it gets the catch-up,
+    // which holds the other's add first, then its own.
+    let Some(change) = add(&mut b, "u", json!({"id": "u"})).unwrap() else {
+        panic!("an add behind another's brings the catch-up");
+    };
+    apply(&mut mem, change);
+    assert_eq!(ids(&mem), ["x", "y", "z", "w", "v", "u"]);
+    assert!(matches!(load(&mut b).unwrap(), Change::Unchanged));
+}
+
+#[test]
+#[ignore = "needs a Redis server: run by scripts/test-redis.sh"]
+fn an_add_to_an_expired_store_starts_a_fresh_one() {
+    let name = fresh_name("expiry");
+    let mut short = backend_ttl(&name, Duration::from_millis(1500));
+    let Some(Change::Whole(first)) = add(&mut short, "old", json!({"id": "old"})).unwrap() else {
+        panic!("the first add starts a store");
+    };
+    let now = crate::expiry::now();
+    assert!(
+        first.expiry() > now && first.expiry() < now + 2.0,
+        "a fresh store gets the adder's TTL: {}",
+        first.expiry()
+    );
+    let mut a = backend(&name);
+    assert!(matches!(load(&mut a).unwrap(), Change::Whole(_)));
+    assert!(add(&mut a, "old2", json!({"id": "old2"}))
+        .unwrap()
+        .is_none());
+    std::thread::sleep(Duration::from_millis(1700));
+    let mut b = backend(&name);
+    assert!(
+        matches!(load(&mut b).unwrap(), Change::Gone),
+        "expired is gone"
+    );
+    let Some(Change::Whole(fresh)) = add(&mut a, "new", json!({"id": "new"})).unwrap() else {
+        panic!("an add to an expired store starts a fresh one");
+    };
+    assert_eq!(ids(&fresh), ["new"]);
+    assert!(
+        fresh.expiry() > crate::expiry::now() + 3000.0,
+        "the fresh store gets this handle's TTL"
+    );
+    let mut mem = Store::new(0.0);
+    apply(&mut mem, load(&mut b).unwrap());
+    assert_eq!(ids(&mem), ["new"]);
+    // Redis frees the keys by itself too.
+    let ttl_ms: i64 = redis::cmd("PTTL")
+        .arg(format!("asset-cache:{{{name}}}:assets"))
+        .query(&mut raw())
+        .unwrap();
+    assert!(
+        ttl_ms > 3_000_000,
+        "keys carry the store's expiry: {ttl_ms}"
+    );
+}
+
+#[test]
+#[ignore = "needs a Redis server: run by scripts/test-redis.sh"]
+fn add_list_replaces_everything_at_once_even_when_staged_in_slices() {
+    let name = fresh_name("replace");
+    let mut w = backend(&name);
+    for i in 0..5 {
+        add(&mut w, &format!("old{i}"), json!({"id": format!("old{i}")})).unwrap();
+    }
+    // ~3 MB: staged in at least three slices.
+    let pad = "p".repeat(1000);
+    let mut new = Store::new(0.0);
+    for i in 0..3000 {
+        new.insert(
+            format!("new{i}"),
+            json!({"id": format!("new{i}"), "pad": pad}),
+        );
+    }
+    new.insert("new7".into(), json!({"id": "new7", "last": true}));
+
+    let done = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (done, name) = (done.clone(), name.clone());
+        std::thread::spawn(move || {
+            let mut r = backend(&name);
+            let mut seen = (0, 0);
+            while !done.load(Ordering::SeqCst) {
+                let mut mem = Store::new(0.0);
+                apply(&mut mem, {
+                    r.forget();
+                    load(&mut r).unwrap()
+                });
+                match mem.len() {
+                    5 => seen.0 += 1,
+                    3000 => seen.1 += 1,
+                    n => panic!("a reader saw a half-replaced store of {n} assets"),
+                }
+            }
+            seen
+        })
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    let expiry = crate::expiry::now() + 3600.0;
+    let new = {
+        let mut n = Store::new(expiry);
+        for (k, v) in new.iter() {
+            n.insert(k.to_string(), v.clone());
+        }
+        n
+    };
+    w.replace_all(&new).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    done.store(true, Ordering::SeqCst);
+    let (old_seen, new_seen) = watcher.join().unwrap();
+    assert!(
+        old_seen > 0 && new_seen > 0,
+        "watcher saw both: {old_seen} {new_seen}"
+    );
+    let mut check = backend(&name);
+    let Change::Whole(got) = load(&mut check).unwrap() else {
+        panic!("a new reader loads whole");
+    };
+    assert_eq!(got.expiry(), expiry, "the expiry is the writer's, exactly");
+
+    let mut mem = Store::new(0.0);
+    apply(&mut mem, load(&mut backend(&name)).unwrap());
+    assert_eq!(mem.len(), 3000);
+    assert_eq!(ids(&mem)[..3], ["new0", "new1", "new2"]);
+    assert_eq!(
+        mem.get("new7").unwrap()["last"],
+        true,
+        "last of equal ids wins"
+    );
+    assert!(mem.get("old0").is_none());
+    let stage: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("asset-cache:{{{name}}}:stage:*"))
+        .query(&mut raw())
+        .unwrap();
+    assert!(stage.is_empty(), "staging keys renamed away: {stage:?}");
+
+    // An empty list is an empty store with a fresh expiry.
+    w.replace_all(&Store::<Value>::new(crate::expiry::now() + 60.0))
+        .unwrap();
+    let mut mem = Store::new(0.0);
+    apply(&mut mem, load(&mut backend(&name)).unwrap());
+    assert!(mem.is_empty() && !mem.is_expired());
+}
+
+#[test]
+#[ignore = "needs a Redis server: run by scripts/test-redis.sh"]
+fn a_commit_of_an_incomplete_stage_replaces_nothing() {
+    let name = fresh_name("stage");
+    let mut w = backend(&name);
+    add(&mut w, "keep", json!({"id": "keep"})).unwrap();
+    let keys = Keys::new(&name);
+    let stage = keys.stage("deadbeef");
+    let mut con = raw();
+    let err = scripts::COMMIT
+        .key(&keys.live[..])
+        .key(&stage[..])
+        .arg("deadbeef")
+        .arg(3600)
+        .arg(2)
+        .invoke::<redis::Value>(&mut con)
+        .unwrap_err();
+    assert!(err.to_string().contains("incomplete"), "{err}");
+    let mut mem = Store::new(0.0);
+    apply(&mut mem, load(&mut backend(&name)).unwrap());
+    assert_eq!(ids(&mem), ["keep"]);
+}
+
+#[test]
+#[ignore = "needs a Redis server: run by scripts/test-redis.sh"]
+fn invalidate_removes_every_key() {
+    let name = fresh_name("inval");
+    let mut w = backend(&name);
+    add(&mut w, "a", json!({"id": "a"})).unwrap();
+    Backend::<Value>::invalidate(&mut w).unwrap();
+    let left: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("asset-cache:{{{name}}}:*"))
+        .query(&mut raw())
+        .unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(matches!(load(&mut backend(&name)).unwrap(), Change::Gone));
+}
+
+#[test]
+#[ignore = "needs a Redis server: run by scripts/test-redis.sh"]
+fn a_large_store_loads_whole_in_slices_and_a_far_behind_reader_reloads() {
+    let name = fresh_name("large");
+    let mut w = backend(&name);
+    let mut store = Store::new(0.0);
+    for i in 0..(2 * LOAD_CHUNK + 7) {
+        store.insert(format!("a{i}"), json!({"id": format!("a{i}"), "n": i}));
+    }
+    store = {
+        let mut s = Store::new(crate::expiry::now() + 3600.0);
+        for (k, v) in store.iter() {
+            s.insert(k.to_string(), v.clone());
+        }
+        s
+    };
+    w.replace_all(&store).unwrap();
+    let mut r = backend(&name);
+    let mut mem = Store::new(0.0);
+    apply(&mut mem, load(&mut r).unwrap());
+    assert_eq!(mem.len(), 2 * LOAD_CHUNK + 7);
+    assert_eq!(
+        mem.iter()
+            .map(|(_, v)| v["n"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        (0..(2 * LOAD_CHUNK as u64 + 7)).collect::<Vec<_>>()
+    );
+    // More writes than the log keeps: the reader cannot catch up from the
+    // log and loads the store whole, and still ends equal.
+    for i in 0..(2 * LOG_KEEP + 10) {
+        let id = format!("b{}", i % 50);
+        add(&mut w, &id, json!({"id": id, "i": i})).unwrap();
+    }
+    let log_len: u64 = redis::cmd("LLEN")
+        .arg(format!("asset-cache:{{{name}}}:log"))
+        .query(&mut raw())
+        .unwrap();
+    assert!(log_len <= 2 * LOG_KEEP, "the log is trimmed: {log_len}");
+    let loaded = load(&mut r).unwrap();
+    assert!(matches!(loaded, Change::Whole(_)));
+    apply(&mut mem, loaded);
+    assert_eq!(mem.len(), 2 * LOAD_CHUNK + 7 + 50);
+    // The last write of b9 was i = 20009 (i % 50 == 9).
+    assert_eq!(mem.get("b9").unwrap()["i"], 2 * LOG_KEEP + 9);
+}
+
+#[test]
+#[ignore = "needs a Redis server: run by scripts/test-redis.sh"]
+fn a_key_of_another_type_is_refused_by_name_and_nothing_is_written() {
+    let name = fresh_name("wrongtype");
+    let mut con = raw();
+    let order = format!("asset-cache:{{{name}}}:order");
+    let _: () = redis::cmd("SET")
+        .arg(&order)
+        .arg("not a list")
+        .query(&mut con)
+        .unwrap();
+    let mut w = backend(&name);
+    let e = add(&mut w, "a", json!({"id": "a"})).err().expect("refused");
+    assert_eq!(e.kind(), ErrorKind::Backend, "{e}");
+    assert!(
+        e.message().contains(&order) && e.message().contains("redis://"),
+        "{e}"
+    );
+    let e = load(&mut w).err().expect("refused");
+    assert_eq!(e.kind(), ErrorKind::Backend, "{e}");
+    let e = Backend::<Value>::invalidate(&mut w).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Backend, "{e}");
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg(format!("asset-cache:{{{name}}}:meta"))
+        .arg(format!("asset-cache:{{{name}}}:assets"))
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(exists, 0, "nothing was written");
+    let planted: String = redis::cmd("GET").arg(&order).query(&mut con).unwrap();
+    assert_eq!(planted, "not a list", "the planted key is left alone");
+}

@@ -1,0 +1,263 @@
+//! The server failing under a handle: killed and restarted during writes,
+//! stopped (SIGSTOP), refusing the credentials, a key of the wrong type at
+//! our key names, an unusable URL, nothing listening. Each gives its status
+//! and a message naming the server, within the timeout, with memory as it
+//! was; the handle works again once the server is back.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use asset_cache::{AnyBackend, AssetCache, ErrorKind};
+use serde_json::Value;
+
+use crate::server::{shared_url, Server};
+use crate::support::*;
+
+/// Room for scheduling on a loaded 2-core machine beyond the timeout.
+const SLACK: Duration = Duration::from_millis(400);
+
+/// Writes go on while the server (appendonly yes, appendfsync always) is
+/// SIGKILLed and restarted: every add that returned OK is in the store
+/// afterwards; adds during the outage fail with BACKEND_UNAVAILABLE within
+/// the timeout; the same handle adds again after the restart.
+///
+/// A SIGKILL leaves what Redis wrote to the kernel in place; `appendfsync
+/// always` matters for a machine crash, which this test cannot cause.
+/// Checked to fail: with `--appendonly no`, the restarted server came back
+/// empty ("acknowledged add a0 lost").
+pub fn sigkill_restart_keeps_every_acknowledged_add() {
+    let mut server = Server::start("aof", &["--appendonly", "yes", "--appendfsync", "always"]);
+    let url = server.url();
+    let name = unique("crash");
+    let timeout = Duration::from_millis(800);
+    let cache = Arc::new(open(&url, &name, timeout));
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let failures = Arc::new(Mutex::new(Vec::<(ErrorKind, Duration, String)>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (cache, acked, failures, stop) =
+            (cache.clone(), acked.clone(), failures.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                let id = format!("a{i}");
+                let t = Instant::now();
+                match cache.add(asset(&id, i)) {
+                    Ok(()) => acked.lock().unwrap().push(id),
+                    Err(e) => {
+                        failures.lock().unwrap().push((
+                            e.kind(),
+                            t.elapsed(),
+                            e.message().to_string(),
+                        ));
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                }
+                i += 1;
+            }
+        })
+    };
+    let count = |v: &Arc<Mutex<Vec<String>>>| v.lock().unwrap().len();
+    let wait_for = |n: usize, what: &str| {
+        let t = Instant::now();
+        while count(&acked) < n {
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "{what}: stuck at {}",
+                count(&acked)
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    for round in 0..3 {
+        wait_for(count(&acked) + 300, "before the kill");
+        server.kill();
+        std::thread::sleep(Duration::from_millis(1200));
+        let before_restart = count(&acked);
+        server.restart();
+        wait_for(before_restart + 200, &format!("after restart {round}"));
+    }
+    stop.store(true, Ordering::SeqCst);
+    writer.join().unwrap();
+
+    let failures = failures.lock().unwrap();
+    assert!(!failures.is_empty(), "the outages were noticed");
+    for (kind, took, msg) in failures.iter() {
+        assert_eq!(*kind, ErrorKind::BackendUnavailable, "{msg}");
+        assert!(*took <= timeout + SLACK, "failed after {took:?}: {msg}");
+        assert!(msg.contains(&format!("127.0.0.1:{}", server.port)), "{msg}");
+    }
+    let acked = acked.lock().unwrap();
+    let fresh = open(&url, &name, timeout);
+    for id in acked.iter() {
+        let v = fresh
+            .get(id)
+            .unwrap_or_else(|| panic!("acknowledged add {id} lost (of {})", acked.len()));
+        assert_whole(id, &v);
+    }
+    println!(
+        "  {} adds acknowledged, {} failed during 3 outages, all kept",
+        acked.len(),
+        failures.len()
+    );
+    cache.load().unwrap();
+    assert_eq!(cache.len(), fresh.len(), "the writer's handle caught up");
+}
+
+/// A stopped server (SIGSTOP: the socket accepts, nothing answers): every
+/// call fails with BACKEND_UNAVAILABLE within the timeout, memory keeps
+/// serving reads, and after SIGCONT the handle works again.
+///
+/// Checked to fail: without the read timeout on the connection, the first
+/// add under SIGSTOP hung (the run was killed after 60 s).
+pub fn sigstop_fails_within_the_timeout() {
+    let server = Server::start("stop", &[]);
+    let url = server.url();
+    let name = unique("stop");
+    let timeout = Duration::from_millis(600);
+    let cache = open(&url, &name, timeout);
+    cache.add(asset("before", 1)).unwrap();
+    server.signal(libc::SIGSTOP);
+    let check = |what: &str, r: Result<(), asset_cache::Error>, t: Instant| {
+        let took = t.elapsed();
+        let e = r
+            .err()
+            .unwrap_or_else(|| panic!("{what} succeeded on a stopped server"));
+        assert_eq!(e.kind(), ErrorKind::BackendUnavailable, "{what}: {e}");
+        assert!(took <= timeout + SLACK, "{what} took {took:?}");
+        assert!(
+            e.message().contains(&format!("127.0.0.1:{}", server.port)),
+            "{e}"
+        );
+    };
+    let t = Instant::now();
+    check("add", cache.add(asset("during", 2)), t);
+    let t = Instant::now();
+    check("load", cache.load(), t);
+    let t = Instant::now();
+    check("add again", cache.add(asset("during2", 3)), t);
+    let t = Instant::now();
+    check(
+        "open",
+        AssetCache::<Value, AnyBackend>::open_any(options(&url, &name, timeout)).map(|_| ()),
+        t,
+    );
+    assert_eq!(cache.len(), 1, "memory as it was");
+    assert!(cache.get("before").is_some() && cache.get("during").is_none());
+    server.signal(libc::SIGCONT);
+    cache
+        .add(asset("after", 4))
+        .expect("the handle works again");
+    let fresh = open(&url, &name, timeout);
+    assert!(fresh.get("before").is_some() && fresh.get("after").is_some());
+}
+
+pub fn wrong_password_and_no_password_are_refused() {
+    let server = Server::start("auth", &["--requirepass", "s3cret-pw"]);
+    let host = format!("127.0.0.1:{}", server.port);
+    let name = unique("auth");
+    for url in [
+        format!("redis://:badpass42@{host}/0"),
+        format!("redis://{host}/0"),
+    ] {
+        let e =
+            AssetCache::<Value, AnyBackend>::open_any(options(&url, &name, Duration::from_secs(2)))
+                .err()
+                .unwrap_or_else(|| panic!("{url} opened"));
+        assert_eq!(e.kind(), ErrorKind::Backend, "{e}");
+        assert!(
+            e.message().contains(&host) && e.message().contains("credentials"),
+            "{e}"
+        );
+        assert!(
+            !e.message().contains("badpass42"),
+            "password in the message: {e}"
+        );
+    }
+    let ok = open(
+        &format!("redis://:s3cret-pw@{host}/0"),
+        &name,
+        Duration::from_secs(2),
+    );
+    ok.add(asset("x", 1)).unwrap();
+}
+
+pub fn wrong_type_key_is_refused_by_name() {
+    let url = shared_url();
+    let name = unique("wrongtype");
+    let mut con = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let assets = format!("asset-cache:{{{name}}}:assets");
+    let _: () = redis::cmd("SET")
+        .arg(&assets)
+        .arg("planted")
+        .query(&mut con)
+        .unwrap();
+    let e = AssetCache::<Value, AnyBackend>::open_any(options(&url, &name, Duration::from_secs(2)))
+        .err()
+        .expect("open with a planted key");
+    assert_eq!(e.kind(), ErrorKind::Backend, "{e}");
+    assert!(
+        e.message().contains(&assets) && e.message().contains("redis://127.0.0.1"),
+        "{e}"
+    );
+
+    // Planted after open: the add fails, memory stays as it was.
+    let name2 = unique("wrongtype2");
+    let cache = open(&url, &name2, Duration::from_secs(2));
+    cache.add(asset("kept", 1)).unwrap();
+    let order = format!("asset-cache:{{{name2}}}:order");
+    let _: () = redis::cmd("DEL").arg(&order).query(&mut con).unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg(&order)
+        .arg("f")
+        .arg("v")
+        .query(&mut con)
+        .unwrap();
+    let e = cache.add(asset("new", 2)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Backend, "{e}");
+    assert!(e.message().contains(&order), "{e}");
+    assert_eq!(cache.len(), 1);
+    assert!(cache.get("new").is_none());
+    let _: () = redis::cmd("DEL")
+        .arg(&assets)
+        .arg(&order)
+        .query(&mut con)
+        .unwrap();
+}
+
+pub fn unusable_urls_and_absent_servers() {
+    for url in [
+        "redis://127.0.0.1:notaport/0",
+        "http://127.0.0.1:6379/0",
+        "redis//x",
+        "rediss://127.0.0.1:1/0",
+    ] {
+        let e =
+            AssetCache::<Value, AnyBackend>::open_any(options(url, "u", Duration::from_secs(1)))
+                .err()
+                .unwrap_or_else(|| panic!("{url} accepted"));
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{url}: {e}");
+        assert!(e.message().contains("backend URL"), "{e}");
+    }
+    // Nothing listening: fails at once, naming the server.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let t = Instant::now();
+    let e = AssetCache::<Value, AnyBackend>::open_any(options(
+        &format!("redis://127.0.0.1:{port}/0"),
+        "u",
+        Duration::from_secs(2),
+    ))
+    .err()
+    .expect("no server");
+    assert_eq!(e.kind(), ErrorKind::BackendUnavailable, "{e}");
+    assert!(e.message().contains(&format!("127.0.0.1:{port}")), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+}

@@ -1,0 +1,111 @@
+//! Redis backend tests: many processes standing for many hosts, a server
+//! killed, restarted and stopped under writes, refused credentials, planted
+//! keys, bad URLs, a large store. Each test starts the servers it must
+//! control (private: 127.0.0.1, own port and folder); the others use the
+//! shared server that scripts/test-redis.sh starts
+//! (`ASSET_CACHE_REDIS_URL`).
+//!
+//! One binary with its own `main` (no libtest harness): run with
+//! `ASSET_CACHE_REDIS_ROLE` set, it becomes one of the child processes the
+//! tests start. Run: `scripts/test-redis.sh`, or
+//! `cargo test --test redis [-- <name filter>...]` with a server's URL in
+//! `ASSET_CACHE_REDIS_URL`.
+
+mod faults;
+mod fleet;
+mod large;
+mod server;
+mod support;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
+
+type Test = (&'static str, fn());
+
+const TESTS: &[Test] = &[
+    (
+        "fleet_eight_hosts_lose_no_add",
+        fleet::eight_hosts_lose_no_add,
+    ),
+    (
+        "faults_sigkill_restart_keeps_every_acknowledged_add",
+        faults::sigkill_restart_keeps_every_acknowledged_add,
+    ),
+    (
+        "faults_sigstop_fails_within_the_timeout",
+        faults::sigstop_fails_within_the_timeout,
+    ),
+    (
+        "faults_wrong_password_and_no_password_are_refused",
+        faults::wrong_password_and_no_password_are_refused,
+    ),
+    (
+        "faults_wrong_type_key_is_refused_by_name",
+        faults::wrong_type_key_is_refused_by_name,
+    ),
+    (
+        "faults_unusable_urls_and_absent_servers",
+        faults::unusable_urls_and_absent_servers,
+    ),
+    (
+        "large_hundred_thousand_assets_in_slices",
+        large::hundred_thousand_assets_in_slices,
+    ),
+];
+
+fn child_role(role: &str) {
+    match role {
+        "fleet.adder" => fleet::child_adder(),
+        "large.loader" => large::child_loader(),
+        other => panic!("unknown child role {other:?}"),
+    }
+}
+
+fn main() {
+    if let Ok(role) = std::env::var(support::ROLE_VAR) {
+        // A child outliving a failed test would run on forever.
+        // SAFETY: prctl with integer arguments.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+        child_role(&role);
+        std::process::exit(0);
+    }
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let mut failed = Vec::new();
+    let mut ran = 0;
+    let all = Instant::now();
+    for (name, test) in TESTS {
+        if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        ran += 1;
+        println!("test {name} ...");
+        let start = Instant::now();
+        match catch_unwind(AssertUnwindSafe(test)) {
+            Ok(()) => println!(
+                "test {name} ... ok ({:.1} s)",
+                start.elapsed().as_secs_f64()
+            ),
+            Err(_) => {
+                println!("test {name} ... FAILED");
+                failed.push(*name);
+            }
+        }
+    }
+    println!(
+        "redis: {} passed, {} failed, in {:.1} s",
+        ran - failed.len(),
+        failed.len(),
+        all.elapsed().as_secs_f64()
+    );
+    if ran == 0 {
+        println!("no test matched {filters:?}");
+        std::process::exit(1);
+    }
+    if !failed.is_empty() {
+        println!("failed: {}", failed.join(", "));
+        std::process::exit(1);
+    }
+}
