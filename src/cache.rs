@@ -88,7 +88,10 @@ impl<T: Asset> AssetCache<T, FileBackend> {
         if options.dir.as_os_str().is_empty() {
             return Err(Error::invalid_argument("cache folder is an empty path"));
         }
-        let ttl = options.ttl.unwrap_or_else(expiry::ttl_from_env);
+        let ttl = match options.ttl {
+            Some(ttl) => expiry::check_ttl(ttl)?,
+            None => expiry::ttl_from_env(),
+        };
         let backend = FileBackend::new(
             options.dir,
             options.name,

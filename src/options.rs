@@ -23,7 +23,8 @@ pub struct Options {
     /// Base name of the files: letters, digits and `._-`, no path separator,
     /// not `.` or `..`.
     pub name: String,
-    /// Lifetime of a new store; `None` reads `CACHE_EXPIRY_TIME` at open.
+    /// Lifetime of a new store, at least 1 s (0 is refused at open with
+    /// `InvalidArgument`); `None` reads `CACHE_EXPIRY_TIME` at open.
     pub ttl: Option<Duration>,
     /// Longest wait for the lock; `None` waits forever.
     pub lock_timeout: Option<Duration>,

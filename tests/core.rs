@@ -150,10 +150,18 @@ fn expired_file_is_deleted_on_load_and_adding_to_expired_store_starts_fresh() {
     let c = open(&d);
     assert!(c.get("old").is_none());
     assert!(!d.join("model.json").exists(), "expired file deleted");
+    // A TTL of 0 is refused (issue 10 item 1: it made every add vanish at
+    // once, silently); the shortest lifetime is 1 s.
+    let e = AssetCache::<Value>::open(Options::new("model").dir(&d).ttl(Duration::ZERO))
+        .err()
+        .expect("ttl 0 is refused");
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    assert!(e.message().contains("ttl is 0"), "{e}");
     let c0: AssetCache<Value> =
-        AssetCache::open(Options::new("model").dir(&d).ttl(Duration::ZERO)).unwrap();
+        AssetCache::open(Options::new("model").dir(&d).ttl(Duration::from_secs(1))).unwrap();
     c0.add(asset("a", 1)).unwrap();
-    std::thread::sleep(Duration::from_millis(20));
+    assert!(c0.get("a").is_some());
+    std::thread::sleep(Duration::from_millis(1100));
     assert!(c0.get("a").is_none(), "get never returns expired data");
     assert!(!c0.has_valid_cache());
     assert!(c0.get_all().is_empty());

@@ -145,11 +145,11 @@ func TestWorkflow(t *testing.T) {
 }
 
 func TestExpired(t *testing.T) {
-	c := open(t, t.TempDir(), "short", WithTTL(0))
+	c := open(t, t.TempDir(), "short", WithTTL(time.Second)) // the shortest: 0 is refused
 	if err := c.Add(model{ID: "gone"}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1100 * time.Millisecond) // the expiry has a resolution of seconds
+	time.Sleep(1100 * time.Millisecond)
 	if _, err := c.Get("gone"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Get on an expired store: %v, want ErrNotFound", err)
 	}
