@@ -6,7 +6,7 @@ use std::fmt;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, Visitor};
+use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
@@ -130,15 +130,29 @@ impl RawAsset {
         self.raw().get()
     }
 
-    /// The id, or a MissingId error saying what is wrong with it.
+    /// The id, or an error saying what is wrong with it: MissingId when
+    /// there is no non-empty string "id", InvalidUtf8 when the id holds a
+    /// lone surrogate escape (`"\ud800"`, which JSON allows and Python
+    /// writes) and so has no UTF-8 form to be looked up by.
     pub fn checked_id(&self) -> Result<String> {
         let probe: IdProbe = serde_json::from_str(self.json())
             .map_err(|e| Error::new(ErrorKind::MissingId, format!("asset {e}")))?;
         match probe.0 {
-            Some(id) if !id.is_empty() => Ok(id),
-            Some(_) => Err(Error::new(
+            Some(IdText::Str(id)) if !id.is_empty() => Ok(id),
+            Some(IdText::Str(_)) => Err(Error::new(
                 ErrorKind::MissingId,
                 "asset \"id\" is an empty string",
+            )),
+            Some(IdText::NotUnicode(text)) => Err(Error::new(
+                ErrorKind::InvalidUtf8,
+                format!(
+                    "asset \"id\" {text} is not valid Unicode: it holds a lone surrogate \
+                     escape, so it has no UTF-8 form to look it up by"
+                ),
+            )),
+            Some(IdText::NotString(what)) => Err(Error::new(
+                ErrorKind::MissingId,
+                format!("asset \"id\" must be a string, not {what}"),
             )),
             None => Err(Error::new(
                 ErrorKind::MissingId,
@@ -228,7 +242,33 @@ fn minify(json: &str) -> String {
 
 /// The top-level `"id"` of a JSON object (last one wins, as in Python's json),
 /// found without building the rest of the object.
-struct IdProbe(Option<String>);
+struct IdProbe(Option<IdText>);
+
+enum IdText {
+    Str(String),
+    /// A string whose escapes decode to a lone surrogate: its JSON text.
+    NotUnicode(String),
+    /// Not a string: the JSON type it is.
+    NotString(&'static str),
+}
+
+impl IdText {
+    fn from_raw(raw: &RawValue) -> IdText {
+        let text = raw.get();
+        if !text.starts_with('"') {
+            return match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(v) => IdText::NotString(json_type_name(&v)),
+                Err(_) => IdText::NotString("a value"),
+            };
+        }
+        match serde_json::from_str::<String>(text) {
+            Ok(s) => IdText::Str(s),
+            // The text is a valid JSON string (RawValue checked it), so the
+            // only way to fail is an escape naming a lone surrogate.
+            Err(_) => IdText::NotUnicode(text.to_string()),
+        }
+    }
+}
 
 impl<'de> Deserialize<'de> for IdProbe {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -242,16 +282,8 @@ impl<'de> Deserialize<'de> for IdProbe {
                 let mut id = None;
                 while let Some(key) = map.next_key::<Cow<'de, str>>()? {
                     if key == "id" {
-                        let value: serde_json::Value = map.next_value()?;
-                        match value {
-                            serde_json::Value::String(s) => id = Some(s),
-                            other => {
-                                return Err(de::Error::custom(format!(
-                                    "\"id\" must be a string, not {}",
-                                    json_type_name(&other)
-                                )))
-                            }
-                        }
+                        let raw: &RawValue = map.next_value()?;
+                        id = Some(IdText::from_raw(raw));
                     } else {
                         map.next_value::<IgnoredAny>()?;
                     }
@@ -319,6 +351,22 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn an_id_with_a_lone_surrogate_is_invalid_utf8_naming_it() {
+        // Before: MISSING_ID "asset unexpected end of hex escape" (checked by
+        // reverting checked_id to deserialize the id as a serde_json::Value).
+        for text in [r#"{"id":"\ud800"}"#, r#"{"id":"scan-\udcff.bin","x":1}"#] {
+            let e = RawAsset::parse(text).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidUtf8, "{text}: {e}");
+            assert!(e.message().contains("lone surrogate"), "{e}");
+        }
+        let e = RawAsset::parse(r#"{"id":"scan-\udcff.bin"}"#).unwrap_err();
+        assert!(e.message().contains(r#""scan-\udcff.bin""#), "{e}");
+        // Paired surrogates are a character; lone ones in values stay allowed.
+        let a = RawAsset::parse(r#"{"id":"\ud83d\ude00","v":"\udc00"}"#).unwrap();
+        assert_eq!(a.checked_id().unwrap(), "\u{1f600}");
     }
 
     #[test]

@@ -14,6 +14,10 @@
 // Every method is safe to call from many goroutines at once, Close included:
 // a method that runs after Close returns an error wrapping ErrClosed.
 //
+// Strings must be valid UTF-8: an id, a name, a folder or JSON text that is
+// not, or a value holding such a string (which encoding/json would silently
+// turn into U+FFFD), fails with ErrInvalidUTF8 and a message saying where.
+//
 // Errors from the library are *Error values carrying the Status and the
 // library's message; errors.Is matches them against the sentinels ErrNotFound,
 // ErrInvalidJSON, ErrLockTimeout, and so on.
@@ -35,13 +39,16 @@ import "C"
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"runtime"
 	"sync"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -139,9 +146,15 @@ func takeString(p *C.char) []byte {
 
 // cString copies s into C memory (free it with C.free). C strings end at the
 // first NUL, so a NUL inside would silently cut the text: refuse it instead.
+// Text that is not valid UTF-8 is refused too, with StatusInvalidUTF8 (the
+// library would refuse it as well; here the message names the Go argument).
 func cString(op, what string, s []byte, st Status) (*C.char, error) {
 	if bytes.IndexByte(s, 0) >= 0 {
 		return nil, &Error{Op: op, Status: st, Message: what + " contains a NUL byte"}
+	}
+	if !utf8.Valid(s) {
+		return nil, &Error{Op: op, Status: StatusInvalidUTF8, Message: fmt.Sprintf(
+			"%s is not valid UTF-8 (bad byte at offset %d)", what, validPrefix(s))}
 	}
 	p := (*C.char)(C.malloc(C.size_t(len(s) + 1)))
 	buf := unsafe.Slice((*byte)(unsafe.Pointer(p)), len(s)+1)
@@ -149,6 +162,82 @@ func cString(op, what string, s []byte, st Status) (*C.char, error) {
 	buf[len(s)] = 0
 	return p, nil
 }
+
+// validPrefix is the length of the longest valid UTF-8 prefix of s.
+func validPrefix(s []byte) int {
+	n := 0
+	for n < len(s) {
+		r, size := utf8.DecodeRune(s[n:])
+		if r == utf8.RuneError && size <= 1 {
+			break
+		}
+		n += size
+	}
+	return n
+}
+
+// invalidUTF8 finds a string in v that is not valid UTF-8, which
+// encoding/json would silently replace by U+FFFD (so an id "a\xff" would be
+// stored as "a\uFFFD"), and returns where it is, path extended, e.g.
+// `value.ID` or `value[1]["id"]`; "" when there is none. It follows what encoding/json encodes: exported
+// fields not tagged "-", map keys and values, slices, arrays, pointers and
+// interfaces; values with their own MarshalJSON or MarshalText are left to
+// the library, which checks the UTF-8 of what they produce.
+func invalidUTF8(v reflect.Value, path string, depth int) string {
+	if !v.IsValid() || depth > 100 {
+		return ""
+	}
+	if v.Type().Implements(marshalerType) || v.Type().Implements(textMarshalerType) {
+		return ""
+	}
+	switch v.Kind() {
+	case reflect.String:
+		if !utf8.ValidString(v.String()) {
+			return path
+		}
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			return invalidUTF8(v.Elem(), path, depth+1)
+		}
+	case reflect.Slice, reflect.Array:
+		if v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Uint8 {
+			return "" // []byte: encoded as base64
+		}
+		for i := 0; i < v.Len(); i++ {
+			if p := invalidUTF8(v.Index(i), fmt.Sprintf("%s[%d]", path, i), depth+1); p != "" {
+				return p
+			}
+		}
+	case reflect.Map:
+		iter := v.MapRange()
+		for iter.Next() {
+			k := iter.Key()
+			if k.Kind() == reflect.String && !utf8.ValidString(k.String()) {
+				return fmt.Sprintf("%s[%q] (a key)", path, k.String())
+			}
+			if p := invalidUTF8(iter.Value(), fmt.Sprintf("%s[%q]", path, fmt.Sprint(k.Interface())), depth+1); p != "" {
+				return p
+			}
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if !f.IsExported() && !f.Anonymous || f.Tag.Get("json") == "-" {
+				continue
+			}
+			if p := invalidUTF8(v.Field(i), path+"."+f.Name, depth+1); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+var (
+	marshalerType     = reflect.TypeOf((*json.Marshaler)(nil)).Elem()
+	textMarshalerType = reflect.TypeOf((*encoding.TextMarshaler)(nil)).Elem()
+)
 
 type config struct {
 	dir         *string
@@ -177,8 +266,9 @@ func WithDir(dir string) Option {
 }
 
 // WithTTL sets the lifetime of a new store, rounded up to whole seconds.
-// Without it the library reads CACHE_EXPIRY_TIME (seconds) or uses 24 hours.
-// A negative ttl makes Open fail with ErrInvalidArgument.
+// Without it the library reads CACHE_EXPIRY_TIME (seconds, as Python's int()
+// reads it) or uses 24 hours. A ttl of 0 (every asset would expire as it is
+// added) or a negative one makes Open fail with ErrInvalidArgument.
 func WithTTL(ttl time.Duration) Option {
 	return func(c *config) {
 		if ttl < 0 {
@@ -352,13 +442,18 @@ func GetAllAs[T any](c *Cache) ([]T, error) {
 
 // encode turns a value into JSON text: json.RawMessage and []byte are taken
 // as JSON text already (the library validates it); anything else goes
-// through json.Marshal.
+// through json.Marshal, after checking that no string in it is invalid
+// UTF-8 (json.Marshal would silently change it to U+FFFD).
 func encode(op string, v any) ([]byte, error) {
 	switch raw := v.(type) {
 	case json.RawMessage:
 		return raw, nil
 	case []byte:
 		return raw, nil
+	}
+	if p := invalidUTF8(reflect.ValueOf(v), "value", 0); p != "" {
+		return nil, &Error{Op: op, Status: StatusInvalidUTF8, Message: fmt.Sprintf(
+			"the string at %s is not valid UTF-8 (encoding/json would replace it by U+FFFD)", p)}
 	}
 	b, err := json.Marshal(v)
 	if err != nil {

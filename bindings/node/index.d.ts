@@ -46,7 +46,9 @@ export interface AssetCacheOptions {
   dir?: string;
   /**
    * Lifetime of a new store in seconds (rounded up). Default: the
-   * CACHE_EXPIRY_TIME environment variable, or 86400.
+   * CACHE_EXPIRY_TIME environment variable (read as Python's int() reads
+   * it), or 86400. At least 1 (a fraction is rounded up): 0 throws
+   * ASSET_CACHE_INVALID_ARGUMENT, since every asset would expire as it is added.
    */
   ttlSeconds?: number;
   /**
@@ -68,6 +70,12 @@ export interface Asset {
 /**
  * An open cache: `<dir>/<name>.json`, shared safely with other instances and
  * other processes through `<dir>/<name>.lock`. Every method is synchronous.
+ *
+ * A string argument (id, name, dir, JSON text) that is not well-formed
+ * Unicode (a lone surrogate, which has no UTF-8 form) throws
+ * ASSET_CACHE_INVALID_UTF8 instead of being passed on changed; so does an
+ * asset whose "id" holds one. Lone surrogates elsewhere in an asset
+ * round-trip, as JSON escapes.
  */
 export declare class AssetCache<T extends Asset = Asset> {
   /** Opens the cache and loads its file if there is one; never creates files. */

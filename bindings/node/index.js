@@ -173,14 +173,29 @@ function takeString(ptr) {
   }
 }
 
+// With the u flag a surrogate pair is one code point, so this matches
+// only surrogates that are not part of a pair.
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
 // A C string ends at its first NUL: text with one inside would be cut
-// short silently, so it is refused.
+// short silently, so it is refused. A string holding a lone surrogate is
+// not valid Unicode and has no UTF-8 form: koffi would pass U+FFFD in its
+// place (so getRaw('\uD800') found the asset '\uFFFD'); it is refused too.
 function cText(op, what, value, status = Status.INVALID_ARGUMENT) {
   if (typeof value !== 'string') {
     throw new AssetCacheError(op, Status.INVALID_ARGUMENT, `${what} must be a string, got ${typeof value}`);
   }
   if (value.includes('\0')) {
     throw new AssetCacheError(op, status, `${what} contains a NUL character`);
+  }
+  const lone = LONE_SURROGATE.exec(value);
+  if (lone) {
+    const unit = lone[0].charCodeAt(0).toString(16).toUpperCase();
+    throw new AssetCacheError(
+      op,
+      Status.INVALID_UTF8,
+      `${what} is not valid Unicode: a lone surrogate U+${unit} at index ${lone.index} has no UTF-8 form`,
+    );
   }
   return value;
 }
@@ -312,7 +327,10 @@ class AssetCache {
 
   /**
    * Adds or replaces one asset, an object with a non-empty string "id"
-   * (encoded with JSON.stringify). It is on disk when add() returns.
+   * (encoded with JSON.stringify). It is on disk when add() returns. An id
+   * holding a lone surrogate throws ASSET_CACHE_INVALID_UTF8 (it could not
+   * be looked up); other strings may hold them: JSON.stringify escapes them
+   * (`"\ud800"`, as Python writes them) and get() gives them back.
    */
   add(asset) {
     this.addRaw(stringify('add', asset));
