@@ -24,7 +24,12 @@
  *
  * Threads: like the C handle, one cache may be used from many threads at
  * once, writers included; only moving from it or destroying it needs
- * exclusive use. Const members do not write the file; the others do (or, for
+ * exclusive use.
+ *
+ * fork(): a cache belongs to the process that opened it. In a child made by
+ * fork(), every member of an inherited cache throws at once with
+ * ASSET_CACHE_INVALID_ARGUMENT (see `asset_cache` in asset_cache.h); open a
+ * new cache in the child. Const members do not write the file; the others do (or, for
  * load(), read it into memory).
  */
 #ifndef ASSET_CACHE_HPP
@@ -74,7 +79,11 @@ struct options {
   std::string dir;
   /** Base name of the files: no '/', '\\', "..", control characters. */
   std::string name;
-  /** Lifetime of a new store; unset reads CACHE_EXPIRY_TIME, else one day. */
+  /**
+   * Lifetime of a new store, at least 1 s: 0 or less throws
+   * ASSET_CACHE_INVALID_ARGUMENT at open. Unset reads CACHE_EXPIRY_TIME (as
+   * Python's int() reads it), else one day.
+   */
   std::optional<std::chrono::seconds> ttl;
   /**
    * Longest wait for another process's lock before ASSET_CACHE_LOCK_TIMEOUT;
@@ -138,7 +147,14 @@ class cache {
     asset_cache_options_init(&c_opts);
     c_opts.dir = dir.empty() ? nullptr : dir.c_str();
     c_opts.name = name.c_str();
-    if (opts.ttl) c_opts.ttl_seconds = static_cast<int64_t>(opts.ttl->count());
+    if (opts.ttl) {
+      // In C a negative ttl_seconds means "unset"; here it is a mistake.
+      if (opts.ttl->count() < 0) {
+        throw error(ASSET_CACHE_INVALID_ARGUMENT, "open",
+                    "ttl is negative (" + std::to_string(opts.ttl->count()) + " s)");
+      }
+      c_opts.ttl_seconds = static_cast<int64_t>(opts.ttl->count());
+    }
     if (opts.lock_timeout) c_opts.lock_timeout_ms = static_cast<int64_t>(opts.lock_timeout->count());
     c_opts.durable = opts.durable;
     asset_cache *raw = nullptr;

@@ -27,6 +27,8 @@
 //!   `backend/file/lock.rs` (the inter-process lock).
 //! * `options`: [`Options`] and the rules for a cache's name.
 //! * [`expiry`]: TTL and clock rules shared with the Python original.
+//! * `fork`: keeps a child made by `fork()` from hanging on an inherited
+//!   handle or holding its parent's lock.
 //! * [`ffi`]: the `extern "C"` layer, compiled into the C header.
 //!
 //! ```no_run
@@ -43,6 +45,7 @@ mod cache;
 mod error;
 pub mod expiry;
 pub mod ffi;
+mod fork;
 mod index;
 pub mod log;
 mod memory;

@@ -5,9 +5,11 @@
 //!
 //! Every operation opens its own descriptors and closes them when done. A
 //! child made by `fork()` therefore never holds a descriptor it could unlock
-//! the parent's lock with, except one inherited mid-operation, which only
-//! keeps the lock held longer (close releases a lock only when the last copy
-//! goes).
+//! the parent's lock with, except one inherited from an operation in progress
+//! in another thread; those are listed (`fork::Listed`) and pointed at
+//! `/dev/null` in the child, so that the child does not keep the lock held
+//! (a flock or OFD lock lasts until the last copy is closed) after the parent
+//! is done (see `fork`).
 //!
 //! The lock file can be deleted or replaced under a holder (the Python
 //! original's `invalidate` deletes it without locking): a newcomer then locks
@@ -55,6 +57,7 @@ use std::time::{Duration, Instant};
 use fs2::FileExt;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::fork::Listed;
 
 /// Shared for reading, exclusive for writing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,8 +71,8 @@ pub enum Mode {
 /// order, so a successor never finds our announcement still there).
 #[derive(Debug)]
 pub struct Held {
-    _announcement: Option<File>,
-    _file: File,
+    _announcement: Option<Listed<File>>,
+    _file: Listed<File>,
     pub mode: Mode,
 }
 
@@ -90,14 +93,14 @@ pub fn acquire(path: &Path, mode: Mode, timeout: Option<Duration>) -> Result<Hel
     let mut pause = Duration::from_micros(20);
     loop {
         let folder = open_folder(path)?;
-        let file = open_lock_file(folder.as_ref(), path)?;
-        wait_for(&file, mode, timeout, deadline, path)?;
-        let announcement = folder.filter(|dir| slot.announce(dir, mode));
-        if !still_at_path(&file, path)? {
+        let file = Listed::open(|| open_lock_file(folder.as_ref().map(Listed::get), path))?;
+        wait_for(file.get(), mode, timeout, deadline, path)?;
+        let announcement = folder.filter(|dir| slot.announce(dir.get(), mode));
+        if !still_at_path(file.get(), path)? {
             continue;
         }
         match &announcement {
-            Some(dir) if slot.contended(dir, mode)? => {}
+            Some(dir) if slot.contended(dir.get(), mode)? => {}
             _ => {
                 return Ok(Held {
                     _announcement: announcement,
@@ -173,13 +176,14 @@ impl Slot {
 /// The folder of `path`, opened for announcing. `None` when it cannot be
 /// opened for reading (a folder with execute-only permission): then only the
 /// lock file excludes, as in the Python original.
-fn open_folder(path: &Path) -> Result<Option<File>> {
+fn open_folder(path: &Path) -> Result<Option<Listed<File>>> {
     let folder = folder_of(path);
-    match OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-        .open(folder)
-    {
+    match Listed::open(|| {
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(folder)
+    }) {
         Ok(d) => Ok(Some(d)),
         Err(e) if e.raw_os_error() == Some(libc::EACCES) => Ok(None),
         Err(e) => Err(Error::new(
@@ -205,8 +209,8 @@ fn pass_turnstile(
     mode: Mode,
     timeout: Option<Duration>,
     deadline: Option<Instant>,
-) -> Result<Option<File>> {
-    let file = match open_lock_file(None, path) {
+) -> Result<Option<Listed<File>>> {
+    let file = match Listed::open(|| open_lock_file(None, path)) {
         Ok(f) => f,
         // The flocks that follow report the problem with the lock file.
         Err(_) => return Ok(None),
@@ -215,7 +219,7 @@ fn pass_turnstile(
         Mode::Shared => libc::F_RDLCK,
         Mode::Exclusive => libc::F_WRLCK,
     };
-    match poll(timeout, deadline, path, || ofd_lock(&file, kind, 0, 1)) {
+    match poll(timeout, deadline, path, || ofd_lock(file.get(), kind, 0, 1)) {
         Ok(()) => {}
         Err(e) if e.kind() == ErrorKind::LockTimeout => return Err(e),
         Err(_) => return Ok(None),
