@@ -138,6 +138,30 @@ int main(int argc, char **argv) {
   empty_dir.dir = "";
   CHECK_STATUS(asset_cache_open(&empty_dir, &h), ASSET_CACHE_INVALID_ARGUMENT);
 
+  /* Issue 10 item 1: a TTL of 0 expires everything as it is added (add OK,
+   * the next get NOT_FOUND); refused at open. Before the fix open returned
+   * OK (checked by reverting expiry::check_ttl in AssetCache::open). */
+  asset_cache_options zero_ttl = opts;
+  zero_ttl.ttl_seconds = 0;
+  CHECK_STATUS(asset_cache_open(&zero_ttl, &h), ASSET_CACHE_INVALID_ARGUMENT);
+  expect_message("ttl is 0");
+  CHECK(h == NULL);
+
+  /* Issue 10 item 4: an id that is not valid Unicode (a lone surrogate
+   * escape in the JSON; its UTF-8-like bytes in a C string) is INVALID_UTF8
+   * with a message saying so. Before the fix the escape gave MISSING_ID
+   * "unexpected end of hex escape" (checked by reverting RawAsset::checked_id). */
+  CHECK_STATUS(asset_cache_add(cache, "{\"id\":\"\\ud800\"}"), ASSET_CACHE_INVALID_UTF8);
+  expect_message("lone surrogate");
+  CHECK_STATUS(asset_cache_add(cache, "{\"id\":\"scan-\\udcff.bin\",\"v\":1}"),
+               ASSET_CACHE_INVALID_UTF8);
+  expect_message("scan-\\udcff.bin");
+  CHECK_STATUS(asset_cache_add_list(cache, "[{\"id\":\"a\"},{\"id\":\"\\udfff\"}]"),
+               ASSET_CACHE_INVALID_UTF8);
+  expect_message("element 1");
+  CHECK_STATUS(asset_cache_get(cache, "\xed\xa0\x80", &out), ASSET_CACHE_INVALID_UTF8);
+  expect_message("UTF-8");
+
   /* Log levels outside 1..4; status codes outside the enum. */
   CHECK_STATUS(asset_cache_set_log_callback(on_log, 0, NULL), ASSET_CACHE_INVALID_ARGUMENT);
   CHECK_STATUS(asset_cache_set_log_callback(on_log, 5, NULL), ASSET_CACHE_INVALID_ARGUMENT);

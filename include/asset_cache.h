@@ -59,11 +59,14 @@ typedef enum {
   ASSET_CACHE_NOT_FOUND = 1,
   /**
    * A NULL pointer where one is required, a bad cache name (empty, with a
-   * path separator, `..`, a control character), or bad options.
+   * path separator, `..`, a control character), bad options (a TTL of 0),
+   * or a handle used in a child made by fork() (see `asset_cache`).
    */
   ASSET_CACHE_INVALID_ARGUMENT = 2,
   /**
-   * A string argument is not valid UTF-8.
+   * A string argument is not valid UTF-8, or an asset's "id" holds a lone
+   * surrogate escape (`"\ud800"`), which has no UTF-8 form to be looked
+   * up by.
    */
   ASSET_CACHE_INVALID_UTF8 = 3,
   /**
@@ -141,6 +144,19 @@ typedef enum {
  * concurrently from any number of threads on the same handle. Reads run in
  * parallel; writes to one handle run one at a time. `asset_cache_free` must
  * not run concurrently with any other call on the handle.
+ *
+ * fork(): a handle belongs to the process that opened it. In a child made by
+ * `fork()`, every call on an inherited handle fails at once with
+ * ASSET_CACHE_INVALID_ARGUMENT (a message naming both processes), without
+ * waiting for anything: another thread of the parent may have been in the
+ * middle of a write, holding the handle's in-process locks, which nobody in
+ * the child could release. `asset_cache_free` on it in the child releases
+ * nothing (the memory goes with the child). Open a new handle in the child;
+ * it works like any other. A child that never uses the cache does not keep
+ * the parent's file lock held either: the lock descriptors it inherits from
+ * an operation in progress are closed in it at the fork (its copies, never
+ * the parent's lock). Programs that `exec` right after `fork()` (posix_spawn,
+ * subprocess) are not affected at all: every descriptor is close-on-exec.
  */
 typedef struct asset_cache asset_cache;
 
@@ -163,8 +179,13 @@ typedef struct {
    */
   const char *name;
   /**
-   * Lifetime of a new store in seconds. Negative (the default) reads the
-   * environment variable CACHE_EXPIRY_TIME once, at open, or uses 86400.
+   * Lifetime of a new store in seconds, at least 1: 0 is refused by
+   * `asset_cache_open` with ASSET_CACHE_INVALID_ARGUMENT (a store that
+   * expires as it is made keeps nothing). Negative (the default) reads the
+   * environment variable CACHE_EXPIRY_TIME once, at open, as the Python
+   * original's `int()` reads it (surrounding whitespace, a sign, `_`
+   * between digits, any Unicode decimal digits); a value that is not an
+   * integer, or is 0 or negative, is logged as a warning and 86400 is used.
    */
   int64_t ttl_seconds;
   /**
@@ -251,7 +272,7 @@ asset_cache_status asset_cache_new(const char *name, asset_cache **out);
  * with `asset_cache_free`; on any other status `*out` is untouched. The
  * strings in `opts` are only borrowed during the call.
  * Statuses: INVALID_ARGUMENT (NULL `opts`, `opts->name` or `out`, bad name,
- * empty dir), INVALID_UTF8, IO, LOCK, LOCK_TIMEOUT, PANIC.
+ * empty dir, ttl_seconds 0), INVALID_UTF8, IO, LOCK, LOCK_TIMEOUT, PANIC.
  */
 asset_cache_status asset_cache_open(const asset_cache_options *opts, asset_cache **out);
 

@@ -18,7 +18,6 @@ use serde_json::value::RawValue;
 
 use crate::asset::RawAsset;
 use crate::cache::{AssetCache, Options, DEFAULT_DIR};
-use crate::error::ErrorKind;
 use crate::log::{self, Level};
 use boundary::{as_out, as_ref, as_str, malloc_string, run, run_void};
 pub use status::asset_cache_status;
@@ -31,9 +30,27 @@ use status::{asset_cache_status::*, Failure};
 /// concurrently from any number of threads on the same handle. Reads run in
 /// parallel; writes to one handle run one at a time. `asset_cache_free` must
 /// not run concurrently with any other call on the handle.
+///
+/// fork(): a handle belongs to the process that opened it. In a child made by
+/// `fork()`, every call on an inherited handle fails at once with
+/// ASSET_CACHE_INVALID_ARGUMENT (a message naming both processes), without
+/// waiting for anything: another thread of the parent may have been in the
+/// middle of a write, holding the handle's in-process locks, which nobody in
+/// the child could release. `asset_cache_free` on it in the child releases
+/// nothing (the memory goes with the child). Open a new handle in the child;
+/// it works like any other. A child that never uses the cache does not keep
+/// the parent's file lock held either: the lock descriptors it inherits from
+/// an operation in progress are closed in it at the fork (its copies, never
+/// the parent's lock). Programs that `exec` right after `fork()` (posix_spawn,
+/// subprocess) are not affected at all: every descriptor is close-on-exec.
 #[allow(non_camel_case_types)]
 pub struct asset_cache {
     magic: u64,
+    /// `fork::generation()` when opened: another value means this process is
+    /// a child made by fork() since.
+    generation: u64,
+    /// The process that opened the handle, for the message.
+    pid: u32,
     inner: AssetCache<RawAsset>,
 }
 
@@ -52,8 +69,13 @@ pub struct asset_cache_options {
     /// Required. Must not be empty, contain '/', '\\', "..", or a control
     /// character. Borrowed for the duration of `asset_cache_open` only.
     pub name: *const c_char,
-    /// Lifetime of a new store in seconds. Negative (the default) reads the
-    /// environment variable CACHE_EXPIRY_TIME once, at open, or uses 86400.
+    /// Lifetime of a new store in seconds, at least 1: 0 is refused by
+    /// `asset_cache_open` with ASSET_CACHE_INVALID_ARGUMENT (a store that
+    /// expires as it is made keeps nothing). Negative (the default) reads the
+    /// environment variable CACHE_EXPIRY_TIME once, at open, as the Python
+    /// original's `int()` reads it (surrounding whitespace, a sign, `_`
+    /// between digits, any Unicode decimal digits); a value that is not an
+    /// integer, or is 0 or negative, is logged as a warning and 86400 is used.
     pub ttl_seconds: i64,
     /// Longest wait for another process's lock, in milliseconds, after which
     /// a call fails with ASSET_CACHE_LOCK_TIMEOUT. 0 tries once; negative
@@ -181,7 +203,7 @@ pub unsafe extern "C" fn asset_cache_new(
 /// with `asset_cache_free`; on any other status `*out` is untouched. The
 /// strings in `opts` are only borrowed during the call.
 /// Statuses: INVALID_ARGUMENT (NULL `opts`, `opts->name` or `out`, bad name,
-/// empty dir), INVALID_UTF8, IO, LOCK, LOCK_TIMEOUT, PANIC.
+/// empty dir, ttl_seconds 0), INVALID_UTF8, IO, LOCK, LOCK_TIMEOUT, PANIC.
 #[no_mangle]
 pub unsafe extern "C" fn asset_cache_open(
     opts: *const asset_cache_options,
@@ -207,9 +229,13 @@ pub unsafe extern "C" fn asset_cache_open(
                 .ok()
                 .map(Duration::from_millis),
         );
+        crate::fork::install();
+        let generation = crate::fork::generation();
         let inner = AssetCache::open(options)?;
         *out = Box::into_raw(Box::new(asset_cache {
             magic: MAGIC,
+            generation,
+            pid: std::process::id(),
             inner,
         }));
         Ok(ASSET_CACHE_OK)
@@ -226,7 +252,11 @@ pub unsafe extern "C" fn asset_cache_free(cache: *mut asset_cache) {
         }
         // SAFETY: the caller passes a handle from asset_cache_open, once.
         let mut boxed = unsafe { Box::from_raw(cache) };
-        if boxed.magic == MAGIC {
+        if boxed.magic == MAGIC && boxed.generation != crate::fork::generation() {
+            // Opened before a fork: another thread of the parent may have
+            // left its memory mid-change. The child's exit reclaims it.
+            std::mem::forget(boxed);
+        } else if boxed.magic == MAGIC {
             boxed.magic = 0;
             drop(boxed);
         } else {
@@ -251,6 +281,17 @@ unsafe fn cache_ref<'a>(cache: *const asset_cache) -> Result<&'a AssetCache<RawA
         return Err(Failure::new(
             ASSET_CACHE_INVALID_ARGUMENT,
             "cache is not a live handle (already freed?)",
+        ));
+    }
+    if handle.generation != crate::fork::generation() {
+        return Err(Failure::new(
+            ASSET_CACHE_INVALID_ARGUMENT,
+            format!(
+                "cache handle was opened by process {} and cannot be used in process {}, \
+                 a child made by fork(): open a new handle in the child",
+                handle.pid,
+                std::process::id()
+            ),
         ));
     }
     Ok(&handle.inner)
@@ -420,9 +461,9 @@ pub unsafe extern "C" fn asset_cache_add_list(
         let mut pairs = Vec::with_capacity(items.len());
         for (i, raw) in items.into_iter().enumerate() {
             let asset = RawAsset::from_raw(raw);
-            let id = asset.checked_id().map_err(|e| {
-                Failure::new(ErrorKind::MissingId.into(), format!("element {i}: {e}"))
-            })?;
+            let id = asset
+                .checked_id()
+                .map_err(|e| Failure::new(e.kind().into(), format!("element {i}: {e}")))?;
             pairs.push((id, asset));
         }
         cache.replace_all(pairs)?;

@@ -17,9 +17,12 @@ pub enum asset_cache_status {
     /// A normal outcome, not a failure.
     ASSET_CACHE_NOT_FOUND = 1,
     /// A NULL pointer where one is required, a bad cache name (empty, with a
-    /// path separator, `..`, a control character), or bad options.
+    /// path separator, `..`, a control character), bad options (a TTL of 0),
+    /// or a handle used in a child made by fork() (see `asset_cache`).
     ASSET_CACHE_INVALID_ARGUMENT = 2,
-    /// A string argument is not valid UTF-8.
+    /// A string argument is not valid UTF-8, or an asset's "id" holds a lone
+    /// surrogate escape (`"\ud800"`), which has no UTF-8 form to be looked
+    /// up by.
     ASSET_CACHE_INVALID_UTF8 = 3,
     /// Text is not valid JSON, or `asset_cache_add_list` was not given an array.
     ASSET_CACHE_INVALID_JSON = 4,
