@@ -44,6 +44,13 @@
 //! `load` that finds a torn record or an expired file lets 2-4 go and retakes them exclusive,
 //! still holding 1. A Redis backend replaces 2-4 with its own lock; 1 and 5
 //! stay.
+//!
+//! Beside them, `fork()` (see `fork.rs`): opening a descriptor for 2-4 and
+//! listing it, and unlisting and closing it, are each one step that a
+//! `fork()` in another thread waits for (an atfork prepare handler). A step
+//! is one `open` or `close` and never waits for any of 1-5, so a fork waits
+//! at most that long. In a child made by `fork()`, the C API refuses a
+//! handle from the parent before taking any of 1-5.
 
 use std::borrow::Cow;
 use std::sync::{Mutex, MutexGuard, PoisonError};
