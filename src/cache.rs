@@ -118,7 +118,10 @@ impl<T: Asset> AssetCache<T, AnyBackend> {
     /// a URL that does not parse [`ErrorKind::InvalidArgument`].
     pub fn open_any(options: Options) -> Result<Self> {
         validate_name(&options.name)?;
-        let ttl = options.ttl.unwrap_or_else(expiry::ttl_from_env);
+        let ttl = match options.ttl {
+            Some(ttl) => expiry::check_ttl(ttl)?,
+            None => expiry::ttl_from_env(),
+        };
         let backend = match &options.backend_url {
             #[cfg(feature = "redis")]
             Some(url) => AnyBackend::Redis(Box::new(crate::backend::redis::RedisBackend::new(
