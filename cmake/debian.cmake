@@ -44,7 +44,7 @@ set(CPACK_DEBIAN_RUNTIME_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
 set(CPACK_DEBIAN_RUNTIME_DESCRIPTION
-    "persistent, expiring, multi-process-safe cache of JSON assets (library)
+    "multi-process-safe cache of JSON assets - shared library
 asset-cache keeps JSON assets keyed by id in <dir>/<name>.json, shared safely
 by processes through <name>.lock, with the files, lock and expiry rules of the
 AssetCache of the aiXplain Python SDK. This package holds the shared library.")
@@ -53,10 +53,57 @@ set(CPACK_DEBIAN_DEV_PACKAGE_NAME libasset-cache-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "${_runtime_pkg} (= ${_deb_version})")
 set(CPACK_DEBIAN_DEV_DESCRIPTION
-    "persistent, expiring, multi-process-safe cache of JSON assets (development files)
+    "multi-process-safe cache of JSON assets - development files
 asset-cache keeps JSON assets keyed by id in <dir>/<name>.json, shared safely
 by processes through <name>.lock, with the files, lock and expiry rules of the
 AssetCache of the aiXplain Python SDK. This package holds the C header, the
 C++17 wrapper, the static library, and the pkg-config and CMake files.")
+
+# What Debian policy asks of every package (lintian checks it): a copyright
+# file and a changelog in /usr/share/doc/<package>/, and ldconfig run through
+# a trigger rather than maintainer scripts. The documents are only installed
+# for packaging (EXCLUDE_FROM_ALL: CPack installs each component by name),
+# not by scripts/install.sh.
+string(TIMESTAMP DEB_DATE "%a, %d %b %Y %H:%M:%S +0000" UTC)
+set(DEB_VERSION ${_deb_version})
+configure_file(${CMAKE_CURRENT_LIST_DIR}/debian/changelog.in
+               ${CMAKE_CURRENT_BINARY_DIR}/debian/changelog.Debian @ONLY)
+execute_process(
+  COMMAND gzip -9nf ${CMAKE_CURRENT_BINARY_DIR}/debian/changelog.Debian
+  RESULT_VARIABLE _gzip_result)
+if(NOT _gzip_result EQUAL 0)
+  message(FATAL_ERROR "gzip failed on the Debian changelog")
+endif()
+foreach(_component runtime dev)
+  string(TOUPPER ${_component} _upper)
+  install(FILES
+      ${CMAKE_CURRENT_LIST_DIR}/debian/copyright
+      ${CMAKE_CURRENT_BINARY_DIR}/debian/changelog.Debian.gz
+    DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/${CPACK_DEBIAN_${_upper}_PACKAGE_NAME}
+    COMPONENT ${_component}
+    EXCLUDE_FROM_ALL)
+  set(_pkg ${CPACK_DEBIAN_${_upper}_PACKAGE_NAME})
+  set(_overrides "# Not uploaded to Debian: there is no ITP bug to close.\n${_pkg}: initial-upload-closes-no-bugs\n")
+  if(_component STREQUAL "runtime")
+    string(APPEND _overrides
+      "# CPack writes postinst and postrm calling ldconfig unless the package\n"
+      "# brings its own; ours are empty, ldconfig runs through the trigger.\n"
+      "${_pkg}: maintainer-script-empty [postinst]\n"
+      "${_pkg}: maintainer-script-empty [postrm]\n")
+  endif()
+  file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/debian/${_pkg}.overrides "${_overrides}")
+  install(FILES ${CMAKE_CURRENT_BINARY_DIR}/debian/${_pkg}.overrides
+    DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/lintian/overrides
+    RENAME ${_pkg}
+    COMPONENT ${_component}
+    EXCLUDE_FROM_ALL)
+endforeach()
+# CPack would write postinst and postrm calling ldconfig; ours do nothing,
+# and the trigger runs ldconfig once per dpkg run.
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_CONTROL_EXTRA
+    ${CMAKE_CURRENT_LIST_DIR}/debian/triggers
+    ${CMAKE_CURRENT_LIST_DIR}/debian/postinst
+    ${CMAKE_CURRENT_LIST_DIR}/debian/postrm)
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 
 include(CPack)

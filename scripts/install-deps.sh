@@ -14,6 +14,8 @@ command -v npm >/dev/null || need+=(npm)
 # CPack's DEB generator (scripts/package.sh deb): dpkg-shlibdeps and file.
 command -v dpkg-shlibdeps >/dev/null || need+=(dpkg-dev)
 command -v file >/dev/null || need+=(file)
+# Debian's package checker, run on the .deb by the packages suite.
+command -v lintian >/dev/null || need+=(lintian)
 # The interop suite makes a venv (Debian's python3 lacks ensurepip without it).
 python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
