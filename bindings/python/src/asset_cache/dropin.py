@@ -36,9 +36,14 @@ Where the original has a known defect this class behaves as asset-cache does
 Errors: like the original, ``load``, ``save``, ``add``, ``add_list`` and
 ``invalidate`` log an I/O or lock failure (logger ``asset_cache``; the
 library's own warnings, such as a corrupt file set aside, go to
-``asset_cache.library`` from the first AssetCache on) instead of raising, because SDK code calls them without handling errors; pass
-``strict=True`` to have them raise `asset_cache.CacheError` (with ``.status``).
-A bad ``cache_filename`` raises `InvalidArgumentError` in both modes.
+``asset_cache.library`` from the first AssetCache on) instead of raising,
+because SDK code calls them without handling errors; pass ``strict=True`` to
+have them raise `asset_cache.CacheError` (with ``.status``). A bad
+``cache_filename`` raises `InvalidArgumentError` in both modes.
+
+What is written: as in 0.2.48, ``serialize(asset.__dict__)``, credentials
+included (the SDK's Model carries ``api_key``); the development branch's
+field allowlist and credential scrubbing are not applied here.
 
 From the SDK's development branch (unreleased when this was written): a
 ``cache_folder`` argument and `user_cache_folder` (its per-user folder), a
