@@ -177,3 +177,19 @@ def test_version_and_status_text():
     assert asset_cache.status_str(Status.LOCK_TIMEOUT) == "timed out waiting for the lock"
     assert asset_cache.status_str(Status.IO) == "I/O error"
     assert asset_cache.status_str(999) == "unknown status"
+
+
+def test_status_enum_matches_the_header():
+    # The Python Status is a copy of asset_cache_status: it must not drift.
+    # checked: renumbering LOCK_TIMEOUT to 9 in errors.py, or a new status in
+    # the header missing here, fails this.
+    import re
+
+    checkout = os.environ.get("ASSET_CACHE_CHECKOUT") or os.path.join(os.path.dirname(__file__), "..", "..", "..")
+    with open(os.path.join(checkout, "include", "asset_cache.h")) as f:
+        header = f.read()
+    enum = header[header.index("typedef enum {"): header.index("} asset_cache_status;")]
+    in_header = {name: int(n) for name, n in re.findall(r"ASSET_CACHE_([A-Z_0-9]+) = (\d+)", enum)}
+    assert in_header == {s.name: s.value for s in Status}
+    for s in Status:
+        assert asset_cache.status_str(s) != "unknown status"
