@@ -23,6 +23,8 @@ from .dropin import (
     user_cache_folder,
 )
 from .errors import (
+    BackendError,
+    BackendUnavailableError,
     CacheError,
     CacheIOError,
     CacheMemoryError,
@@ -63,4 +65,6 @@ __all__ = [
     "LockTimeoutError",
     "CacheMemoryError",
     "InternalError",
+    "BackendUnavailableError",
+    "BackendError",
 ]

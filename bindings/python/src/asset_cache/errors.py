@@ -24,6 +24,8 @@ __all__ = [
     "LockTimeoutError",
     "CacheMemoryError",
     "InternalError",
+    "BackendUnavailableError",
+    "BackendError",
 ]
 
 
@@ -41,6 +43,8 @@ class Status(enum.IntEnum):
     LOCK_TIMEOUT = 8
     NO_MEMORY = 9
     PANIC = 10
+    BACKEND_UNAVAILABLE = 11
+    BACKEND_ERROR = 12
 
 
 class CacheError(Exception):
@@ -105,6 +109,19 @@ class InternalError(CacheError):
     """PANIC: a bug inside the library was caught at the C boundary; the handle is still usable."""
 
 
+class BackendUnavailableError(CacheError, ConnectionError):
+    """BACKEND_UNAVAILABLE: the backend server (Redis) cannot be reached or gave no
+    answer in time; memory is as it was, and a later call may succeed."""
+
+    def __init__(self, status: int, message: str) -> None:
+        CacheError.__init__(self, status, message)
+
+
+class BackendError(CacheError):
+    """BACKEND_ERROR: the backend server refused the operation (credentials, a key of
+    another type, out of memory, ...); the message names the server."""
+
+
 _BY_STATUS: Dict[int, Type[CacheError]] = {
     Status.INVALID_ARGUMENT: InvalidArgumentError,
     Status.INVALID_UTF8: InvalidUtf8Error,
@@ -115,6 +132,8 @@ _BY_STATUS: Dict[int, Type[CacheError]] = {
     Status.LOCK_TIMEOUT: LockTimeoutError,
     Status.NO_MEMORY: CacheMemoryError,
     Status.PANIC: InternalError,
+    Status.BACKEND_UNAVAILABLE: BackendUnavailableError,
+    Status.BACKEND_ERROR: BackendError,
 }
 
 
