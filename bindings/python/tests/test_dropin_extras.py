@@ -174,3 +174,46 @@ def test_a_dropped_instance_frees_its_native_cache_at_once(workdir):
         assert [r() for r in refs] == [None, None]
     finally:
         gc.enable()
+
+
+def test_an_instance_kept_across_fork_works_in_the_child(workdir):
+    # A shared() instance made before os.fork() (a preforking server, a
+    # multiprocessing pool): the library refuses the parent's handle in the
+    # child, so the drop-in reopens there. The thin Cache raises instead.
+    # checked: without the after-fork hook, the child's add is only logged
+    # (INVALID_ARGUMENT) and "child" is missing from the file.
+    c = asset_cache.shared(Model)
+    c.add(Model(id="parent"))
+    raw = asset_cache.Cache("raw")
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit code only
+        code = 0
+        try:
+            c.add(Model(id="child"))
+            code |= 0 if c.get("parent") == Model(id="parent") else 2
+            try:
+                raw.get("x")
+                code |= 4
+            except asset_cache.InvalidArgumentError:
+                pass
+        except BaseException:
+            code |= 8
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    c.load()
+    assert [m.id for m in c.get_all()] == ["parent", "child"]
+    raw.close()
+
+
+def test_a_zero_lifetime_falls_back_to_a_day(workdir, monkeypatch):
+    # The original takes CACHE_EXPIRY_TIME=0 as is (every write expires at
+    # once); the library and the drop-in use 86400 with a warning.
+    # checked: accepting 0 in compute_expiry fails the first assertion.
+    monkeypatch.setenv("CACHE_EXPIRY_TIME", "0")
+    c = AssetCache(Model)
+    assert c.compute_expiry() > time.time() + 86000
+    c.add(Model(id="m1"))
+    assert c.has_valid_cache() and c.store.expiry > time.time() + 86000
+    with pytest.raises(asset_cache.InvalidArgumentError):
+        asset_cache.Cache("m", ttl_seconds=0)

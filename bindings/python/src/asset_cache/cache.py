@@ -11,8 +11,11 @@ Thread safety (as in the header): every method except `close` may be called
 from several threads at once on one `Cache`; calls release the GIL while
 they run. `close` must not run concurrently with another call on the same
 `Cache`. Several `Cache` objects on the same files, in one process or
-several, coordinate through the lock file like separate processes. After
-``os.fork()``, open a new `Cache` in the child.
+several, coordinate through the lock file like separate processes.
+
+fork: in a child made by ``os.fork()``, every call on a `Cache` opened by
+the parent raises `InvalidArgumentError` at once (the library's rule); open
+a new `Cache` in the child. (`AssetCache` reopens by itself.)
 """
 
 from __future__ import annotations
@@ -81,8 +84,9 @@ class Cache:
             control characters (else `InvalidArgumentError`).
         dir: folder of the files; None means ``.cache`` in the current
             directory, as in the Python original (aixplain 0.2.48).
-        ttl_seconds: lifetime of a new store in seconds; None reads
-            CACHE_EXPIRY_TIME once, at open, else 86400 (the original's rule).
+        ttl_seconds: lifetime of a new store in seconds, at least 1 (0 is
+            `InvalidArgumentError`); None reads CACHE_EXPIRY_TIME once, at
+            open, as the original's ``int()`` does, else 86400.
         lock_timeout_ms: longest wait for another process's lock, in
             milliseconds, before `LockTimeoutError`; 0 tries once, negative
             waits forever. Default 30000.

@@ -22,8 +22,8 @@ Where the original has a known defect this class behaves as asset-cache does
 * Expired stores: a write to an expired store starts a fresh expiry instead
   of keeping the old one (which made the next ``load`` throw the write away);
   ``add_list`` always starts a fresh expiry.
-* ``compute_expiry`` with an unparsable or negative CACHE_EXPIRY_TIME logs a
-  warning and uses the default, without deleting the variable (deleting it
+* ``compute_expiry`` with an unparsable, zero or negative CACHE_EXPIRY_TIME
+  logs a warning and uses the default, without deleting the variable (deleting it
   is ``unsetenv``, which is not thread-safe in a process hosting native code).
 * Construction writes nothing (the original writes an empty file); the first
   write creates the file, as in the SDK's development branch.
@@ -60,6 +60,7 @@ import os
 import sys
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from typing import (
     Any,
@@ -175,8 +176,8 @@ def _compute_expiry() -> float:
     raw = os.getenv("CACHE_EXPIRY_TIME", CACHE_DURATION)
     try:
         ttl = int(raw)
-        if ttl < 0:
-            raise ValueError(f"negative lifetime {ttl}")
+        if ttl <= 0:
+            raise ValueError(f"lifetime {ttl} is not positive")
     except (TypeError, ValueError) as e:
         logger.warning("Failed to parse CACHE_EXPIRY_TIME: %s, fallback to default value %s", e, CACHE_DURATION)
         ttl = CACHE_DURATION
@@ -192,7 +193,10 @@ class _Core(Generic[T]):
     not at the next cyclic garbage collection.
     """
 
-    __slots__ = ("name", "folder", "cache_file", "lock_timeout_ms", "strict", "from_dict", "lock", "native", "open_error")
+    __slots__ = (
+        "name", "folder", "cache_file", "lock_timeout_ms", "strict", "from_dict", "lock", "native", "open_error",
+        "__weakref__",
+    )
 
     def __init__(self, cls: Type[T], name: str, folder: str, lock_timeout_ms: int, strict: bool) -> None:
         self.name, self.folder, self.lock_timeout_ms, self.strict = name, folder, lock_timeout_ms, strict
@@ -201,6 +205,7 @@ class _Core(Generic[T]):
         self.lock = threading.Lock()
         self.native: Optional[Cache] = None
         self.open_error: Optional[CacheError] = None
+        _cores.add(self)
 
     def handle(self) -> Optional[Cache]:
         """The native cache, opened now if needed; None (logged) when opening fails."""
@@ -252,6 +257,24 @@ class _Core(Generic[T]):
     def expiry(self) -> float:
         c = self.handle()
         return c.expiry() if c is not None else _compute_expiry()
+
+
+# Every live _Core, so that a child made by fork() drops the handles it
+# inherited: the library refuses calls on a parent's handle in a child
+# (INVALID_ARGUMENT), and an instance kept across a fork (shared(), a
+# module-level cache in a preforking server) must go on working there, as
+# the original does. The child reopens on its next call.
+_cores: "weakref.WeakSet[_Core[Any]]" = weakref.WeakSet()
+
+
+def _reopen_after_fork() -> None:
+    for core in list(_cores):
+        core.lock = threading.Lock()  # the parent's may have been held by another thread
+        core.native = None  # freeing it in the child would release nothing
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reopen_after_fork)
 
 
 class _DataView(Mapping[str, T]):
@@ -390,10 +413,10 @@ class AssetCache(Generic[T]):
     def compute_expiry(self) -> float:
         """``time.time()`` + CACHE_EXPIRY_TIME seconds (default 86400), as the original.
 
-        An unparsable or negative CACHE_EXPIRY_TIME logs a warning and gives
-        the default, as the library does when it opens a cache; unlike the
-        original, the variable is left in the environment, and a negative
-        lifetime (which made every write vanish) is not used.
+        An unparsable, zero or negative CACHE_EXPIRY_TIME logs a warning and
+        gives the default, as the library does when it opens a cache; unlike
+        the original, the variable is left in the environment, and a lifetime
+        that is not positive (which made every write vanish) is not used.
         """
         return _compute_expiry()
 
