@@ -21,8 +21,10 @@
  * make concurrently with any other such call on the same handle.
  * asset_cache_free() needs exclusive use. Two handles on the same files, in
  * one process or in several, coordinate through the lock file like two
- * processes. Do not call into the library from a child after fork() while
- * another thread of the parent was inside a call.
+ * processes. fork(): a handle belongs to the process that opened it; in a
+ * child made by fork() every call on an inherited handle fails at once with
+ * ASSET_CACHE_INVALID_ARGUMENT (open a new handle in the child); see
+ * `asset_cache`.
  */
 
 #ifndef ASSET_CACHE_H

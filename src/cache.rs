@@ -95,6 +95,7 @@ impl<T: Asset> AssetCache<T, FileBackend> {
         if options.dir.as_os_str().is_empty() {
             return Err(Error::invalid_argument("cache folder is an empty path"));
         }
+        options.validate_modes()?;
         let ttl = match options.ttl {
             Some(ttl) => expiry::check_ttl(ttl)?,
             None => expiry::ttl_from_env(),
@@ -104,7 +105,8 @@ impl<T: Asset> AssetCache<T, FileBackend> {
             options.name,
             options.lock_timeout,
             options.durable,
-        );
+        )
+        .with_modes(options.file_mode, options.dir_mode);
         Self::with_backend(backend, ttl)
     }
 }
@@ -140,12 +142,16 @@ impl<T: Asset> AssetCache<T, AnyBackend> {
                 if options.dir.as_os_str().is_empty() {
                     return Err(Error::invalid_argument("cache folder is an empty path"));
                 }
-                AnyBackend::File(FileBackend::new(
-                    options.dir,
-                    options.name,
-                    options.lock_timeout,
-                    options.durable,
-                ))
+                options.validate_modes()?;
+                AnyBackend::File(
+                    FileBackend::new(
+                        options.dir,
+                        options.name,
+                        options.lock_timeout,
+                        options.durable,
+                    )
+                    .with_modes(options.file_mode, options.dir_mode),
+                )
             }
         };
         Self::with_backend(backend, ttl)

@@ -37,6 +37,8 @@ pub enum ErrorKind {
 pub struct Error {
     kind: ErrorKind,
     message: String,
+    /// The operating system's error number, for an I/O error.
+    os_error: Option<i32>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -46,6 +48,7 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            os_error: None,
         }
     }
 
@@ -63,9 +66,22 @@ impl Error {
 
     /// An I/O error, with the action and the path it concerned.
     pub(crate) fn io(action: &str, path: &Path, err: io::Error) -> Self {
-        Error::new(
-            ErrorKind::Io,
-            format!("cannot {action} {}: {err}", path.display()),
+        Error {
+            os_error: err.raw_os_error(),
+            ..Error::new(
+                ErrorKind::Io,
+                format!("cannot {action} {}: {err}", path.display()),
+            )
+        }
+    }
+
+    /// True for an I/O error that says this process may not write there
+    /// (permission denied, read-only file system): a reader can go on
+    /// without the repair it wanted to make.
+    pub(crate) fn is_write_denied(&self) -> bool {
+        matches!(
+            self.os_error,
+            Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS)
         )
     }
 }

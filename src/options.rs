@@ -15,6 +15,14 @@ pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a call waits for the backend server's answer by default.
 pub const DEFAULT_BACKEND_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The mode of a new cache file and lock file: read and write for the owner
+/// only, as the aiXplain SDK's development branch writes its cache (these
+/// files hold service metadata, and have held credentials).
+pub const DEFAULT_FILE_MODE: u32 = 0o600;
+
+/// The mode of a cache folder the library creates: the owner's only.
+pub const DEFAULT_DIR_MODE: u32 = 0o700;
+
 /// Where the cache lives and how it behaves.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -28,7 +36,8 @@ pub struct Options {
     pub ttl: Option<Duration>,
     /// Longest wait for the lock; `None` waits forever.
     pub lock_timeout: Option<Duration>,
-    /// fsync files (and the folder after a rename) before reporting success.
+    /// fsync files (and the folder after a rename, and the parent of a
+    /// folder it creates) before reporting success.
     pub durable: bool,
     /// Keep the cache on a Redis server (7.0 or later, or Valkey) instead of
     /// in `dir`: `redis://[user:password@]host[:port][/db]` or
@@ -39,6 +48,17 @@ pub struct Options {
     /// Longest wait for the backend server's answer to each step of a call
     /// (connecting included): 5 s by default. Not used by the file backend.
     pub backend_timeout: Duration,
+    /// Mode of a cache file or lock file the library creates (0o600 by
+    /// default), applied exactly, whatever the umask. A rewrite keeps the
+    /// mode of the file it replaces (and its owner and group where the
+    /// process may set them), so a cache shared on purpose stays shared.
+    /// Must give the owner read and write; at most 0o777.
+    pub file_mode: u32,
+    /// Mode of each folder the library creates (0o700 by default), applied
+    /// exactly; a folder inherits the set-group-ID bit of its parent as
+    /// well. Existing folders are never changed. Must give the owner read,
+    /// write and search; at most 0o7777 (0o2770: a folder shared by a group).
+    pub dir_mode: u32,
 }
 
 impl Options {
@@ -51,7 +71,36 @@ impl Options {
             durable: false,
             backend_url: None,
             backend_timeout: DEFAULT_BACKEND_TIMEOUT,
+            file_mode: DEFAULT_FILE_MODE,
+            dir_mode: DEFAULT_DIR_MODE,
         }
+    }
+
+    pub fn file_mode(mut self, mode: u32) -> Self {
+        self.file_mode = mode;
+        self
+    }
+
+    pub fn dir_mode(mut self, mode: u32) -> Self {
+        self.dir_mode = mode;
+        self
+    }
+
+    /// Refuses modes the cache could not work with.
+    pub fn validate_modes(&self) -> Result<()> {
+        if self.file_mode > 0o777 || self.file_mode & 0o600 != 0o600 {
+            return Err(Error::invalid_argument(format!(
+                "file mode {:#o} must be at most 0o777 and give the owner read and write (0o600)",
+                self.file_mode
+            )));
+        }
+        if self.dir_mode > 0o7777 || self.dir_mode & 0o700 != 0o700 {
+            return Err(Error::invalid_argument(format!(
+                "folder mode {:#o} must be at most 0o7777 and give the owner read, write and search (0o700)",
+                self.dir_mode
+            )));
+        }
+        Ok(())
     }
 
     pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {

@@ -1,6 +1,6 @@
 //! The in-memory store: assets by id in insertion order, plus the expiry.
 
-use crate::asset::{sealed::Hook, Asset};
+use crate::asset::{sealed::Hook, Asset, RawAsset};
 use crate::index::{Bulk, Index};
 use crate::memory;
 
@@ -14,6 +14,20 @@ pub struct Store<T> {
     entries: Vec<(Key, T)>,
     index: Index,
     expiry: f64,
+    kept: Vec<Kept>,
+}
+
+/// A record of the file whose id has no UTF-8 form (a lone surrogate escape,
+/// `"scan-\udcff.bin"`, which Python writes for a name from
+/// `os.fsdecode`). It cannot be looked up, so it is not among the assets;
+/// it is kept as it was and written back by every rewrite, so that a
+/// Python reader still finds it.
+#[derive(Debug, Clone)]
+pub struct Kept {
+    /// The id as JSON text, quotes included, e.g. `"scan-\udcff.bin"`.
+    pub id_json: String,
+    /// The asset, as JSON text.
+    pub asset: RawAsset,
 }
 
 /// An id, kept inside the entry when short (aiXplain ids are 24 characters)
@@ -61,7 +75,17 @@ impl<T: Asset> Store<T> {
             entries: Vec::new(),
             index: Index::default(),
             expiry,
+            kept: Vec::new(),
         }
+    }
+
+    /// The records kept as they were because their id has no UTF-8 form.
+    pub fn kept(&self) -> &[Kept] {
+        &self.kept
+    }
+
+    pub(crate) fn set_kept(&mut self, kept: Vec<Kept>) {
+        self.kept = kept;
     }
 
     fn position(&self, hash: u64, id: &str) -> Option<usize> {

@@ -492,6 +492,115 @@ pub fn child_nobody() {
     ));
 }
 
+// ---- a reader that may not write: repairs are left to a writer ----
+
+/// Issue 10 item 5: a user who can read `<name>.json` but not write its
+/// folder opens an expired cache (and a torn one, and an unreadable one),
+/// as the README promises a read-only cache can be opened and inspected.
+/// Before the fix each open failed with IO "cannot open .../model.json:
+/// Permission denied" (the library opened the file for writing to delete or
+/// repair it); checked by reverting the read-only fallback in
+/// `FileBackend::sync`. The file is left byte for byte for a writer, and a
+/// write by this reader still fails with IO.
+pub fn read_only_reader_repairs_nothing() {
+    // (scenario, complete records the reader must see)
+    for (scenario, want) in [
+        ("expired", 0usize),
+        ("torn", 20),
+        ("unreadable", 0),
+        ("bom", 0),
+    ] {
+        let dir = tmp_dir("roreader");
+        let c = open(&dir);
+        c.add_list(some_assets("x", 20)).unwrap();
+        match scenario {
+            "expired" => {
+                let mut v: Value =
+                    serde_json::from_slice(&fs::read(cache_file(&dir)).unwrap()).unwrap();
+                v["expiry"] = json!(1.5);
+                fs::write(cache_file(&dir), serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+            }
+            "torn" => {
+                c.add(asset("torn", 99)).unwrap();
+                let bytes = fs::read(cache_file(&dir)).unwrap();
+                fs::write(cache_file(&dir), &bytes[..bytes.len() - 20]).unwrap();
+            }
+            "unreadable" => {
+                fs::write(cache_file(&dir), b"{\"expiry\": 1e300, \"data\": [").unwrap()
+            }
+            _ => {
+                let mut bytes = b"\xEF\xBB\xBF".to_vec();
+                bytes.extend(fs::read(cache_file(&dir)).unwrap());
+                fs::write(cache_file(&dir), bytes).unwrap();
+            }
+        }
+        drop(c);
+        let baseline = fs::read(cache_file(&dir)).unwrap();
+        fs::set_permissions(cache_file(&dir), fs::Permissions::from_mode(0o644)).unwrap();
+        fs::set_permissions(lock_file(&dir), fs::Permissions::from_mode(0o644)).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        let out = child_with(
+            "faults.reader",
+            &[
+                ("DIR", dir.display().to_string()),
+                ("SCENARIO", scenario.to_string()),
+                ("WANT", want.to_string()),
+            ],
+        )
+        .output()
+        .unwrap();
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            out.status.success(),
+            "{scenario}: {:?}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            fs::read(cache_file(&dir)).unwrap(),
+            baseline,
+            "{scenario}: file changed"
+        );
+        assert!(corrupt_files(&dir).is_empty(), "{scenario}: moved aside");
+        assert!(temp_files(&dir).is_empty(), "{scenario}");
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
+
+/// Drops root (when root) and opens a cache in a folder it may not write.
+pub fn child_reader() {
+    let dir: PathBuf = param::<String>("DIR").into();
+    let scenario: String = param("SCENARIO");
+    let want: usize = param("WANT");
+    // SAFETY: plain identity syscalls in a single-threaded child.
+    unsafe {
+        if libc::geteuid() == 0 {
+            assert_eq!(libc::setgroups(0, std::ptr::null()), 0);
+            assert_eq!(libc::setgid(65534), 0);
+            assert_eq!(libc::setuid(65534), 0);
+        }
+        assert_ne!(
+            libc::geteuid(),
+            0,
+            "still root: permissions would not apply"
+        );
+    }
+    let c = AssetCache::<Value>::open(options(&dir).lock_timeout(Some(Duration::from_secs(5))))
+        .unwrap_or_else(|e| panic!("{scenario}: open as a reader: {e}"));
+    assert_eq!(c.len(), want, "{scenario}");
+    assert_eq!(c.get("x0").is_some(), want > 0, "{scenario}");
+    assert!(c.get("torn").is_none(), "{scenario}");
+    c.load()
+        .unwrap_or_else(|e| panic!("{scenario}: load as a reader: {e}"));
+    assert_eq!(c.len(), want, "{scenario}: after load");
+    let e = c.add(asset("new", 1)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Io, "{scenario}: {e}");
+    assert!(e.message().contains("ermission denied"), "{scenario}: {e}");
+    say(&format!(
+        "  {scenario}: a reader opens it ({want} assets); add -> IO ({e})"
+    ));
+}
+
 // ---- missing and removed folders ----
 
 pub fn missing_and_removed_folder() {

@@ -60,6 +60,10 @@ const TESTS: &[Test] = &[
     ("faults_read_only_folder", faults::read_only_folder),
     ("faults_permission_denied", faults::permission_denied),
     (
+        "faults_read_only_reader_repairs_nothing",
+        faults::read_only_reader_repairs_nothing,
+    ),
+    (
         "faults_missing_and_removed_folder",
         faults::missing_and_removed_folder,
     ),
@@ -113,6 +117,7 @@ fn child_role(role: &str) {
         "crash.adder" => crash::child_adder(),
         "faults.fsize" => faults::child_fsize(),
         "faults.nobody" => faults::child_nobody(),
+        "faults.reader" => faults::child_reader(),
         "faults.remover_victim" => faults::child_remover_victim(),
         "locking.holder" => locking::child_holder(),
         "locking.exclusive_loop" => locking::child_exclusive_loop(),

@@ -36,9 +36,9 @@ use std::sync::Arc;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use crate::asset::{sealed::Hook, Asset};
+use crate::asset::{sealed::Hook, Asset, RawAsset};
 use crate::error::{Error, Result};
-use crate::store::{Store, StoreBuilder};
+use crate::store::{Kept, Store, StoreBuilder};
 
 const REV_KEY: &str = "asset_cache_rev";
 /// The closing bytes an append overwrites.
@@ -57,6 +57,14 @@ pub struct Unreadable(pub String);
 
 /// Parses a whole file, in our layout or any other JSON layout.
 pub fn parse<T: Asset>(bytes: &[u8]) -> Result<Parsed<T>, Unreadable> {
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        // serde_json would say "expected value at line 1 column 1".
+        return Err(Unreadable(
+            "it starts with a UTF-8 byte-order mark (EF BB BF), which JSON does not \
+             allow and Python's json.load refuses too"
+                .into(),
+        ));
+    }
     let file: FileSeed<T> = serde_json::from_slice(bytes).map_err(|e| Unreadable(e.to_string()))?;
     let expiry = file
         .expiry
@@ -66,13 +74,15 @@ pub fn parse<T: Asset>(bytes: &[u8]) -> Result<Parsed<T>, Unreadable> {
         .ok_or_else(|| Unreadable("no \"data\" member".into()))?;
     // Only a file whose bytes are in our layout may be appended to.
     let rev = header_rev(bytes).filter(|_| bytes.ends_with(b"\n}}\n"));
+    let mut store = data
+        .pairs
+        .into_iter()
+        .collect::<StoreBuilder<T>>()
+        .with_expiry(expiry);
+    store.set_kept(data.kept);
     Ok(Parsed {
         records: data.records,
-        store: data
-            .pairs
-            .into_iter()
-            .collect::<StoreBuilder<T>>()
-            .with_expiry(expiry),
+        store,
         rev,
     })
 }
@@ -244,11 +254,33 @@ pub fn render<'a, T: serde::Serialize + 'a>(
     rev: &str,
     assets: impl Iterator<Item = (&'a str, &'a T)>,
 ) -> Result<Vec<u8>> {
+    render_with_kept(expiry, rev, assets, &[])
+}
+
+/// Renders a whole file in our layout, with the records kept as they were
+/// (ids without a UTF-8 form) after the assets.
+pub fn render_with_kept<'a, T: serde::Serialize + 'a>(
+    expiry: f64,
+    rev: &str,
+    assets: impl Iterator<Item = (&'a str, &'a T)>,
+    kept: &[Kept],
+) -> Result<Vec<u8>> {
     let mut out = render_header(expiry, rev);
     let mut first = true;
     for (id, asset) in assets {
         render_record(&mut out, first, id, asset)?;
         first = false;
+    }
+    for k in kept {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.extend_from_slice(k.id_json.as_bytes());
+        out.push(b':');
+        // RawAsset text is compact: no line break inside.
+        out.extend_from_slice(k.asset.json().as_bytes());
+        out.push(b'\n');
     }
     out.extend_from_slice(TAIL);
     Ok(out)
@@ -324,7 +356,71 @@ struct FileSeed<T> {
 
 struct Data<T> {
     pairs: Vec<(String, T)>,
+    kept: Vec<Kept>,
     records: usize,
+}
+
+/// A key of "data": an id, or the JSON text of one that has no UTF-8 form.
+enum FileKey {
+    Id(String),
+    NotUnicode(String),
+}
+
+impl<'de> Deserialize<'de> for FileKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = FileKey;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an id")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<FileKey, E> {
+                Ok(FileKey::Id(s.to_string()))
+            }
+            // serde_json hands a key over as bytes with its escapes decoded,
+            // lone surrogates as WTF-8 (what a `str` cannot hold).
+            fn visit_bytes<E: de::Error>(self, b: &[u8]) -> Result<FileKey, E> {
+                Ok(match std::str::from_utf8(b) {
+                    Ok(s) => FileKey::Id(s.to_string()),
+                    Err(_) => FileKey::NotUnicode(wtf8_to_json(b)),
+                })
+            }
+        }
+        d.deserialize_bytes(V)
+    }
+}
+
+/// A JSON string (quotes included) for WTF-8 bytes: a lone surrogate becomes
+/// a lower-case `\uXXXX` escape, as Python's json writes it.
+fn wtf8_to_json(mut b: &[u8]) -> String {
+    let mut out = String::from("\"");
+    loop {
+        let (valid, rest) = match std::str::from_utf8(b) {
+            Ok(s) => (s, &b[b.len()..]),
+            Err(e) => (
+                // from_utf8 vouched for this prefix.
+                std::str::from_utf8(&b[..e.valid_up_to()]).unwrap_or_default(),
+                &b[e.valid_up_to()..],
+            ),
+        };
+        let quoted = serde_json::to_string(valid).unwrap_or_default();
+        out.push_str(&quoted[1..quoted.len() - 1]);
+        match rest {
+            [] => break,
+            // A surrogate code point, U+D800..U+DFFF, in the 3-byte form.
+            [0xED, b1 @ 0xA0..=0xBF, b2 @ 0x80..=0xBF, tail @ ..] => {
+                let cp = 0xD000 | (u32::from(b1 & 0x3F) << 6) | u32::from(b2 & 0x3F);
+                out.push_str(&format!("\\u{cp:04x}"));
+                b = tail;
+            }
+            [_, tail @ ..] => {
+                out.push_str("\\ufffd");
+                b = tail;
+            }
+        }
+    }
+    out.push('"');
+    out
 }
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for FileSeed<T> {
@@ -377,12 +473,30 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for DataSeed<T> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Data<T>, A::Error> {
         let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(0));
-        while let Some(id) = map.next_key::<String>()? {
-            let asset = map.next_value::<T>()?;
-            pairs.push((id, asset));
+        let mut kept: Vec<Kept> = Vec::new();
+        let mut records = 0;
+        while let Some(key) = map.next_key::<FileKey>()? {
+            records += 1;
+            match key {
+                FileKey::Id(id) => {
+                    let asset = map.next_value::<T>()?;
+                    pairs.push((id, asset));
+                }
+                FileKey::NotUnicode(id_json) => {
+                    let asset = map.next_value::<RawAsset>()?;
+                    // Last wins, at the first position, as for any id.
+                    match kept.iter_mut().find(|k| k.id_json == id_json) {
+                        Some(k) => k.asset = asset,
+                        None => kept.push(Kept { id_json, asset }),
+                    }
+                }
+            }
         }
-        let records = pairs.len();
-        Ok(Data { pairs, records })
+        Ok(Data {
+            pairs,
+            kept,
+            records,
+        })
     }
 }
 

@@ -12,7 +12,9 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{
+    fchown, DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt, PermissionsExt,
+};
 use std::path::{Path, PathBuf};
 
 use super::format::{new_rev, TAIL};
@@ -115,15 +117,27 @@ impl Opened {
 }
 
 /// Replaces the cache file by `bytes` atomically: a new file created in the
-/// same folder (exclusively, never through a symlink), written, flushed, and
+/// same folder (exclusively, never through a symlink, readable by its owner
+/// only), written, flushed, given the old file's mode, owner and group (where
+/// this process may set them) or `new_mode` when there is no old file, and
 /// renamed over the old one. On failure the temporary file is removed.
-pub fn replace(dir: &Path, name: &str, bytes: &[u8], durable: bool) -> Result<(u64, u64)> {
+pub fn replace(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+    durable: bool,
+    new_mode: u32,
+) -> Result<(u64, u64)> {
     let target = cache_path(dir, name);
     let (tmp_path, mut tmp) = create_temp(dir, name)?;
     let written = tmp
         .write_all(bytes)
         .and_then(|()| if durable { tmp.sync_all() } else { Ok(()) })
         .map_err(|e| Error::io("write", &tmp_path, e))
+        .and_then(|()| {
+            take_over_permissions(&tmp, &target, new_mode)
+                .map_err(|e| Error::io("set the permissions of", &tmp_path, e))
+        })
         .and_then(|()| tmp.metadata().map_err(|e| Error::io("stat", &tmp_path, e)))
         .and_then(|meta| {
             fs::rename(&tmp_path, &target)
@@ -144,6 +158,81 @@ fn temp_prefix(name: &str) -> String {
     format!(".{name}.json.tmp-")
 }
 
+/// Gives the new file `tmp` the permissions of the file it replaces: its
+/// mode, and its owner and group where this process may set them (root may
+/// set both; a member of the file's group may set the group, which keeps a
+/// cache shared by a group writable by it). With no file to replace, the
+/// mode is `new_mode`, exactly (whatever the umask).
+fn take_over_permissions(tmp: &File, target: &Path, new_mode: u32) -> io::Result<()> {
+    let mode = match fs::symlink_metadata(target) {
+        Ok(old) if old.is_file() => {
+            let (uid, gid) = (old.uid(), old.gid());
+            // Owner and group first: changing them may clear set-id bits.
+            if fchown(tmp, Some(uid), Some(gid)).is_err() {
+                let _ = fchown(tmp, None, Some(gid));
+            }
+            old.mode() & 0o7777
+        }
+        _ => new_mode,
+    };
+    tmp.set_permissions(fs::Permissions::from_mode(mode))
+}
+
+/// Creates `dir` and its missing parents, each with `mode` exactly (plus
+/// the set-group-ID bit a folder inherits from a set-group-ID parent, which
+/// keeps the group of a shared tree). With `durable`, each new folder's
+/// entry is flushed into its parent (fsync of the parent), so that a power
+/// loss cannot take away a folder holding an acknowledged write. Folders
+/// that exist are left as they are.
+pub fn create_folder(dir: &Path, mode: u32, durable: bool) -> Result<()> {
+    let mut missing = Vec::new();
+    let mut p = dir;
+    loop {
+        match fs::metadata(p) {
+            Ok(m) if m.is_dir() => break,
+            Ok(_) => {
+                return Err(Error::io(
+                    "create folder",
+                    dir,
+                    io::Error::from_raw_os_error(libc::ENOTDIR),
+                ))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                missing.push(p);
+                match p.parent() {
+                    Some(parent) if !parent.as_os_str().is_empty() => p = parent,
+                    _ => break,
+                }
+            }
+            Err(e) => return Err(Error::io("create folder", dir, e)),
+        }
+    }
+    for &p in missing.iter().rev() {
+        match fs::DirBuilder::new().mode(mode & 0o777).create(p) {
+            Ok(()) => {}
+            // Another process made it meanwhile: theirs stands.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && p.is_dir() => continue,
+            Err(e) => return Err(Error::io("create folder", p, e)),
+        }
+        let made = fs::metadata(p).map_err(|e| Error::io("stat", p, e))?;
+        let want = mode | (made.mode() & libc::S_ISGID);
+        if made.mode() & 0o7777 != want {
+            fs::set_permissions(p, fs::Permissions::from_mode(want))
+                .map_err(|e| Error::io("set the mode of folder", p, e))?;
+        }
+        if durable {
+            let parent = match p.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent,
+                _ => Path::new("."),
+            };
+            File::open(parent)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| Error::io("flush folder", parent, e))?;
+        }
+    }
+    Ok(())
+}
+
 fn create_temp(dir: &Path, name: &str) -> Result<(PathBuf, File)> {
     loop {
         let path = dir.join(format!(
@@ -155,7 +244,9 @@ fn create_temp(dir: &Path, name: &str) -> Result<(PathBuf, File)> {
         match OpenOptions::new()
             .write(true)
             .create_new(true)
-            .mode(0o666)
+            // Private from its creation; its final mode is set before the
+            // rename (`take_over_permissions`).
+            .mode(0o600)
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&path)
         {

@@ -49,7 +49,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -85,15 +85,27 @@ pub struct Held {
 /// this library may still hold a lock on an older lock file of that name
 /// (see the module's documentation): then we start over once it is done.
 pub fn acquire(path: &Path, mode: Mode, timeout: Option<Duration>) -> Result<Held> {
+    acquire_creating(path, mode, timeout, crate::options::DEFAULT_FILE_MODE)
+}
+
+/// [`acquire`], creating a missing lock file with `file_mode` (exactly,
+/// whatever the umask).
+pub fn acquire_creating(
+    path: &Path,
+    mode: Mode,
+    timeout: Option<Duration>,
+    file_mode: u32,
+) -> Result<Held> {
     let deadline = timeout.map(|t| Instant::now() + t);
     // A writer lets the turnstile go once its flock is granted (below);
     // whatever happens, it goes when `_turnstile` is dropped.
-    let _turnstile = pass_turnstile(path, mode, timeout, deadline)?;
+    let _turnstile = pass_turnstile(path, mode, timeout, deadline, file_mode)?;
     let slot = Slot::of(path);
     let mut pause = Duration::from_micros(20);
     loop {
         let folder = open_folder(path)?;
-        let file = Listed::open(|| open_lock_file(folder.as_ref().map(Listed::get), path))?;
+        let file =
+            Listed::open(|| open_lock_file(folder.as_ref().map(Listed::get), path, file_mode))?;
         wait_for(file.get(), mode, timeout, deadline, path)?;
         let announcement = folder.filter(|dir| slot.announce(dir.get(), mode));
         if !still_at_path(file.get(), path)? {
@@ -209,8 +221,9 @@ fn pass_turnstile(
     mode: Mode,
     timeout: Option<Duration>,
     deadline: Option<Instant>,
+    file_mode: u32,
 ) -> Result<Option<Listed<File>>> {
-    let file = match Listed::open(|| open_lock_file(None, path)) {
+    let file = match Listed::open(|| open_lock_file(None, path, file_mode)) {
         Ok(f) => f,
         // The flocks that follow report the problem with the lock file.
         Err(_) => return Ok(None),
@@ -315,35 +328,25 @@ fn is_contended(e: &io::Error) -> bool {
 /// Opens (creating) the lock file, never through a symbolic link; inside
 /// `folder` when given, so that the file is in the folder we announce on even
 /// if the folder's path is swapped meanwhile.
-fn open_lock_file(folder: Option<&File>, path: &Path) -> Result<File> {
+fn open_lock_file(folder: Option<&File>, path: &Path, file_mode: u32) -> Result<File> {
+    // The common case, an existing file, costs one open; a missing one is
+    // created exclusively, so that only its creator sets its mode.
     let open = |write: bool| -> io::Result<File> {
-        let Some(dir) = folder else {
-            return OpenOptions::new()
-                .read(true)
-                .write(write)
-                .create(write)
-                .mode(0o644)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(path);
-        };
-        let name = path.file_name().unwrap_or_default();
-        let name = CString::new(name.as_bytes())
-            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        let flags = libc::O_NOFOLLOW
-            | libc::O_CLOEXEC
-            | if write {
-                libc::O_RDWR | libc::O_CREAT
-            } else {
-                libc::O_RDONLY
-            };
-        // SAFETY: a valid folder descriptor and a NUL-terminated name.
-        let fd =
-            unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags, 0o644 as libc::c_uint) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
+        loop {
+            match open_at(folder, path, write, false, file_mode) {
+                Err(e) if write && e.kind() == io::ErrorKind::NotFound => {}
+                other => return other,
+            }
+            match open_at(folder, path, write, true, file_mode) {
+                Ok(f) => {
+                    // Exactly `file_mode`, whatever the umask.
+                    f.set_permissions(std::fs::Permissions::from_mode(file_mode))?;
+                    return Ok(f);
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
         }
-        // SAFETY: `fd` was just opened and is owned by nothing else.
-        Ok(unsafe { File::from_raw_fd(fd) })
     };
     match open(true) {
         Ok(f) => Ok(f),
@@ -352,6 +355,53 @@ fn open_lock_file(folder: Option<&File>, path: &Path) -> Result<File> {
             open(false).map_err(|_| lock_open_error(path, e))
         }
         Err(e) => Err(lock_open_error(path, e)),
+    }
+}
+
+/// Opens the lock file, in `folder` when given; `create` makes it, and only
+/// if it does not exist.
+fn open_at(
+    folder: Option<&File>,
+    path: &Path,
+    write: bool,
+    create: bool,
+    file_mode: u32,
+) -> io::Result<File> {
+    {
+        let Some(dir) = folder else {
+            return OpenOptions::new()
+                .read(true)
+                .write(write)
+                .create_new(create)
+                .mode(file_mode)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(path);
+        };
+        let name = path.file_name().unwrap_or_default();
+        let name = CString::new(name.as_bytes())
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let flags = libc::O_NOFOLLOW
+            | libc::O_CLOEXEC
+            | if write { libc::O_RDWR } else { libc::O_RDONLY }
+            | if create {
+                libc::O_CREAT | libc::O_EXCL
+            } else {
+                0
+            };
+        // SAFETY: a valid folder descriptor and a NUL-terminated name.
+        let fd = unsafe {
+            libc::openat(
+                dir.as_raw_fd(),
+                name.as_ptr(),
+                flags,
+                file_mode as libc::c_uint,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just opened and is owned by nothing else.
+        Ok(unsafe { File::from_raw_fd(fd) })
     }
 }
 

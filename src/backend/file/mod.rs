@@ -46,6 +46,9 @@ pub struct FileBackend {
     lock_path: PathBuf,
     lock_timeout: Option<Duration>,
     durable: bool,
+    /// Modes of the files and folders this backend creates.
+    file_mode: u32,
+    dir_mode: u32,
     /// The file version memory reflects; `None`: no file (or unknown).
     known: Option<Identity>,
     /// Folder mtime after our last write, to notice others' temp files.
@@ -58,6 +61,10 @@ pub struct ReadLock(Option<Held>);
 /// The exclusive lock, and the file as opened (read-write) by `sync`.
 pub struct WriteLock {
     file: Option<Opened>,
+    /// Why the file could not be opened for writing, when `sync` had to open
+    /// it read-only (a reader that may not write there): a write fails with
+    /// it, a load goes on without the repairs it cannot make.
+    write_denied: Option<Error>,
     _held: Held,
 }
 
@@ -83,9 +90,19 @@ impl FileBackend {
             name,
             lock_timeout,
             durable,
+            file_mode: crate::options::DEFAULT_FILE_MODE,
+            dir_mode: crate::options::DEFAULT_DIR_MODE,
             known: None,
             dir_stamp: None,
         }
+    }
+
+    /// The modes of the cache file, lock file and folders this backend
+    /// creates (see `Options::file_mode`, `Options::dir_mode`).
+    pub fn with_modes(mut self, file_mode: u32, dir_mode: u32) -> Self {
+        self.file_mode = file_mode;
+        self.dir_mode = dir_mode;
+        self
     }
 
     /// No file: memory must start afresh if it reflected anything.
@@ -152,14 +169,40 @@ impl FileBackend {
         match format::parse::<T>(&bytes) {
             Ok(parsed) => {
                 self.known = Some(identity(parsed.rev, parsed.records, bytes.len() as u64));
+                self.warn_kept(&parsed.store);
                 Ok(Read::Done(Change::Whole(parsed.store)))
             }
             Err(Unreadable(why)) => Ok(Read::Unreadable(bytes, why)),
         }
     }
 
+    /// Records whose id has no UTF-8 form are kept in the file as they are
+    /// (see `store::Kept`); say so, naming them, whenever they are read.
+    fn warn_kept<T: Asset>(&self, store: &Store<T>) {
+        let kept = store.kept();
+        if kept.is_empty() {
+            return;
+        }
+        let names: Vec<&str> = kept.iter().take(5).map(|k| k.id_json.as_str()).collect();
+        log::warn(&format!(
+            "{}: {} record(s) whose id is not valid Unicode (a lone surrogate escape), {}{}: \
+             kept in the file as they are, but not readable through this library",
+            self.cache_path.display(),
+            kept.len(),
+            names.join(", "),
+            if kept.len() > names.len() {
+                ", ..."
+            } else {
+                ""
+            }
+        ));
+    }
+
     /// A file that does not parse: a torn append is repaired (its complete
     /// records kept); anything else is moved aside and memory starts empty.
+    /// A process that may not write there (a reader of a read-only cache)
+    /// uses the complete records, or starts empty, and leaves the file for
+    /// a writer to repair.
     fn repair<T: Asset>(
         &mut self,
         lock: &mut WriteLock,
@@ -174,14 +217,41 @@ impl FileBackend {
                 self.cache_path.display()
             ));
             let rev = format::new_rev();
-            let fixed =
-                format::render(parsed.store.expiry(), &rev, parsed.store.iter()).unwrap_or(fixed);
-            self.replace_file(&fixed, rev, parsed.store.len())?;
-            lock.file = io::open(&self.cache_path, true)?;
+            let fixed = format::render_with_kept(
+                parsed.store.expiry(),
+                &rev,
+                parsed.store.iter(),
+                parsed.store.kept(),
+            )
+            .unwrap_or(fixed);
+            match self.replace_file(&fixed, rev, parsed.store.len()) {
+                Ok(()) => lock.file = io::open(&self.cache_path, true)?,
+                Err(e) if e.is_write_denied() => {
+                    log::warn(&format!(
+                        "{}: cannot repair it ({e}); using its complete records and leaving \
+                         it for a writer",
+                        self.cache_path.display()
+                    ));
+                    self.known = None;
+                }
+                Err(e) => return Err(e),
+            }
             return Ok(Change::Whole(parsed.store));
         }
         lock.file = None;
-        let aside = io::quarantine(&self.cache_path)?;
+        let aside = match io::quarantine(&self.cache_path) {
+            Ok(aside) => aside,
+            Err(e) if e.is_write_denied() => {
+                log::warn(&format!(
+                    "{} is unreadable ({why}) and cannot be moved aside ({e}); starting \
+                     empty and leaving it for a writer",
+                    self.cache_path.display()
+                ));
+                self.known = None;
+                return Ok(Change::Gone);
+            }
+            Err(e) => return Err(e),
+        };
         log::warn(&format!(
             "{} is unreadable ({why}); kept aside as {}, starting empty",
             self.cache_path.display(),
@@ -192,7 +262,7 @@ impl FileBackend {
     }
 
     fn replace_file(&mut self, bytes: &[u8], rev: String, records: usize) -> Result<()> {
-        let (dev, ino) = io::replace(&self.dir, &self.name, bytes, self.durable)?;
+        let (dev, ino) = io::replace(&self.dir, &self.name, bytes, self.durable, self.file_mode)?;
         self.known = Some(Identity {
             dev,
             ino,
@@ -234,15 +304,26 @@ impl<T: Asset> Backend<T> for FileBackend {
         {
             return Ok(ReadLock(None));
         }
-        let held = lock::acquire(&self.lock_path, Mode::Shared, self.lock_timeout)?;
+        let held = lock::acquire_creating(
+            &self.lock_path,
+            Mode::Shared,
+            self.lock_timeout,
+            self.file_mode,
+        )?;
         Ok(ReadLock(Some(held)))
     }
 
     fn write_lock(&mut self) -> Result<WriteLock> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| Error::io("create folder", &self.dir, e))?;
-        let held = lock::acquire(&self.lock_path, Mode::Exclusive, self.lock_timeout)?;
+        io::create_folder(&self.dir, self.dir_mode, self.durable)?;
+        let held = lock::acquire_creating(
+            &self.lock_path,
+            Mode::Exclusive,
+            self.lock_timeout,
+            self.file_mode,
+        )?;
         Ok(WriteLock {
             file: None,
+            write_denied: None,
             _held: held,
         })
     }
@@ -259,7 +340,18 @@ impl<T: Asset> Backend<T> for FileBackend {
     }
 
     fn sync(&mut self, lock: &mut WriteLock, memory: &Store<T>) -> Result<Change<T>> {
-        lock.file = io::open(&self.cache_path, true)?;
+        lock.write_denied = None;
+        lock.file = match io::open(&self.cache_path, true) {
+            Ok(file) => file,
+            Err(e) if e.is_write_denied() => {
+                // Readable, maybe: a load may still read it (and leave the
+                // repairs it wanted to a writer); a write fails with `e`.
+                let file = io::open(&self.cache_path, false)?;
+                lock.write_denied = Some(e);
+                file
+            }
+            Err(e) => return Err(e),
+        };
         match self.read(lock.file.as_ref(), memory)? {
             Read::Done(change) => Ok(change),
             Read::Unreadable(bytes, why) => self.repair(lock, &bytes, &why),
@@ -273,6 +365,9 @@ impl<T: Asset> Backend<T> for FileBackend {
         id: &str,
         asset: &T,
     ) -> Result<Option<Change<T>>> {
+        if let Some(e) = lock.write_denied.take() {
+            return Err(e);
+        }
         self.remove_temps_if_dir_changed();
         let live = memory.len();
         if let (Some(file), Some(known)) = (lock.file.as_mut(), self.known.clone()) {
@@ -301,16 +396,20 @@ impl<T: Asset> Backend<T> for FileBackend {
             .map(|(k, v)| if k == id { (k, asset) } else { (k, v) });
         let appended = (!replaced).then_some((id, asset));
         let rev = format::new_rev();
-        let bytes = format::render(memory.expiry(), &rev, others.chain(appended))?;
+        let bytes =
+            format::render_with_kept(memory.expiry(), &rev, others.chain(appended), memory.kept())?;
         let records = memory.len() + usize::from(!replaced);
         lock.file = None;
         self.replace_file(&bytes, rev, records).map(|()| None)
     }
 
     fn rewrite(&mut self, lock: &mut WriteLock, store: &Store<T>) -> Result<()> {
+        if let Some(e) = lock.write_denied.take() {
+            return Err(e);
+        }
         self.remove_temps_if_dir_changed();
         let rev = format::new_rev();
-        let bytes = format::render(store.expiry(), &rev, store.iter())?;
+        let bytes = format::render_with_kept(store.expiry(), &rev, store.iter(), store.kept())?;
         lock.file = None;
         self.replace_file(&bytes, rev, store.len())
     }
@@ -318,8 +417,25 @@ impl<T: Asset> Backend<T> for FileBackend {
     fn remove_expired(&mut self, lock: &mut WriteLock) -> Result<()> {
         lock.file = None;
         match std::fs::remove_file(&self.cache_path) {
-            Ok(()) => log::info(&format!("{} expired; deleted", self.cache_path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Ok(()) => {
+                log::info(&format!("{} expired; deleted", self.cache_path.display()));
+                // Nothing denies writing a new file in its place.
+                lock.write_denied = None;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => lock.write_denied = None,
+            // A reader that may not write there: the store is empty and
+            // expired all the same; the file is left for a writer to delete.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EACCES | libc::EPERM | libc::EROFS)
+                ) =>
+            {
+                log::info(&format!(
+                    "{} expired; cannot delete it ({e}), left for a writer",
+                    self.cache_path.display()
+                ))
+            }
             Err(e) => return Err(Error::io("delete expired", &self.cache_path, e)),
         }
         self.known = None;
@@ -334,7 +450,12 @@ impl<T: Asset> Backend<T> for FileBackend {
             self.known = None;
             return Ok(());
         }
-        let _held = lock::acquire(&self.lock_path, Mode::Exclusive, self.lock_timeout)?;
+        let _held = lock::acquire_creating(
+            &self.lock_path,
+            Mode::Exclusive,
+            self.lock_timeout,
+            self.file_mode,
+        )?;
         match std::fs::remove_file(&self.cache_path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
