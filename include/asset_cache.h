@@ -47,6 +47,16 @@
 
 
 /**
+ * The largest cache file read, in bytes (4 GiB). A larger file is kept
+ * aside as `<name>.json.corrupt` unread, like any unreadable file, and a
+ * write that would make the file larger fails with ASSET_CACHE_IO. Below
+ * it, memory that cannot be allocated gives ASSET_CACHE_NO_MEMORY, never an
+ * abort. Memory use is about 1.1x the file size. Must equal the Rust
+ * `asset_cache::MAX_FILE_BYTES` (tests/hostile.rs checks).
+ */
+#define ASSET_CACHE_MAX_FILE_BYTES 4294967296
+
+/**
  * The result of every fallible call. Values are stable: never renumbered.
  */
 typedef enum {
@@ -93,7 +103,9 @@ typedef enum {
    */
   ASSET_CACHE_LOCK_TIMEOUT = 8,
   /**
-   * Memory for a returned string could not be allocated.
+   * Memory could not be allocated: for a returned string, or for reading
+   * the cache file (one under ASSET_CACHE_MAX_FILE_BYTES but larger than
+   * the process may allocate). Nothing changed, on disk or in memory.
    */
   ASSET_CACHE_NO_MEMORY = 9,
   /**

@@ -30,6 +30,10 @@ pub enum ErrorKind {
     /// another type at the cache's key names, out of memory, or another
     /// server error. Retrying will not help until that is fixed.
     Backend,
+    /// Memory for reading the file could not be allocated (a file under the
+    /// size limit, `MAX_FILE_BYTES`, but more than the process may allocate).
+    /// Nothing changed, on disk or in memory.
+    NoMemory,
 }
 
 /// An error with its kind and a message that names the problem.

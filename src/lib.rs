@@ -54,6 +54,7 @@ mod store;
 
 pub use asset::{Asset, RawAsset};
 pub use backend::any::AnyBackend;
+pub use backend::file::io::MAX_FILE_BYTES;
 pub use backend::file::FileBackend;
 #[cfg(feature = "redis")]
 pub use backend::redis::RedisBackend;

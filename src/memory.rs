@@ -38,3 +38,12 @@ pub fn vec_with_capacity<T>(cap: usize) -> Vec<T> {
     advise_huge_pages(v.as_ptr().cast(), v.capacity() * std::mem::size_of::<T>());
     v
 }
+
+/// [`vec_with_capacity`], or `None` when the memory cannot be had (instead
+/// of aborting the process, as `Vec::with_capacity` does).
+pub fn try_vec_with_capacity<T>(cap: usize) -> Option<Vec<T>> {
+    let mut v: Vec<T> = Vec::new();
+    v.try_reserve_exact(cap).ok()?;
+    advise_huge_pages(v.as_ptr().cast(), v.capacity() * std::mem::size_of::<T>());
+    Some(v)
+}

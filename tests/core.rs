@@ -269,13 +269,84 @@ fn stale_temp_files_are_removed_by_the_next_writer() {
     let d = tmp("temps");
     let c = open(&d);
     c.add(asset("a", 1)).unwrap();
-    let stale = d.join(".model.json.tmp-123-0123456789abcdef");
+    // The one temporary name a writer uses (issue 15: a fixed name, so that
+    // finding a crashed writer's leftover costs one unlink, not a listing).
+    let stale = d.join(".model.json.tmp");
     fs::write(&stale, b"partial").unwrap();
-    let unrelated = d.join(".model.json.json.tmp-1-0123456789abcdef");
+    let unrelated = d.join(".model.json.json.tmp");
     fs::write(&unrelated, b"another cache's").unwrap();
     c.add(asset("b", 1)).unwrap();
     assert!(!stale.exists());
     assert!(unrelated.exists());
+}
+
+/// Issue 15's guard: a write that fails in the append itself (not before it,
+/// as above) leaves memory equal to the file. The file-size limit is per
+/// process, so the test runs itself again as a child process with
+/// `ASSET_CACHE_CORE_FSIZE_CHILD` set, alone (`--exact`), and there adds
+/// under every limit from the file's size up. Checked to fail with the
+/// memory update of `AssetCache::add_with_id` made regardless of the
+/// append's result (memory held the asset the failed append lacked).
+#[test]
+fn a_failing_append_leaves_memory_equal_to_the_file() {
+    const NAME: &str = "a_failing_append_leaves_memory_equal_to_the_file";
+    if std::env::var_os("ASSET_CACHE_CORE_FSIZE_CHILD").is_none() {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+            .env("ASSET_CACHE_CORE_FSIZE_CHILD", "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{:?}\n{stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("failed appends checked:"), "{stdout}");
+        return;
+    }
+    let d = tmp("fsize");
+    let c = open(&d);
+    c.add_list((0..12).map(|i| asset(&format!("x{i}"), i)).collect())
+        .unwrap();
+    c.add(asset("y", 1)).unwrap();
+    // SAFETY: past the limit a write fails with EFBIG instead of a signal.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+    let set_limit = |limit: u64| {
+        let mut cur = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: valid out-pointer; the soft limit at most the hard one.
+        unsafe {
+            assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut cur), 0);
+            cur.rlim_cur = limit.min(cur.rlim_max);
+            assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &cur), 0);
+        }
+    };
+    let mut failed = 0;
+    for i in 0..400u64 {
+        let size = fs::metadata(d.join("model.json")).unwrap().len();
+        let before = fs::read(d.join("model.json")).unwrap();
+        // Room for part of the record only: the append itself fails.
+        set_limit(size + i % 40);
+        let r = c.add(asset(&format!("n{i}"), i as i64));
+        set_limit(u64::MAX);
+        if let Err(e) = r {
+            assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+            assert_eq!(fs::read(d.join("model.json")).unwrap(), before);
+            assert!(
+                c.get(&format!("n{i}")).is_none(),
+                "memory has the failed add"
+            );
+            failed += 1;
+        }
+        let fresh = open(&d);
+        assert_eq!(c.get_all(), fresh.get_all(), "memory differs from the file");
+    }
+    assert!(failed > 100, "only {failed} appends failed");
+    println!("failed appends checked: {failed}");
 }
 
 #[test]

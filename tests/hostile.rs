@@ -19,6 +19,7 @@ use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::ptr;
+use std::time::Duration;
 
 use asset_cache::ffi::asset_cache_status::{self, *};
 use asset_cache::ffi::{self as c, asset_cache_options};
@@ -266,16 +267,12 @@ fn symlinks_named_like_temporary_or_corrupt_files_are_not_followed() {
     let dir = root.join("cache");
     fs::create_dir_all(&dir).unwrap();
     let (victim, dangling) = victims(&root);
-    // Temporary names carry 64 random bits, so they cannot be predicted; plant
-    // links where a stale one from a crashed writer would be, which the next
-    // writer removes: it must remove the link, not the file it points to.
-    let pid = std::process::id();
-    let stale = [
-        dir.join(format!(".model.json.tmp-{pid}-0123456789abcdef")),
-        dir.join(".model.json.tmp-1-fedcba9876543210"),
-    ];
-    symlink(&victim, &stale[0]).unwrap();
-    symlink(&dangling, &stale[1]).unwrap();
+    // Plant a link where a crashed writer's leftover temporary file would be
+    // (one fixed name): the next writer removes it, and must remove the link,
+    // not the file it points to. A second one, dangling, is planted before
+    // the rewrite below.
+    let stale = dir.join(".model.json.tmp");
+    symlink(&victim, &stale).unwrap();
     // And a link where an unreadable file would be kept aside.
     symlink(&victim, dir.join("model.json.corrupt")).unwrap();
     fs::write(dir.join("model.json"), b"{ not json").unwrap();
@@ -288,12 +285,18 @@ fn symlinks_named_like_temporary_or_corrupt_files_are_not_followed() {
         "the corrupt file must go beside the planted link"
     );
     assert_eq!(h.add(r#"{"id":"a"}"#), ASSET_CACHE_OK);
+    assert!(
+        fs::symlink_metadata(&stale).is_err(),
+        "the stale link was kept"
+    );
+    symlink(&dangling, &stale).unwrap();
     assert_eq!(h.add_list(r#"[{"id":"b"}]"#), ASSET_CACHE_OK);
     assert_eq!(fs::read(&victim).unwrap(), VICTIM);
     assert!(!dangling.exists());
-    for s in &stale {
-        assert!(fs::symlink_metadata(s).is_err(), "{} was kept", s.display());
-    }
+    assert!(
+        fs::symlink_metadata(&stale).is_err(),
+        "the stale link was kept"
+    );
     assert_eq!(h.get("b").unwrap(), r#"{"id":"b"}"#);
 }
 
@@ -388,4 +391,162 @@ fn a_100_mb_garbage_file_is_kept_aside() {
     let h = open(&dir, b"model").unwrap();
     assert_eq!(h.len(), 0);
     assert!(fs::read(dir.join("model.json.corrupt")).unwrap() == junk);
+}
+
+// ---- issue 15: planted non-regular files and a huge sparse file ----
+
+// SAFETY: a handle may be used from any thread (the header says so); the
+// tests hand one to a watchdog thread and back.
+unsafe impl Send for Handle {}
+
+fn last_error() -> String {
+    // SAFETY: the library returns a valid string for this thread.
+    unsafe { CStr::from_ptr(c::asset_cache_last_error()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Runs `f` on another thread and fails the test if it has not returned
+/// after `limit` (a hang detector far above any expected duration; a thread
+/// stuck in open(2) dies with the test process).
+fn within<R: Send + 'static>(
+    limit: Duration,
+    what: &str,
+    f: impl FnOnce() -> R + Send + 'static,
+) -> R {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("{what}: still blocked after {limit:?} (a hang)"))
+}
+
+fn mkfifo(path: &Path) {
+    let p = CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(
+        unsafe { libc::mkfifo(p.as_ptr(), 0o666) },
+        0,
+        "mkfifo {}",
+        path.display()
+    );
+}
+
+fn is_fifo(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_fifo())
+}
+
+/// Issue 15, item 1: a FIFO planted at `<name>.json` made open block forever
+/// in open(2), holding the shared lock. Checked to fail: before the fix
+/// (commit 1b334ba: no O_NONBLOCK in `persist::open`) the open was still
+/// blocked after 10 s and the test failed with "(a hang)"; with the fstat
+/// check of `open_regular` skipped, add_list wrote the record into the pipe's
+/// path... (it failed: the FIFO was gone). The lock-file case: before the
+/// fix the lock was taken on the FIFO and the open succeeded (status OK).
+#[test]
+fn a_fifo_at_the_cache_or_lock_file_is_refused_at_once() {
+    let dir = tmp("fifo");
+    let d = dir.to_path_buf();
+    mkfifo(&d.join("model.json"));
+    let (open_status, open_msg) = within(Duration::from_secs(10), "open over a FIFO", {
+        let d = d.clone();
+        move || match open(&d, b"model") {
+            Ok(_) => (ASSET_CACHE_OK, String::new()),
+            Err(s) => (s, last_error()),
+        }
+    });
+    assert_eq!(open_status, ASSET_CACHE_IO, "open: {open_msg}");
+    assert!(
+        open_msg.contains("FIFO"),
+        "the message names the file type: {open_msg}"
+    );
+    assert!(open_msg.contains("model.json"), "{open_msg}");
+    assert!(is_fifo(&d.join("model.json")), "the FIFO is left as it was");
+
+    // A handle opened before the FIFO appeared: every write refuses it too.
+    fs::remove_file(d.join("model.json")).unwrap();
+    let h = open(&d, b"model").unwrap();
+    mkfifo(&d.join("model.json"));
+    let h = within(Duration::from_secs(10), "writes over a FIFO", move || {
+        assert_eq!(h.add(r#"{"id":"a"}"#), ASSET_CACHE_IO);
+        assert!(last_error().contains("FIFO"), "{}", last_error());
+        assert_eq!(h.add_list(r#"[{"id":"b"}]"#), ASSET_CACHE_IO);
+        assert!(last_error().contains("FIFO"), "{}", last_error());
+        // SAFETY: valid handle.
+        assert_eq!(unsafe { c::asset_cache_load(h.0) }, ASSET_CACHE_IO);
+        h
+    });
+    assert_eq!(h.len(), 0);
+    assert!(is_fifo(&d.join("model.json")));
+    drop(h);
+
+    // A FIFO as the lock file, with a real cache file beside it.
+    fs::remove_file(d.join("model.json")).unwrap();
+    let h = open(&d, b"model").unwrap();
+    assert_eq!(h.add(r#"{"id":"a"}"#), ASSET_CACHE_OK);
+    drop(h);
+    let before = fs::read(d.join("model.json")).unwrap();
+    fs::remove_file(d.join("model.lock")).unwrap();
+    mkfifo(&d.join("model.lock"));
+    let (status, msg) = within(Duration::from_secs(10), "open with a FIFO lock file", {
+        let d = d.clone();
+        move || match open(&d, b"model") {
+            Ok(_) => (ASSET_CACHE_OK, String::new()),
+            Err(s) => (s, last_error()),
+        }
+    });
+    assert_eq!(status, ASSET_CACHE_LOCK, "{msg}");
+    assert!(msg.contains("FIFO") && msg.contains("model.lock"), "{msg}");
+    assert_eq!(fs::read(d.join("model.json")).unwrap(), before);
+    assert!(is_fifo(&d.join("model.lock")));
+
+    // FIFOs at the temporary and `.corrupt` names are never opened: a rewrite
+    // and a quarantine go on beside them.
+    fs::remove_file(d.join("model.lock")).unwrap();
+    mkfifo(&d.join(".model.json.tmp"));
+    mkfifo(&d.join("model.json.corrupt"));
+    fs::write(d.join("model.json"), b"not json").unwrap();
+    let h = within(Duration::from_secs(10), "rewrite beside FIFOs", {
+        let d = d.clone();
+        move || {
+            let h = open(&d, b"model").unwrap();
+            assert_eq!(
+                h.add_list(r#"[{"id":"b"}]"#),
+                ASSET_CACHE_OK,
+                "{}",
+                last_error()
+            );
+            h
+        }
+    });
+    assert_eq!(h.len(), 1);
+    assert_eq!(
+        fs::read(d.join("model.json.corrupt.1")).unwrap(),
+        b"not json"
+    );
+    assert!(is_fifo(&d.join("model.json.corrupt")));
+}
+
+/// Issue 15, item 2: a sparse 100 GB file (no blocks on disk) at
+/// `<name>.json` made every open abort the process ("memory allocation of
+/// 107374182401 bytes failed"). Over the documented limit
+/// (`ASSET_CACHE_MAX_FILE_BYTES`), a file is kept aside unread like any
+/// unreadable file. Checked to fail: before the fix (commit 1b334ba) this
+/// test binary died with SIGABRT.
+#[test]
+fn a_sparse_100_gb_file_is_kept_aside_unread() {
+    let dir = tmp("sparse");
+    let f = fs::File::create(dir.join("model.json")).unwrap();
+    f.set_len(100 << 30).unwrap();
+    drop(f);
+    let h = open(&dir, b"model").unwrap_or_else(|s| panic!("{s:?}: {}", last_error()));
+    assert_eq!(h.len(), 0);
+    assert!(!dir.join("model.json").exists());
+    let aside = fs::metadata(dir.join("model.json.corrupt")).unwrap();
+    assert_eq!(aside.len(), 100 << 30, "kept aside whole");
+    assert_eq!(h.add(r#"{"id":"a"}"#), ASSET_CACHE_OK);
+    assert!(h.get("a").is_some());
+    assert_eq!(asset_cache::MAX_FILE_BYTES, c::ASSET_CACHE_MAX_FILE_BYTES);
 }

@@ -118,6 +118,14 @@ pub type asset_cache_log_callback = Option<
 
 // ---- version and errors ----
 
+/// The largest cache file read, in bytes (4 GiB). A larger file is kept
+/// aside as `<name>.json.corrupt` unread, like any unreadable file, and a
+/// write that would make the file larger fails with ASSET_CACHE_IO. Below
+/// it, memory that cannot be allocated gives ASSET_CACHE_NO_MEMORY, never an
+/// abort. Memory use is about 1.1x the file size. Must equal the Rust
+/// `asset_cache::MAX_FILE_BYTES` (tests/hostile.rs checks).
+pub const ASSET_CACHE_MAX_FILE_BYTES: u64 = 4_294_967_296;
+
 /// The library's version, e.g. "0.1.0": compare it with
 /// ASSET_CACHE_VERSION_STRING to check that the header and the loaded library
 /// agree. Static storage; never free it.

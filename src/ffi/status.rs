@@ -35,7 +35,9 @@ pub enum asset_cache_status {
     ASSET_CACHE_LOCK = 7,
     /// Another process held the lock for longer than the lock timeout.
     ASSET_CACHE_LOCK_TIMEOUT = 8,
-    /// Memory for a returned string could not be allocated.
+    /// Memory could not be allocated: for a returned string, or for reading
+    /// the cache file (one under ASSET_CACHE_MAX_FILE_BYTES but larger than
+    /// the process may allocate). Nothing changed, on disk or in memory.
     ASSET_CACHE_NO_MEMORY = 9,
     /// A bug inside the library was caught before it could cross the ABI.
     /// The handle is still safe to use and to free.
@@ -64,6 +66,7 @@ impl From<ErrorKind> for asset_cache_status {
             ErrorKind::LockTimeout => S::ASSET_CACHE_LOCK_TIMEOUT,
             ErrorKind::BackendUnavailable => S::ASSET_CACHE_BACKEND_UNAVAILABLE,
             ErrorKind::Backend => S::ASSET_CACHE_BACKEND_ERROR,
+            ErrorKind::NoMemory => S::ASSET_CACHE_NO_MEMORY,
         }
     }
 }

@@ -193,10 +193,10 @@ pub fn child_fsize() {
 // ---- tmpfs ----
 
 /// A small tmpfs mounted on a new folder, unmounted on drop.
-struct Tmpfs(PathBuf);
+pub struct Tmpfs(pub PathBuf);
 
 impl Tmpfs {
-    fn mount(tag: &str, size: &str) -> Tmpfs {
+    pub fn mount(tag: &str, size: &str) -> Tmpfs {
         let dir = tmp_dir(tag);
         let target = CString::new(dir.to_str().unwrap()).unwrap();
         let data = CString::new(format!("size={size},mode=0755")).unwrap();
@@ -248,7 +248,7 @@ impl Drop for Tmpfs {
 }
 
 /// Fills the file system of `dir` with `filler`, then frees `free` bytes.
-fn leave_free(filler: &Path, free: u64) {
+pub fn leave_free(filler: &Path, free: u64) {
     let mut f = fs::OpenOptions::new()
         .create(true)
         .append(true)

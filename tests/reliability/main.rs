@@ -17,6 +17,7 @@
 mod contention;
 mod crash;
 mod faults;
+mod limits;
 mod locking;
 mod readers;
 mod support;
@@ -84,6 +85,18 @@ const TESTS: &[Test] = &[
         locking::readers_do_not_starve_writers,
     ),
     (
+        "limits_allocation_failure_gives_no_memory",
+        limits::allocation_failure_gives_no_memory,
+    ),
+    (
+        "limits_torn_append_on_a_full_disk_keeps_reads",
+        limits::torn_append_on_a_full_disk_keeps_reads,
+    ),
+    (
+        "limits_durable_write_without_folder_fsync_fails",
+        limits::durable_write_without_folder_fsync_fails,
+    ),
+    (
         "contention_other_caches_readers_do_not_block_a_writer",
         contention::other_caches_readers_do_not_block_a_writer,
     ),
@@ -126,6 +139,8 @@ fn child_role(role: &str) {
         "locking.forker" => locking::child_forker(),
         "locking.probe" => locking::child_probe(),
         "locking.busy_reader" => locking::child_busy_reader(),
+        "limits.no_memory" => limits::child_no_memory(),
+        "limits.fds" => limits::child_fds(),
         "contention.busy_reader" => contention::child_busy_reader(),
         "contention.reader" => contention::child_reader(),
         "contention.python_like_holder" => contention::child_python_like_holder(),

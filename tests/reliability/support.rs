@@ -87,7 +87,9 @@ pub fn assert_asset_whole(key: &str, v: &Value) {
 
 /// Temporary files of the cache left in `dir`.
 pub fn temp_files(dir: &Path) -> Vec<String> {
-    let prefix = format!(".{NAME}.json.tmp-");
+    // `.model.json.tmp`, and the `-<pid>-<hex>` names of versions before
+    // issue 15.
+    let prefix = format!(".{NAME}.json.tmp");
     let Ok(rd) = fs::read_dir(dir) else {
         return Vec::new();
     };

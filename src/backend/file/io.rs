@@ -17,7 +17,7 @@ use std::os::unix::fs::{
 };
 use std::path::{Path, PathBuf};
 
-use super::format::{new_rev, TAIL};
+use super::format::TAIL;
 use crate::error::{Error, Result};
 
 /// `<dir>/<name>.json`.
@@ -33,12 +33,20 @@ pub struct Opened {
     pub size: u64,
 }
 
-/// Opens the cache file (never through a symlink); `None` when absent.
+/// The largest cache file read or written, in bytes: 4 GiB. Past it a file
+/// is treated as unreadable (kept aside, never read), so that a planted or
+/// runaway file (a sparse 100 GB one costs no disk) cannot make the host
+/// process allocate its size. Memory for a cache is about 1.1x its file.
+pub const MAX_FILE_BYTES: u64 = 4 << 30;
+
+/// Opens the cache file (never through a symlink, never blocking: a FIFO
+/// planted at its name is refused at once, as is anything but a regular
+/// file); `None` when absent.
 pub fn open(path: &Path, write: bool) -> Result<Option<Opened>> {
     let file = match OpenOptions::new()
         .read(true)
         .write(write)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
         .open(path)
     {
         Ok(f) => f,
@@ -52,10 +60,13 @@ pub fn open(path: &Path, write: bool) -> Result<Option<Opened>> {
         Err(e) => return Err(Error::io("open", path, e)),
     };
     let meta = file.metadata().map_err(|e| Error::io("stat", path, e))?;
-    if !meta.is_file() {
+    if let Some(kind) = not_regular(&meta) {
         return Err(Error::new(
             crate::error::ErrorKind::Io,
-            format!("{} is not a regular file", path.display()),
+            format!(
+                "refusing to use {}: it is {kind}, not a regular file",
+                path.display()
+            ),
         ));
     }
     Ok(Some(Opened {
@@ -66,23 +77,97 @@ pub fn open(path: &Path, write: bool) -> Result<Option<Opened>> {
     }))
 }
 
+/// What a file that is not a regular file is, for a message; `None` for a
+/// regular file.
+pub fn not_regular(meta: &fs::Metadata) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_file() {
+        None
+    } else if t.is_fifo() {
+        Some("a FIFO (named pipe)")
+    } else if t.is_dir() {
+        Some("a directory")
+    } else if t.is_socket() {
+        Some("a socket")
+    } else if t.is_char_device() {
+        Some("a character device")
+    } else if t.is_block_device() {
+        Some("a block device")
+    } else if t.is_symlink() {
+        Some("a symbolic link")
+    } else {
+        Some("not a regular file")
+    }
+}
+
+/// `len` zeroed bytes, or NO_MEMORY naming the file when they cannot be had.
+fn try_buffer(len: u64, path: &Path) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    usize::try_from(len)
+        .ok()
+        .and_then(|n| buf.try_reserve_exact(n).ok().map(|()| n))
+        .map(|n| {
+            buf.resize(n, 0);
+            buf
+        })
+        .ok_or_else(|| no_memory(len, path))
+}
+
+fn no_memory(len: u64, path: &Path) -> Error {
+    Error::new(
+        crate::error::ErrorKind::NoMemory,
+        format!(
+            "cannot allocate {len} bytes to read {}: out of memory",
+            path.display()
+        ),
+    )
+}
+
+/// Why a write of a file of `size` bytes is refused, if it is.
+pub fn check_size(size: u64, path: &Path) -> Result<()> {
+    if size > MAX_FILE_BYTES {
+        return Err(Error::new(
+            crate::error::ErrorKind::Io,
+            format!(
+                "cannot write {}: it would be {size} bytes, over the {MAX_FILE_BYTES}-byte limit \
+                 (ASSET_CACHE_MAX_FILE_BYTES)",
+                path.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl Opened {
-    /// Reads `len` bytes from `offset`.
+    /// Reads `len` bytes from `offset` (NO_MEMORY when they cannot be had).
     pub fn read_at(&self, offset: u64, len: u64, path: &Path) -> Result<Vec<u8>> {
-        let mut buf = vec![0u8; len as usize];
+        let mut buf = try_buffer(len, path)?;
         self.file
             .read_exact_at(&mut buf, offset)
             .map_err(|e| Error::io("read", path, e))?;
         Ok(buf)
     }
 
-    /// Reads the whole file, however long it is now.
+    /// Reads the whole file, at most [`MAX_FILE_BYTES`] + 1 bytes of it (the
+    /// caller checks the length). An allocation that fails, the first one or
+    /// one for a file that grew meanwhile, gives NO_MEMORY, never an abort.
     pub fn read_all(&self, path: &Path) -> Result<Vec<u8>> {
+        let want = self.size.min(MAX_FILE_BYTES) + 1;
         // Assets read from the file keep pointing into this buffer.
-        let mut buf = crate::memory::vec_with_capacity(self.size as usize + 1);
+        let mut buf = usize::try_from(want)
+            .ok()
+            .and_then(crate::memory::try_vec_with_capacity)
+            .ok_or_else(|| no_memory(want, path))?;
+        // std's read_to_end grows the buffer with try_reserve and reports a
+        // failure as ErrorKind::OutOfMemory.
         (&self.file)
+            .take(MAX_FILE_BYTES + 1)
             .read_to_end(&mut buf)
-            .map_err(|e| Error::io("read", path, e))?;
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::OutOfMemory => no_memory(self.size, path),
+                _ => Error::io("read", path, e),
+            })?;
         Ok(buf)
     }
 
@@ -121,6 +206,12 @@ impl Opened {
 /// only), written, flushed, given the old file's mode, owner and group (where
 /// this process may set them) or `new_mode` when there is no old file, and
 /// renamed over the old one. On failure the temporary file is removed.
+///
+/// `durable`: the file is fsynced before the rename and the folder after it,
+/// so the rename survives a power cut. The folder is opened first: when it
+/// cannot be (no free descriptor, say), the call fails with IO before
+/// anything changed. If the folder's fsync itself fails, the call fails with
+/// IO although the new file is in place (not known to be durable).
 pub fn replace(
     dir: &Path,
     name: &str,
@@ -129,6 +220,18 @@ pub fn replace(
     new_mode: u32,
 ) -> Result<(u64, u64)> {
     let target = cache_path(dir, name);
+    check_size(bytes.len() as u64, &target)?;
+    let folder = if durable {
+        Some(
+            OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+                .open(dir)
+                .map_err(|e| Error::io("open (to fsync it) the folder", dir, e))?,
+        )
+    } else {
+        None
+    };
     let (tmp_path, mut tmp) = create_temp(dir, name)?;
     let written = tmp
         .write_all(bytes)
@@ -146,16 +249,21 @@ pub fn replace(
         });
     if written.is_err() {
         let _ = fs::remove_file(&tmp_path);
-    } else if durable {
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
+        return written;
+    }
+    if let Some(folder) = folder {
+        folder
+            .sync_all()
+            .map_err(|e| Error::io("fsync the folder", dir, e))?;
     }
     written
 }
 
-fn temp_prefix(name: &str) -> String {
-    format!(".{name}.json.tmp-")
+/// `<dir>/.<name>.json.tmp`: one fixed name, used only under the exclusive
+/// lock, so that a crashed writer's leftover is found without listing the
+/// folder (whose size must not set the cost of an add).
+pub fn temp_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!(".{name}.json.tmp"))
 }
 
 /// Gives the new file `tmp` the permissions of the file it replaces: its
@@ -234,13 +342,9 @@ pub fn create_folder(dir: &Path, mode: u32, durable: bool) -> Result<()> {
 }
 
 fn create_temp(dir: &Path, name: &str) -> Result<(PathBuf, File)> {
+    let path = temp_path(dir, name);
+    let mut removed = false;
     loop {
-        let path = dir.join(format!(
-            "{}{}-{}",
-            temp_prefix(name),
-            std::process::id(),
-            &new_rev()[..16]
-        ));
         match OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -251,36 +355,22 @@ fn create_temp(dir: &Path, name: &str) -> Result<(PathBuf, File)> {
             .open(&path)
         {
             Ok(f) => return Ok((path, f)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            // A crashed writer's leftover (or anything planted there, which
+            // unlink removes without following or opening it): no live
+            // writer can be using it while we hold the exclusive lock.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && !removed => {
+                fs::remove_file(&path).map_err(|e| Error::io("remove stale", &path, e))?;
+                removed = true;
+            }
             Err(e) => return Err(Error::io("create temporary file", &path, e)),
         }
     }
 }
 
-/// Removes temporary files left by writers that crashed. Only called under the
-/// exclusive lock, when no live writer of this cache can have one open.
-pub fn remove_stale_temps(dir: &Path, name: &str) -> usize {
-    let prefix = temp_prefix(name);
-    let Ok(entries) = fs::read_dir(dir) else {
-        return 0;
-    };
-    let mut removed = 0;
-    for entry in entries.flatten() {
-        let file_name = entry.file_name();
-        let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
-            continue;
-        };
-        let ours = rest.split_once('-').is_some_and(|(pid, hex)| {
-            !pid.is_empty()
-                && pid.bytes().all(|b| b.is_ascii_digit())
-                && hex.len() == 16
-                && hex.bytes().all(|b| b.is_ascii_hexdigit())
-        });
-        if ours && fs::remove_file(entry.path()).is_ok() {
-            removed += 1;
-        }
-    }
-    removed
+/// Removes the temporary file a crashed writer left, if any (one unlink of a
+/// fixed name, never a listing). Only called under the exclusive lock.
+pub fn remove_stale_temp(dir: &Path, name: &str) -> bool {
+    fs::remove_file(temp_path(dir, name)).is_ok()
 }
 
 /// Moves an unreadable file aside to `<name>.json.corrupt` (or `.corrupt.N`
@@ -300,11 +390,4 @@ pub fn quarantine(path: &Path) -> Result<PathBuf> {
         }
         n += 1;
     }
-}
-
-/// The mtime of the folder in nanoseconds: it changes when a file is created
-/// in it, which is how a writer notices a crashed writer's temporary file
-/// without listing the folder on every add.
-pub fn dir_stamp(dir: &Path) -> Option<(i64, i64)> {
-    fs::metadata(dir).ok().map(|m| (m.mtime(), m.mtime_nsec()))
 }

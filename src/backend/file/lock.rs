@@ -325,10 +325,28 @@ fn is_contended(e: &io::Error) -> bool {
         )
 }
 
-/// Opens (creating) the lock file, never through a symbolic link; inside
-/// `folder` when given, so that the file is in the folder we announce on even
-/// if the folder's path is swapped meanwhile.
+/// Opens (creating) the lock file, never through a symbolic link and never
+/// blocking (a FIFO planted at its name is refused at once, as is anything
+/// but a regular file); inside `folder` when given, so that the file is in
+/// the folder we announce on even if the folder's path is swapped meanwhile.
 fn open_lock_file(folder: Option<&File>, path: &Path, file_mode: u32) -> Result<File> {
+    let file = open_lock_file_any(folder, path, file_mode)?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::new(ErrorKind::Lock, format!("cannot stat lock file: {e}")))?;
+    match super::io::not_regular(&meta) {
+        None => Ok(file),
+        Some(kind) => Err(Error::new(
+            ErrorKind::Lock,
+            format!(
+                "refusing to use lock file {}: it is {kind}, not a regular file",
+                path.display()
+            ),
+        )),
+    }
+}
+
+fn open_lock_file_any(folder: Option<&File>, path: &Path, file_mode: u32) -> Result<File> {
     // The common case, an existing file, costs one open; a missing one is
     // created exclusively, so that only its creator sets its mode.
     let open = |write: bool| -> io::Result<File> {
@@ -374,7 +392,7 @@ fn open_at(
                 .write(write)
                 .create_new(create)
                 .mode(file_mode)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
                 .open(path);
         };
         let name = path.file_name().unwrap_or_default();
@@ -382,6 +400,7 @@ fn open_at(
             .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         let flags = libc::O_NOFOLLOW
             | libc::O_CLOEXEC
+            | libc::O_NONBLOCK
             | if write { libc::O_RDWR } else { libc::O_RDONLY }
             | if create {
                 libc::O_CREAT | libc::O_EXCL

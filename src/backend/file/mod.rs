@@ -6,7 +6,8 @@
 //! * [`format`]: the bytes (render, parse, header rev, repair); no I/O.
 //! * [`io`]: open, read, append with rollback, atomic replacement, temporary
 //!   files, quarantine.
-//! * [`lock`]: the inter-process lock (folder and lock-file flocks, turnstile).
+//! * [`lock`]: the inter-process lock (lock-file flock, announcement on the
+//!   folder, turnstile).
 
 pub mod format;
 pub(crate) mod io;
@@ -51,8 +52,6 @@ pub struct FileBackend {
     dir_mode: u32,
     /// The file version memory reflects; `None`: no file (or unknown).
     known: Option<Identity>,
-    /// Folder mtime after our last write, to notice others' temp files.
-    dir_stamp: Option<(i64, i64)>,
 }
 
 /// The shared lock, or nothing when there was no file to read.
@@ -93,7 +92,6 @@ impl FileBackend {
             file_mode: crate::options::DEFAULT_FILE_MODE,
             dir_mode: crate::options::DEFAULT_DIR_MODE,
             known: None,
-            dir_stamp: None,
         }
     }
 
@@ -119,7 +117,11 @@ impl FileBackend {
         let Some(opened) = opened else {
             return Ok(Read::Done(self.absent(memory)));
         };
-        if let Some(known) = &self.known {
+        if let Some(known) = self
+            .known
+            .as_ref()
+            .filter(|_| opened.size <= io::MAX_FILE_BYTES)
+        {
             if known.dev == opened.dev && known.ino == opened.ino && known.rev.is_some() {
                 let head = opened.read_at(0, opened.size.min(256), &self.cache_path)?;
                 if format::header_rev(&head) == known.rev {
@@ -161,7 +163,22 @@ impl FileBackend {
             rev,
             records,
         };
+        let over = |size: u64| {
+            format!(
+                "it is {size} bytes, over the {}-byte limit on what is read",
+                io::MAX_FILE_BYTES
+            )
+        };
+        if opened.size > io::MAX_FILE_BYTES {
+            return Ok(Read::Unreadable(Arc::new(Vec::new()), over(opened.size)));
+        }
         let bytes = Arc::new(opened.read_all(&self.cache_path)?);
+        if bytes.len() as u64 > io::MAX_FILE_BYTES {
+            return Ok(Read::Unreadable(
+                Arc::new(Vec::new()),
+                over(bytes.len() as u64),
+            ));
+        }
         if let Some(parsed) = format::parse_lines::<T>(&bytes) {
             self.known = Some(identity(parsed.rev, parsed.records, bytes.len() as u64));
             return Ok(Read::Done(Change::Whole(parsed.store)));
@@ -226,12 +243,17 @@ impl FileBackend {
             .unwrap_or(fixed);
             match self.replace_file(&fixed, rev, parsed.store.len()) {
                 Ok(()) => lock.file = io::open(&self.cache_path, true)?,
-                Err(e) if e.is_write_denied() => {
+                // Not allowed to rewrite it (a read-only cache), or no room to
+                // (a full disk): the complete records are still what the file
+                // holds, so memory gets them; the file stays torn, unknown to
+                // us, and the next write repairs it (or fails as this one did).
+                Err(e) if e.is_write_denied() || e.kind() == crate::error::ErrorKind::Io => {
                     log::warn(&format!(
                         "{}: cannot repair it ({e}); using its complete records and leaving \
                          it for a writer",
                         self.cache_path.display()
                     ));
+                    lock.file = None;
                     self.known = None;
                 }
                 Err(e) => return Err(e),
@@ -270,21 +292,17 @@ impl FileBackend {
             rev: Some(rev),
             records,
         });
-        self.dir_stamp = io::dir_stamp(&self.dir);
         Ok(())
     }
 
-    fn remove_temps_if_dir_changed(&mut self) {
-        let stamp = io::dir_stamp(&self.dir);
-        if stamp != self.dir_stamp || stamp.is_none() {
-            let n = io::remove_stale_temps(&self.dir, &self.name);
-            if n > 0 {
-                log::warn(&format!(
-                    "removed {n} temporary file(s) left in {} by a writer that stopped mid-save",
-                    self.dir.display()
-                ));
-            }
-            self.dir_stamp = io::dir_stamp(&self.dir);
+    /// One unlink of the fixed temporary name under the exclusive lock: the
+    /// cost of an add does not grow with the folder.
+    fn remove_stale_temp(&self) {
+        if io::remove_stale_temp(&self.dir, &self.name) {
+            log::warn(&format!(
+                "removed the temporary file left in {} by a writer that stopped mid-save",
+                self.dir.display()
+            ));
         }
     }
 }
@@ -368,7 +386,7 @@ impl<T: Asset> Backend<T> for FileBackend {
         if let Some(e) = lock.write_denied.take() {
             return Err(e);
         }
-        self.remove_temps_if_dir_changed();
+        self.remove_stale_temp();
         let live = memory.len();
         if let (Some(file), Some(known)) = (lock.file.as_mut(), self.known.clone()) {
             let compact = known.records > 2 * live + 64;
@@ -376,6 +394,10 @@ impl<T: Asset> Backend<T> for FileBackend {
                 let mut bytes = Vec::with_capacity(256);
                 format::render_record(&mut bytes, known.records == 0, id, asset)?;
                 bytes.extend_from_slice(TAIL);
+                io::check_size(
+                    known.size - TAIL.len() as u64 + bytes.len() as u64,
+                    &self.cache_path,
+                )?;
                 let size = file.append_at(
                     known.size - TAIL.len() as u64,
                     &bytes,
@@ -407,7 +429,7 @@ impl<T: Asset> Backend<T> for FileBackend {
         if let Some(e) = lock.write_denied.take() {
             return Err(e);
         }
-        self.remove_temps_if_dir_changed();
+        self.remove_stale_temp();
         let rev = format::new_rev();
         let bytes = format::render_with_kept(store.expiry(), &rev, store.iter(), store.kept())?;
         lock.file = None;
@@ -461,7 +483,7 @@ impl<T: Asset> Backend<T> for FileBackend {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::io("delete", &self.cache_path, e)),
         }
-        io::remove_stale_temps(&self.dir, &self.name);
+        io::remove_stale_temp(&self.dir, &self.name);
         self.known = None;
         log::info(&format!("invalidated {}", self.cache_path.display()));
         Ok(())
