@@ -4,6 +4,7 @@
 //!   bench gen N OUT.jsonl        N + EXTRA synthetic assets, one JSON a line
 //!   bench limits N DATA.jsonl    the physical limits for a cache of N
 //!   bench rust N DATA.jsonl      the workloads through the Rust API
+//!   bench folder E DATA.jsonl    an add in a folder of E other files
 //!
 //! Every figure is printed as `impl<TAB>op<TAB>N<TAB>value<TAB>unit`, the
 //! median of BENCH_REPS runs (default 5); bench/table.py turns those lines
@@ -29,12 +30,13 @@ fn main() {
         "gen" => gen(parse_n(arg(1)), Path::new(arg(2))),
         "limits" => limits(parse_n(arg(1)), Path::new(arg(2))),
         "rust" => rust_api(parse_n(arg(1)), Path::new(arg(2))),
+        "folder" => folder(parse_n(arg(1)), Path::new(arg(2))),
         _ => usage(),
     }
 }
 
 fn usage() -> ! {
-    eprintln!("usage: bench gen|limits|rust N DATA.jsonl");
+    eprintln!("usage: bench gen|limits|rust|folder N DATA.jsonl");
     std::process::exit(2)
 }
 
@@ -383,6 +385,64 @@ fn rust_api(n: usize, data: &Path) {
 
     let t = time_median(|| (), |()| drop(black_box(cache.get_all())));
     report("rust", "get_all (clones)", n, t, "s");
+    drop(cache);
+    let _ = fs::remove_dir_all(&dir);
+    std::io::stdout().flush().ok();
+}
+
+/// Issue 15, item 6: the cost of an add must not depend on how many other
+/// files share the folder. `entries` other files (other caches' `.json`
+/// files) sit beside a 1,000-asset cache; measured, each as the median of
+/// 200 x BENCH_REPS single adds: the first add of a fresh handle, and an add
+/// right after another cache in the folder was rewritten (a create and a
+/// rename in the folder, as another process's save makes). Before the fix
+/// both listed the whole folder to look for stale temporary files.
+fn folder(entries: usize, data: &Path) {
+    let lines = read_lines(data);
+    let assets = raw_assets(&lines);
+    let n = 1000.min(assets.len());
+    let dir = scratch("folder", entries);
+    for i in 0..entries {
+        fs::write(dir.join(format!("other-{i}.json")), b"{}").expect("fill the folder");
+    }
+    open(&dir).add_list(assets[..n].to_vec()).unwrap();
+    let neighbour: AssetCache<RawAsset> =
+        AssetCache::open(Options::new("neighbour").dir(&dir)).expect("open neighbour");
+    let rounds = 200 * reps();
+    let mut next = 0usize;
+    let mut fresh = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let cache = open(&dir);
+        let a = assets[next % n].clone();
+        next += 1;
+        let t = Instant::now();
+        cache.add(a).unwrap();
+        fresh.push(t.elapsed().as_secs_f64());
+    }
+    report(
+        "rust",
+        "add one, first of a handle (N = other files in the folder)",
+        entries,
+        median(fresh),
+        "s",
+    );
+    let cache = open(&dir);
+    let mut beside = Vec::with_capacity(rounds);
+    for i in 0..rounds {
+        neighbour.add_list(vec![assets[i % n].clone()]).unwrap();
+        let a = assets[next % n].clone();
+        next += 1;
+        let t = Instant::now();
+        cache.add(a).unwrap();
+        beside.push(t.elapsed().as_secs_f64());
+    }
+    report(
+        "rust",
+        "add one, after another cache's rewrite (N = other files in the folder)",
+        entries,
+        median(beside),
+        "s",
+    );
     drop(cache);
     let _ = fs::remove_dir_all(&dir);
     std::io::stdout().flush().ok();

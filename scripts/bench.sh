@@ -5,6 +5,8 @@
 #
 #   scripts/bench.sh                      N = 1000 10000 100000, 5 reps
 #   BENCH_N="1000 10000" BENCH_REPS=9 scripts/bench.sh
+#   BENCH_FOLDER_ENTRIES="10 20000"       other files beside the cache for the
+#                                         add-in-a-full-folder workload
 #
 # Raw lines go to target/bench/results.tsv, the table to stdout and to
 # target/bench/table.md. scripts/bench-peers.sh adds the peers to the same run.
@@ -28,6 +30,12 @@ for n in $BENCH_N; do
   target/release/examples/bench rust "$n" "$out/data-$n.jsonl" | tee -a "$results"
 done
 [ -s "$out/data-1000.jsonl" ] || target/release/examples/bench gen 1000 "$out/data-1000.jsonl"
+# Issue 15: the cost of an add beside 10 and 20,000 other files in the folder.
+: "${BENCH_FOLDER_ENTRIES:=10 20000}"
+for e in $BENCH_FOLDER_ENTRIES; do
+  echo "--- an add in a folder of $e other files" >&2
+  target/release/examples/bench folder "$e" "$out/data-1000.jsonl" | tee -a "$results"
+done
 echo "--- 4 processes x 250 adds" >&2
 "$out/bench_c" procs "$out/data-1000.jsonl" "$BENCH_DIR/procs" | tee -a "$results"
 rm -rf "$BENCH_DIR"

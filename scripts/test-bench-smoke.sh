@@ -10,7 +10,7 @@ quiet_grep() { grep "$@" >/dev/null; }
 cd "$(dirname "$0")/.."
 results=target/bench/smoke.tsv
 mkdir -p target/bench
-BENCH_N=200 BENCH_REPS=1 BENCH_RESULTS=$results BENCH_NO_TABLE=1 \
+BENCH_N=200 BENCH_REPS=1 BENCH_RESULTS=$results BENCH_NO_TABLE=1 BENCH_FOLDER_ENTRIES="10 300" \
   bash scripts/bench.sh >/dev/null
 
 fail=0
@@ -30,6 +30,10 @@ for op in "open: read + serde_json validate" "add_list: write the file once" \
   expect limit "$op" 200
 done
 expect rust open 200
+for e in 10 300; do
+  expect rust "add one, first of a handle (N = other files in the folder)" $e
+  expect rust "add one, after another cache's rewrite (N = other files in the folder)" $e
+done
 kept=$(awk -F'\t' '$1 == "ours" && $2 == "4 procs x 250 adds: kept (min)" { print $4 + 0 }' "$results")
 if [ "$kept" != "1000" ]; then
   echo "bench-smoke: 4 processes x 250 adds kept ${kept:-nothing}, not 1000" >&2
