@@ -439,12 +439,11 @@ fn is_fifo(path: &Path) -> bool {
 }
 
 /// Issue 15, item 1: a FIFO planted at `<name>.json` made open block forever
-/// in open(2), holding the shared lock. Checked to fail: before the fix
-/// (commit 1b334ba: no O_NONBLOCK in `persist::open`) the open was still
-/// blocked after 10 s and the test failed with "(a hang)"; with the fstat
-/// check of `open_regular` skipped, add_list wrote the record into the pipe's
-/// path... (it failed: the FIFO was gone). The lock-file case: before the
-/// fix the lock was taken on the FIFO and the open succeeded (status OK).
+/// in open(2), holding the shared lock. Checked to fail (each fix undone in
+/// the working tree, reverted): without O_NONBLOCK in `io::open` the open
+/// was still blocked after 10 s and the test failed with "(a hang)"; without
+/// the file-type check in `lock::open_lock_file` the lock was taken on the
+/// FIFO and the open succeeded (status OK, the test failed).
 #[test]
 fn a_fifo_at_the_cache_or_lock_file_is_refused_at_once() {
     let dir = tmp("fifo");
@@ -533,8 +532,10 @@ fn a_fifo_at_the_cache_or_lock_file_is_refused_at_once() {
 /// `<name>.json` made every open abort the process ("memory allocation of
 /// 107374182401 bytes failed"). Over the documented limit
 /// (`ASSET_CACHE_MAX_FILE_BYTES`), a file is kept aside unread like any
-/// unreadable file. Checked to fail: before the fix (commit 1b334ba) this
-/// test binary died with SIGABRT.
+/// unreadable file. Checked to fail: with the limit check in
+/// `FileBackend::read_whole` and the fallible allocation in
+/// `Opened::read_all` undone, this test binary died with SIGABRT ("memory
+/// allocation of 107374182401 bytes failed").
 #[test]
 fn a_sparse_100_gb_file_is_kept_aside_unread() {
     let dir = tmp("sparse");

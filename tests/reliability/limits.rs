@@ -4,7 +4,8 @@
 //! record (only the repair waits for space); a durable write that cannot
 //! fsync the folder after its rename fails with IO instead of reporting OK.
 //!
-//! Checked to fail against the engine of commit 1b334ba (before the fixes):
+//! Checked to fail with each fix undone (the code before it put back in the
+//! working tree, run, reverted; never committed):
 //! - `allocation_failure_gives_no_memory`: the child died with SIGABRT
 //!   ("memory allocation of 3221225473 bytes failed");
 //! - `torn_append_on_a_full_disk_keeps_reads`: the open failed with IO
