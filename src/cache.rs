@@ -72,6 +72,12 @@ pub(crate) use crate::options::{Options, DEFAULT_DIR};
 
 /// A persistent, expiring cache of assets keyed by id, shared safely by
 /// threads (it is `Sync`) and by processes (through the backend's lock).
+///
+/// Do not use one in a child made by `fork()`: another thread of the parent
+/// may have held its in-process locks at the fork, and nobody in the child
+/// can release them. Open a new one in the child. (The C API detects this
+/// and refuses the inherited handle with `INVALID_ARGUMENT`; a child never
+/// keeps the parent's file locks either way, see `fork.rs`.)
 pub struct AssetCache<T, B = FileBackend> {
     ttl: Duration,
     /// The I/O mutex: one thread at a time talks to storage for this handle.
