@@ -51,8 +51,9 @@ pub struct Options {
     /// Mode of a cache file or lock file the library creates (0o600 by
     /// default), applied exactly, whatever the umask. A rewrite keeps the
     /// mode of the file it replaces (and its owner and group where the
-    /// process may set them), so a cache shared on purpose stays shared.
-    /// Must give the owner read and write; at most 0o777.
+    /// process may set them), so a cache shared on purpose stays shared; a
+    /// lock file created beside an existing cache file takes that file's
+    /// mode. Must give the owner read and write; at most 0o777.
     pub file_mode: u32,
     /// Mode of each folder the library creates (0o700 by default), applied
     /// exactly; a folder inherits the set-group-ID bit of its parent as

@@ -55,6 +55,12 @@ fn new_files_are_private_and_a_rewrite_keeps_the_mode() {
         c.save().unwrap();
         assert_eq!(mode(&dir.join("model.json")), kept, "save");
     }
+    // A lock file deleted under a shared cache (Python's invalidate does
+    // that) comes back with the cache file's mode, not a private one.
+    fs::set_permissions(dir.join("model.json"), fs::Permissions::from_mode(0o664)).unwrap();
+    fs::remove_file(dir.join("model.lock")).unwrap();
+    c.add(json!({"id": "again"})).unwrap();
+    assert_eq!(mode(&dir.join("model.lock")), 0o664);
     // As root, the owner and the group are kept too (a member of the group
     // keeps the group; anyone else gets its own).
     // SAFETY: geteuid has no preconditions.

@@ -193,6 +193,18 @@ impl FileBackend {
         }
     }
 
+    /// The mode for a lock file this backend has to create: the cache file's
+    /// permission bits when there is one (the Python original's `invalidate`
+    /// deletes the lock file of a cache that others may share: a new private
+    /// lock file would lock them out), else `file_mode`.
+    fn lock_file_mode(&self, cache_file: Option<std::fs::Metadata>) -> u32 {
+        use std::os::unix::fs::MetadataExt;
+        match cache_file {
+            Some(m) if m.is_file() => (m.mode() & 0o666) | 0o600,
+            _ => self.file_mode,
+        }
+    }
+
     /// Records whose id has no UTF-8 form are kept in the file as they are
     /// (see `store::Kept`); say so, naming them, whenever they are read.
     fn warn_kept<T: Asset>(&self, store: &Store<T>) {
@@ -317,7 +329,8 @@ impl<T: Asset> Backend<T> for FileBackend {
         // Nothing to read: no need for the lock, whose file locking would create.
         // (ENOTDIR: the folder path runs through a regular file; there is no
         // cache, and a write will say why it cannot create one.)
-        if matches!(std::fs::symlink_metadata(&self.cache_path),
+        let meta = std::fs::symlink_metadata(&self.cache_path);
+        if matches!(&meta,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR))
         {
             return Ok(ReadLock(None));
@@ -326,18 +339,19 @@ impl<T: Asset> Backend<T> for FileBackend {
             &self.lock_path,
             Mode::Shared,
             self.lock_timeout,
-            self.file_mode,
+            self.lock_file_mode(meta.ok()),
         )?;
         Ok(ReadLock(Some(held)))
     }
 
     fn write_lock(&mut self) -> Result<WriteLock> {
         io::create_folder(&self.dir, self.dir_mode, self.durable)?;
+        let meta = std::fs::symlink_metadata(&self.cache_path).ok();
         let held = lock::acquire_creating(
             &self.lock_path,
             Mode::Exclusive,
             self.lock_timeout,
-            self.file_mode,
+            self.lock_file_mode(meta),
         )?;
         Ok(WriteLock {
             file: None,
@@ -472,11 +486,12 @@ impl<T: Asset> Backend<T> for FileBackend {
             self.known = None;
             return Ok(());
         }
+        let meta = std::fs::symlink_metadata(&self.cache_path).ok();
         let _held = lock::acquire_creating(
             &self.lock_path,
             Mode::Exclusive,
             self.lock_timeout,
-            self.file_mode,
+            self.lock_file_mode(meta),
         )?;
         match std::fs::remove_file(&self.cache_path) {
             Ok(()) => {}
