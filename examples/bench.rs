@@ -5,6 +5,8 @@
 //!   bench limits N DATA.jsonl    the physical limits for a cache of N
 //!   bench rust N DATA.jsonl      the workloads through the Rust API
 //!   bench folder E DATA.jsonl    an add in a folder of E other files
+//!   bench redis N DATA.jsonl URL the Redis backend beside a plain client
+//!                                (HSET/HGET per asset) on the server at URL
 //!
 //! Every figure is printed as `impl<TAB>op<TAB>N<TAB>value<TAB>unit`, the
 //! median of BENCH_REPS runs (default 5); bench/table.py turns those lines
@@ -31,12 +33,14 @@ fn main() {
         "limits" => limits(parse_n(arg(1)), Path::new(arg(2))),
         "rust" => rust_api(parse_n(arg(1)), Path::new(arg(2))),
         "folder" => folder(parse_n(arg(1)), Path::new(arg(2))),
+        #[cfg(feature = "redis")]
+        "redis" => on_redis(parse_n(arg(1)), Path::new(arg(2)), arg(3)),
         _ => usage(),
     }
 }
 
 fn usage() -> ! {
-    eprintln!("usage: bench gen|limits|rust|folder N DATA.jsonl");
+    eprintln!("usage: bench gen|limits|rust|folder N DATA.jsonl | bench redis N DATA.jsonl URL");
     std::process::exit(2)
 }
 
@@ -445,5 +449,151 @@ fn folder(entries: usize, data: &Path) {
     );
     drop(cache);
     let _ = fs::remove_dir_all(&dir);
+}
+
+/// The Redis backend and, in the same run on the same server, the same
+/// workloads written the obvious way with a plain client (redis-rs commands,
+/// one per asset: HSET to add, HGET to get, HSCAN to read everything).
+#[cfg(feature = "redis")]
+fn on_redis(n: usize, data: &Path, url: &str) {
+    use asset_cache::AnyBackend;
+
+    let lines = read_lines(data);
+    let assets = raw_assets(&lines);
+    let ids: Vec<String> = assets.iter().map(|a| a.checked_id().unwrap()).collect();
+    let name = format!("bench-{n}");
+    let open = || -> AssetCache<RawAsset, AnyBackend> {
+        AssetCache::open_any(
+            Options::new(&name)
+                .ttl(Duration::from_secs(3600))
+                .backend_url(url),
+        )
+        .unwrap()
+    };
+    let mut plain = redis::Client::open(url).unwrap().get_connection().unwrap();
+    let plain_key = format!("plain-{n}");
+
+    let cache = open();
+    let t = time_median(
+        || assets[..n].to_vec(),
+        |batch| cache.add_list(batch).unwrap(),
+    );
+    report("redis", "add_list", n, t, "s");
+    let mut runs = Vec::new();
+    for _ in 0..reps() {
+        let _: () = redis::cmd("DEL").arg(&plain_key).query(&mut plain).unwrap();
+        let t = Instant::now();
+        for (chunk, chunk_ids) in assets[..n].chunks(1000).zip(ids[..n].chunks(1000)) {
+            let mut pipe = redis::pipe();
+            for (a, id) in chunk.iter().zip(chunk_ids) {
+                pipe.cmd("HSET")
+                    .arg(&plain_key)
+                    .arg(id)
+                    .arg(a.json())
+                    .ignore();
+            }
+            let _: () = pipe.query(&mut plain).unwrap();
+        }
+        runs.push(t.elapsed().as_secs_f64());
+    }
+    let t = median(runs);
+    report(
+        "redis-plain",
+        "add_list: HSET, pipelined by 1000",
+        n,
+        t,
+        "s",
+    );
+
+    let t = time_median(|| (), |()| drop(black_box(open())));
+    report("redis", "open", n, t, "s");
+    let t = time_median(
+        || (),
+        |()| {
+            let mut cursor = 0u64;
+            let mut got = 0usize;
+            loop {
+                let (next, page): (u64, Vec<(String, String)>) = redis::cmd("HSCAN")
+                    .arg(&plain_key)
+                    .arg(cursor)
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query(&mut plain)
+                    .unwrap();
+                got += page.len();
+                black_box(page);
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+            assert!(got >= n);
+        },
+    );
+    report("redis-plain", "open: HSCAN everything", n, t, "s");
+
+    // Single adds, ours and the plain client's alternately, so that both
+    // see the same machine; each figure is the mean of a batch of adds.
+    const BATCH: usize = 500;
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let mut next = 0;
+    for _ in 0..reps() {
+        let t = Instant::now();
+        for _ in 0..BATCH {
+            let a = assets[n + next % EXTRA].clone();
+            next += 1;
+            cache.add(a).unwrap();
+        }
+        ours.push(t.elapsed().as_secs_f64() / BATCH as f64);
+        let t = Instant::now();
+        for i in 0..BATCH {
+            let a = &assets[n + (next + i) % EXTRA];
+            let _: () = redis::cmd("HSET")
+                .arg(&plain_key)
+                .arg(&ids[n + (next + i) % EXTRA])
+                .arg(a.json())
+                .query(&mut plain)
+                .unwrap();
+        }
+        theirs.push(t.elapsed().as_secs_f64() / BATCH as f64);
+    }
+    report("redis", "add one", n, median(ours), "s");
+    report("redis-plain", "add one: HSET", n, median(theirs), "s");
+
+    let mut rng = Rng(SEED ^ 2);
+    let order: Vec<&str> = (0..1_000_000).map(|_| ids[rng.below(n)].as_str()).collect();
+    let t = time_median(
+        || (),
+        |()| {
+            for id in &order {
+                black_box(cache.with_asset(id, |a| a.json().len()));
+            }
+        },
+    );
+    report("redis", "get, 1 thread", n, order.len() as f64 / t, "ops/s");
+    let hgets = &order[..order.len().min(20_000)];
+    let t = time_median(
+        || (),
+        |()| {
+            for id in hgets {
+                let v: Option<Vec<u8>> = redis::cmd("HGET")
+                    .arg(&plain_key)
+                    .arg(id)
+                    .query(&mut plain)
+                    .unwrap();
+                black_box(v);
+            }
+        },
+    );
+    report(
+        "redis-plain",
+        "get: HGET",
+        n,
+        hgets.len() as f64 / t,
+        "ops/s",
+    );
+
+    cache.invalidate().unwrap();
+    let _: () = redis::cmd("DEL").arg(&plain_key).query(&mut plain).unwrap();
     std::io::stdout().flush().ok();
 }

@@ -38,6 +38,17 @@ for e in $BENCH_FOLDER_ENTRIES; do
 done
 echo "--- 4 processes x 250 adds" >&2
 "$out/bench_c" procs "$out/data-1000.jsonl" "$BENCH_DIR/procs" | tee -a "$results"
+
+# The Redis backend beside a plain client, on a private local server.
+. scripts/redis-server.sh
+ensure_redis_server
+trap 'stop_redis_servers "$BENCH_DIR"' EXIT
+redis_url=$(start_redis "$BENCH_DIR/redis")
+for n in $BENCH_N; do
+  echo "--- N=$n: Redis backend and a plain client" >&2
+  target/release/examples/bench redis "$n" "$out/data-$n.jsonl" "$redis_url" | tee -a "$results"
+done
+stop_redis_servers "$BENCH_DIR"
 rm -rf "$BENCH_DIR"
 
 if [ -z "${BENCH_NO_TABLE:-}" ]; then

@@ -34,6 +34,12 @@ for e in 10 300; do
   expect rust "add one, first of a handle (N = other files in the folder)" $e
   expect rust "add one, after another cache's rewrite (N = other files in the folder)" $e
 done
+for op in open add_list "add one" "get, 1 thread"; do
+  expect redis "$op" 200
+done
+for op in "open: HSCAN everything" "add one: HSET" "get: HGET"; do
+  expect redis-plain "$op" 200
+done
 kept=$(awk -F'\t' '$1 == "ours" && $2 == "4 procs x 250 adds: kept (min)" { print $4 + 0 }' "$results")
 if [ "$kept" != "1000" ]; then
   echo "bench-smoke: 4 processes x 250 adds kept ${kept:-nothing}, not 1000" >&2

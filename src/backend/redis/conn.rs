@@ -21,6 +21,8 @@ pub(crate) struct Conn {
     /// Replies the connection handshake waits for (see `new`).
     handshake_replies: u32,
     con: Option<Connection>,
+    /// The read and write timeout the socket has now.
+    socket_timeout: Option<Duration>,
     /// When the current step must have its answer by; see [`Conn::begin`].
     deadline: Instant,
 }
@@ -68,6 +70,7 @@ impl Conn {
             timeout,
             handshake_replies: handshake_replies.max(1),
             con: None,
+            socket_timeout: None,
             deadline: Instant::now() + timeout,
         })
     }
@@ -102,11 +105,20 @@ impl Conn {
                 .get_connection_with_timeout(left / self.handshake_replies)
                 .map_err(|e| self.map(e, "connect"))?;
             self.con = Some(con);
+            self.socket_timeout = None;
         }
+        // The socket's timeout is what is left of the step, rounded down to
+        // 10 ms so that back-to-back calls (each starting a step) find it
+        // already set and skip two system calls.
+        let wanted = Duration::from_millis((left.as_millis() as u64 / 10 * 10).max(1));
         let con = self.con.as_mut().expect("connected above");
-        let timeouts = con
-            .set_read_timeout(Some(left))
-            .and_then(|()| con.set_write_timeout(Some(left)));
+        let timeouts = if self.socket_timeout == Some(wanted) {
+            Ok(())
+        } else {
+            self.socket_timeout = Some(wanted);
+            con.set_read_timeout(Some(wanted))
+                .and_then(|()| con.set_write_timeout(Some(wanted)))
+        };
         let result = timeouts.and_then(|()| f(con));
         result.map_err(|e| {
             // After a network error or a timeout the stream is at an unknown

@@ -465,9 +465,14 @@ fn to_json<T: Asset>(asset: &T) -> Result<Vec<u8>> {
     })
 }
 
-/// A random store id (32 hex digits).
+/// A store id no other store has: 128 random bits drawn once per process
+/// (32 hex digits), and a counter.
 fn new_sid() -> String {
-    super::file::format::new_rev()
+    static PREFIX: once_cell::sync::Lazy<String> =
+        once_cell::sync::Lazy::new(super::file::format::new_rev);
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}-{n}", *PREFIX)
 }
 
 fn bad_reply(what: &str) -> Error {

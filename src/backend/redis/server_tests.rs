@@ -33,7 +33,7 @@ fn backend_ttl(name: &str, ttl: Duration) -> RedisBackend {
 
 /// A cache name of its own for each test run, so reruns start clean.
 fn fresh_name(tag: &str) -> String {
-    format!("{tag}-{}", &new_sid()[..8])
+    format!("{tag}-{}", new_sid())
 }
 
 fn raw() -> redis::Connection {

@@ -23,5 +23,7 @@ if rev - m.base > 2 * keep then
   redis.call('LTRIM', LOG, drop, -1)
   redis.call('HSET', META, 'base', m.base + drop)
 end
-expire_at(m.expiry)
+-- The first write to a store creates its keys (a store that add_list
+-- started empty has only its meta): they get the store's expiry then.
+if rev == 1 then expire_at(m.expiry) end
 return {m.sid, rev, m.expiry}
