@@ -124,6 +124,17 @@ impl<T: Asset> AssetCache<T, AnyBackend> {
     /// [`ErrorKind::BackendUnavailable`], one that refuses (credentials, a
     /// key of another type at the cache's key names) [`ErrorKind::Backend`],
     /// a URL that does not parse [`ErrorKind::InvalidArgument`].
+    ///
+    /// ```no_run
+    /// use asset_cache::{AnyBackend, AssetCache, Options};
+    /// let cache: AssetCache<serde_json::Value, AnyBackend> = AssetCache::open_any(
+    ///     Options::new("model")
+    ///         .backend_url("redis://:password@cache-host:6379/0")
+    ///         .backend_timeout(std::time::Duration::from_secs(2)),
+    /// )?;
+    /// cache.add(serde_json::json!({"id": "m1"}))?;
+    /// # Ok::<(), asset_cache::Error>(())
+    /// ```
     pub fn open_any(options: Options) -> Result<Self> {
         validate_name(&options.name)?;
         let ttl = match options.ttl {
