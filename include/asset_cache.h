@@ -211,7 +211,12 @@ typedef struct {
   /**
    * When true, every write is flushed to stable storage (fsync) before the
    * call returns, surviving power loss as well as crashes. Default false:
-   * writes survive a crash of the process, not of the machine.
+   * writes survive a crash of the process, not of the machine. A write
+   * that cannot be made durable fails with ASSET_CACHE_IO: when the folder
+   * cannot be opened to fsync it (no free descriptor), before anything
+   * changed; when the folder's fsync itself fails, with the new file in
+   * place (not known to be durable) and memory as before the call, until
+   * the next load.
    */
   bool durable;
 } asset_cache_options;

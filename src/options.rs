@@ -37,7 +37,9 @@ pub struct Options {
     /// Longest wait for the lock; `None` waits forever.
     pub lock_timeout: Option<Duration>,
     /// fsync files (and the folder after a rename, and the parent of a
-    /// folder it creates) before reporting success.
+    /// folder it creates) before reporting success. A write that cannot be
+    /// made durable fails with `Io` (see `ASSET_CACHE_IO` on the C side: the
+    /// header's `durable` says in which state).
     pub durable: bool,
     /// Keep the cache on a Redis server (7.0 or later, or Valkey) instead of
     /// in `dir`: `redis://[user:password@]host[:port][/db]` or

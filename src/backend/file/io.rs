@@ -341,6 +341,11 @@ pub fn create_folder(dir: &Path, mode: u32, durable: bool) -> Result<()> {
     Ok(())
 }
 
+/// The fixed name is safe because two processes of this library never hold
+/// the exclusive lock at once (see `lock`). Where that cannot be ensured (a
+/// folder we may not read, so no announcement, and a lock file deleted under
+/// a holder) two writers could meet here; that case already loses updates,
+/// as the Python original does.
 fn create_temp(dir: &Path, name: &str) -> Result<(PathBuf, File)> {
     let path = temp_path(dir, name);
     let mut removed = false;
