@@ -535,7 +535,18 @@ fn on_redis(n: usize, data: &Path, url: &str) {
     // Single adds, ours and the plain client's alternately, so that both
     // see the same machine; each figure is the mean of a batch of adds.
     const BATCH: usize = 500;
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    // The plain client running our add script itself: what the script costs
+    // the server and the round trip, without our client-side work.
+    let script = redis::Script::new(concat!(
+        include_str!("../src/backend/redis/lua/prelude.lua"),
+        "\n",
+        include_str!("../src/backend/redis/lua/add.lua")
+    ));
+    let script_keys: Vec<String> = ["meta", "assets", "order", "log"]
+        .iter()
+        .map(|k| format!("plain-script-{n}:{{x}}:{k}"))
+        .collect();
+    let (mut ours, mut theirs, mut scripted) = (Vec::new(), Vec::new(), Vec::new());
     let mut next = 0;
     for _ in 0..reps() {
         let t = Instant::now();
@@ -556,9 +567,39 @@ fn on_redis(n: usize, data: &Path, url: &str) {
                 .unwrap();
         }
         theirs.push(t.elapsed().as_secs_f64() / BATCH as f64);
+        let t = Instant::now();
+        for i in 0..BATCH {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs_f64();
+            let v: redis::Value = script
+                .key(&script_keys[..])
+                .arg(&ids[n + (next + i) % EXTRA])
+                .arg(assets[n + (next + i) % EXTRA].json())
+                .arg(now)
+                .arg(now + 3600.0)
+                .arg("plain-sid")
+                .arg(10_000)
+                .invoke(&mut plain)
+                .unwrap();
+            black_box(v);
+        }
+        scripted.push(t.elapsed().as_secs_f64() / BATCH as f64);
     }
+    let _: () = redis::cmd("DEL")
+        .arg(&script_keys)
+        .query(&mut plain)
+        .unwrap();
     report("redis", "add one", n, median(ours), "s");
     report("redis-plain", "add one: HSET", n, median(theirs), "s");
+    report(
+        "redis-plain",
+        "add one: EVALSHA add.lua",
+        n,
+        median(scripted),
+        "s",
+    );
 
     let mut rng = Rng(SEED ^ 2);
     let order: Vec<&str> = (0..1_000_000).map(|_| ids[rng.below(n)].as_str()).collect();

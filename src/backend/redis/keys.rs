@@ -6,10 +6,10 @@
 //!
 //! | key | type | holds |
 //! | --- | --- | --- |
-//! | `asset-cache:{model}:meta` | hash | `sid` (random id of this store), `expiry` (Unix seconds, server clock), `rev` (writes to this store), `base` (revision before the log's first entry) |
+//! | `asset-cache:{model}:meta` | hash | `sid` (id of this store, unique), `expiry` (Unix seconds, the writer's clock), `base` (revision before the log's first entry) |
 //! | `asset-cache:{model}:assets` | hash | id -> asset JSON text |
 //! | `asset-cache:{model}:order` | list | ids in first-insertion order (the Python dict order) |
-//! | `asset-cache:{model}:log` | list | the id written by each revision `base+1..=rev`, for readers catching up |
+//! | `asset-cache:{model}:log` | list | the id written by each revision `base+1..=base+LLEN`: a store's revision (writes so far) is `base` plus the log's length |
 //!
 //! `add_list` builds the new store under `asset-cache:{model}:stage:<sid>:assets`
 //! and `...:order` first, then renames them into place.

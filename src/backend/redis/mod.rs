@@ -257,7 +257,7 @@ impl RedisBackend {
                 .arg(LOG_KEEP)
                 .invoke(con)
         })?;
-        let (sid, rev, _) = self.written(reply)?;
+        let (sid, rev) = self.written(reply)?;
         let known = self.known.take();
         Ok(match known {
             Some(k) if k.sid == sid && k.rev + 1 == rev => {
@@ -314,18 +314,17 @@ impl RedisBackend {
                 .arg(store.len())
                 .invoke(con)
         })?;
-        let (sid, rev, _) = self.written(reply)?;
+        let (sid, rev) = self.written(reply)?;
         self.known = Some(Known { sid, rev });
         Ok(())
     }
 
-    /// `{sid, rev, expiry}` as the write scripts answer.
-    fn written(&self, reply: Value) -> Result<(String, u64, f64)> {
+    /// `{sid, rev}` as the write scripts answer.
+    fn written(&self, reply: Value) -> Result<(String, u64)> {
         let mut parts = array(reply, "write")?.into_iter();
         Ok((
             text(parts.next(), "store id")?,
             int(parts.next(), "revision")?,
-            float(parts.next(), "expiry")?,
         ))
     }
 

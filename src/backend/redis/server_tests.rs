@@ -383,3 +383,47 @@ fn a_key_of_another_type_is_refused_by_name_and_nothing_is_written() {
     let planted: String = redis::cmd("GET").arg(&order).query(&mut con).unwrap();
     assert_eq!(planted, "not a list", "the planted key is left alone");
 }
+
+/// add.lua type-checks two keys up front and the other two by their first
+/// command: each of the four, planted in a live store, is refused by name
+/// with the store unchanged. Checked to fail: without add.lua's up-front
+/// check of the log, the planted log gave Redis's anonymous WRONGTYPE after
+/// the asset and the order were written.
+#[test]
+#[ignore = "needs a Redis server: run by scripts/test-redis.sh"]
+fn an_add_refuses_each_planted_key_of_a_live_store_and_changes_nothing() {
+    for (i, key) in ["meta", "assets", "order", "log"].iter().enumerate() {
+        let name = fresh_name("planted");
+        let mut w = backend(&name);
+        add(&mut w, "a", json!({"id": "a"})).unwrap();
+        add(&mut w, "b", json!({"id": "b"})).unwrap();
+        let mut con = raw();
+        let full = format!("asset-cache:{{{name}}}:{key}");
+        let dump = |con: &mut redis::Connection| -> Vec<(String, String)> {
+            ["meta", "assets", "order", "log"]
+                .iter()
+                .map(|k| {
+                    let kk = format!("asset-cache:{{{name}}}:{k}");
+                    let t: String = redis::cmd("TYPE").arg(&kk).query(con).unwrap();
+                    let v: redis::Value = redis::cmd("DUMP").arg(&kk).query(con).unwrap();
+                    (t, format!("{v:?}"))
+                })
+                .collect()
+        };
+        let _: () = redis::cmd("DEL").arg(&full).query(&mut con).unwrap();
+        let _: () = redis::cmd("SET")
+            .arg(&full)
+            .arg("planted")
+            .query(&mut con)
+            .unwrap();
+        let before = dump(&mut con);
+        let e = add(&mut w, "c", json!({"id": "c"})).err().expect("refused");
+        assert_eq!(e.kind(), ErrorKind::Backend, "{key}: {e}");
+        assert!(e.message().contains(&full), "{key}: {e}");
+        assert_eq!(
+            dump(&mut con),
+            before,
+            "key {i} ({key}) planted: something was written"
+        );
+    }
+}

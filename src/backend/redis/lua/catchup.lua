@@ -9,6 +9,7 @@ local err = wrong_type({'hash', 'hash', 'list', 'list'})
 if err then return err end
 local m = live(ARGV[4])
 if not m then return {'none'} end
+m.rev = revision(m)
 local known = tonumber(ARGV[2])
 if m.sid ~= ARGV[1] or known < m.base or known > m.rev then
   return {'whole', m.sid, m.rev, m.expiry}

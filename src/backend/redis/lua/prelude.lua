@@ -8,12 +8,17 @@ local META, ASSETS, ORDER, LOG = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 -- leaves the earlier writes in place. So every script checks the type of
 -- every key it touches before its first write, and refuses (with the key's
 -- name) to overwrite a value that is not ours.
+local function refuse(key, holds, want)
+  return redis.error_reply('WRONGTYPE key "' .. key .. '" holds a ' .. holds ..
+    ', where asset-cache keeps a ' .. want .. '; remove it or use another cache name')
+end
+
+-- `want` lists the type expected of each key, in KEYS order; '' skips one.
 local function wrong_type(want)
   for i, w in ipairs(want) do
-    local t = redis.call('TYPE', KEYS[i])['ok']
-    if t ~= 'none' and t ~= w then
-      return redis.error_reply('WRONGTYPE key "' .. KEYS[i] .. '" holds a ' .. t ..
-        ', where asset-cache keeps a ' .. w .. '; remove it or use another cache name')
+    if w ~= '' then
+      local t = redis.call('TYPE', KEYS[i])['ok']
+      if t ~= 'none' and t ~= w then return refuse(KEYS[i], t, w) end
     end
   end
   return nil
@@ -23,12 +28,20 @@ end
 -- `now` (the Python original's rule: expired when expiry < now). `now` and
 -- every expiry are the calling host's clock, as with the file backend: the
 -- server's clock decides nothing but when Redis frees an expired store.
+-- Second result: an error reply when META is not a hash.
 local function live(now)
-  local m = redis.call('HMGET', META, 'sid', 'expiry', 'rev', 'base')
+  local m = redis.pcall('HMGET', META, 'sid', 'expiry', 'base')
+  if m['err'] then return nil, refuse(META, redis.call('TYPE', META)['ok'], 'hash') end
   if not m[1] then return nil end
   local expiry = tonumber(m[2])
   if expiry == nil or expiry < tonumber(now) then return nil end
-  return {sid = m[1], expiry = m[2], rev = tonumber(m[3]), base = tonumber(m[4])}
+  return {sid = m[1], expiry = m[2], base = tonumber(m[3])}
+end
+
+-- The store's revision: writes since it started, which is the log's base
+-- plus its length (the log holds one id per write since the base).
+local function revision(m)
+  return m.base + redis.call('LLEN', LOG)
 end
 
 -- Lets Redis free an expired store by itself, a minute after its expiry
@@ -38,10 +51,10 @@ local function expire_at(expiry)
   for i = 1, 4 do redis.call('PEXPIREAT', KEYS[i], at) end
 end
 
--- The meta of a new store: a fresh store id, revision 0. The caller has
--- removed (or replaced) the old store's keys.
+-- The meta of a new store: a fresh store id, revision 0 (an empty log). The
+-- caller has removed (or replaced) the old store's keys.
 local function start_store(sid, expiry)
-  local m = {sid = sid, expiry = expiry, rev = 0, base = 0}
-  redis.call('HSET', META, 'sid', m.sid, 'expiry', m.expiry, 'rev', 0, 'base', 0)
+  local m = {sid = sid, expiry = expiry, base = 0}
+  redis.call('HSET', META, 'sid', m.sid, 'expiry', m.expiry, 'base', 0)
   return m
 end
