@@ -3,12 +3,71 @@
 //! writes into the tree, so the test comparing the two catches a committed
 //! header that has gone stale.
 //!
+//! The two C enums, `asset_cache_status` and `asset_cache_log_level`, are
+//! written here from their one tables (src/ffi/status_table.rs,
+//! src/log_levels.rs), which the crate turns into the Rust enums with its own
+//! macros: cbindgen does not expand macros, so it would not see them.
+//!
 //! It also gives the shared library its soname, `libasset_cache.so.<major>`,
 //! which only the linker can record (see `soname`).
 
 use std::env;
 use std::fs;
 use std::path::PathBuf;
+
+/// (C name, value, doc lines) of one enum variant.
+type Variant = (&'static str, i64, &'static [&'static str]);
+
+macro_rules! statuses {
+    (
+        $(#[doc = $enum_doc:literal])*
+        enum $c_enum:ident {
+            $( $(#[doc = $doc:literal])* $name:ident = $value:literal, $text:literal, [$($kind:ident)?]; )*
+        }
+    ) => {
+        fn status_enum() -> String {
+            let variants: &[Variant] = &[$((stringify!($name), $value, &[$($doc),*])),*];
+            c_enum(stringify!($c_enum), &[$($enum_doc),*], variants)
+        }
+    };
+}
+include!("src/ffi/status_table.rs");
+
+macro_rules! log_levels {
+    (
+        $(#[doc = $enum_doc:literal])*
+        enum $c_enum:ident {
+            $( $(#[doc = $doc:literal])* $level:ident = $value:literal, $c_name:ident, [$($name:literal),+]; )*
+        }
+    ) => {
+        fn log_level_enum() -> String {
+            let variants: &[Variant] = &[$((stringify!($c_name), $value, &[$($doc),*])),*];
+            c_enum(stringify!($c_enum), &[$($enum_doc),*], variants)
+        }
+    };
+}
+include!("src/log_levels.rs");
+
+/// A doc comment in cbindgen's "doxy" style, indented by `indent`.
+fn doc(indent: &str, lines: &[&str]) -> String {
+    let mut out = format!("{indent}/**\n");
+    for line in lines {
+        out += &format!("{indent} *{}\n", line.trim_end());
+    }
+    out + &format!("{indent} */\n")
+}
+
+/// A C enum as cbindgen writes one (style "type": a typedef'd enum).
+fn c_enum(name: &str, docs: &[&str], variants: &[Variant]) -> String {
+    let mut out = String::from("\n");
+    out += &doc("", docs);
+    out += "typedef enum {\n";
+    for (variant, value, docs) in variants {
+        out += &doc("  ", docs);
+        out += &format!("  {variant} = {value},\n");
+    }
+    out + &format!("}} {name};\n")
+}
 
 fn main() {
     println!("cargo:rerun-if-changed=src");
@@ -35,7 +94,8 @@ fn main() {
         major * 10000 + minor * 100 + patch
     );
     soname(major);
-    config.after_includes = Some(config.after_includes.unwrap_or_default() + &macros);
+    let enums = status_enum() + &log_level_enum();
+    config.after_includes = Some(config.after_includes.unwrap_or_default() + &macros + &enums);
     let header = match cbindgen::Builder::new()
         .with_crate(&root)
         .with_config(config)

@@ -66,9 +66,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::expiry;
 use crate::store::{Store, StoreBuilder};
 
-// The FFI takes these from here.
-use crate::options::validate_name;
-pub(crate) use crate::options::{Options, DEFAULT_DIR};
+use crate::options::{validate_name, Options};
 
 /// A persistent, expiring cache of assets keyed by id, shared safely by
 /// threads (it is `Sync`) and by processes (through the backend's lock).

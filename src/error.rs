@@ -1,11 +1,16 @@
-//! One error type for the whole core. Each variant maps to exactly one C status
-//! (see `ffi::status`), so the kind of failure survives the trip across the ABI.
+//! One error type for the whole core. Each kind maps to exactly one C status
+//! (the status table, `src/ffi/status_table.rs`, names the kind of each
+//! status; a kind without a row does not compile), so the kind of failure
+//! survives the trip across the ABI.
 
 use std::fmt;
 use std::io;
 use std::path::Path;
 
-/// What went wrong, coarsely: the part a caller branches on.
+/// What went wrong, coarsely: the part a caller branches on. More kinds may
+/// come (a storage backend's own failures, for one), so a `match` on it needs
+/// a `_` arm.
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
     /// An argument is unusable: a bad file name, bad options.

@@ -7,35 +7,52 @@ use std::sync::RwLock;
 
 use once_cell::sync::Lazy;
 
-/// Severity of a log message; a lower number is more severe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    Error = 1,
-    Warn = 2,
-    Info = 3,
-    Debug = 4,
-}
-
-impl Level {
-    pub fn name(self) -> &'static str {
-        match self {
-            Level::Error => "error",
-            Level::Warn => "warn",
-            Level::Info => "info",
-            Level::Debug => "debug",
+macro_rules! log_levels {
+    (
+        $(#[doc = $enum_doc:literal])*
+        enum $c_enum:ident {
+            $( $(#[doc = $doc:literal])* $level:ident = $value:literal, $c_name:ident, [$name:literal $(, $alias:literal)*]; )*
         }
-    }
-
-    fn parse(text: &str) -> Option<Level> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "error" | "1" => Some(Level::Error),
-            "warn" | "warning" | "2" => Some(Level::Warn),
-            "info" | "3" => Some(Level::Info),
-            "debug" | "4" => Some(Level::Debug),
-            _ => None,
+    ) => {
+        /// Severity of a log message; a lower number is more severe. The
+        /// numbers are the C ABI's `asset_cache_log_level` (the table is
+        /// `src/log_levels.rs`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Level {
+            $( $(#[doc = $doc])* $level = $value, )*
         }
-    }
+
+        impl Level {
+            /// Every level, most severe first.
+            pub const ALL: &'static [Level] = &[$(Level::$level),*];
+
+            /// The level's name as printed and as `ASSET_CACHE_LOG` accepts it.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Level::$level => $name,)*
+                }
+            }
+
+            /// The level with this number (1 error .. 4 debug), if any.
+            pub fn from_number(number: i64) -> Option<Level> {
+                match number {
+                    $($value => Some(Level::$level),)*
+                    _ => None,
+                }
+            }
+
+            /// A name (any case, or an alias such as "warning") or a number.
+            fn parse(text: &str) -> Option<Level> {
+                let text = text.trim().to_ascii_lowercase();
+                match text.as_str() {
+                    $($name $(| $alias)* => Some(Level::$level),)*
+                    _ => text.parse().ok().and_then(Level::from_number),
+                }
+            }
+        }
+    };
 }
+include!("log_levels.rs");
 
 /// The environment variable that turns on logging to stderr.
 pub const LOG_ENV: &str = "ASSET_CACHE_LOG";
@@ -86,4 +103,8 @@ pub fn warn(message: &str) {
 
 pub fn info(message: &str) {
     emit(Level::Info, message);
+}
+
+pub fn error(message: &str) {
+    emit(Level::Error, message);
 }

@@ -1,0 +1,252 @@
+//! The growable way to open a cache, in LMDB's style: an opaque options
+//! object (`asset_cache_config`) with one setter per option, and
+//! `asset_cache_open_config`. A new option is a new setter; the object's
+//! layout is private, so it can grow without breaking any program.
+
+use std::ffi::c_char;
+use std::time::Duration;
+
+use super::boundary::{as_out, as_ref, as_str, run, run_err, run_void};
+use super::error::asset_cache_error;
+use super::handle::{asset_cache, open_handle};
+use super::status::{asset_cache_status, asset_cache_status::*, Failure};
+use crate::options::{validate_name, Options, DEFAULT_DIR};
+
+/// Options for opening a cache, as an opaque object: create it with
+/// asset_cache_config_new, set what you need with the asset_cache_config_set_*
+/// functions (every option has a default except the name), open with
+/// asset_cache_open_config, free it with asset_cache_config_free. Options
+/// added in later versions come as new setters, so a program never passes a
+/// struct of the wrong size. Since 0.2.0.
+///
+/// A setter that fails (status other than OK) leaves the option as it was
+/// and marks the object invalid until that option is set successfully:
+/// asset_cache_open_config then fails with that setter's status and
+/// message, so a caller may check every setter or only the open.
+///
+/// Ownership: strings given to setters are copied; the caller keeps its own.
+/// One object may open any number of caches and is not referenced by them.
+/// Thread safety: setters and asset_cache_config_free need exclusive use;
+/// asset_cache_open_config (const) may run concurrently on one object.
+#[allow(non_camel_case_types)]
+pub struct asset_cache_config {
+    options: Options,
+    name_set: bool,
+    /// The latest failure of each setter that has failed since it last
+    /// succeeded, in the order they happened.
+    invalid: Vec<(&'static str, Failure)>,
+}
+
+/// Runs one setter on the config: records its failure, or clears the
+/// setter's earlier failure on success.
+unsafe fn set(
+    cfg: *mut asset_cache_config,
+    setter: &'static str,
+    apply: impl FnOnce(&mut asset_cache_config) -> Result<(), Failure>,
+) -> asset_cache_status {
+    run(|| {
+        // SAFETY: the caller passes NULL or a config it lends exclusively.
+        let cfg = unsafe { as_out(cfg, "config")? };
+        let result = apply(cfg);
+        cfg.invalid.retain(|(s, _)| *s != setter);
+        match result {
+            Ok(()) => Ok(ASSET_CACHE_OK),
+            Err(failure) => {
+                cfg.invalid.push((setter, failure.clone()));
+                Err(failure)
+            }
+        }
+    })
+}
+
+/// Creates an options object with every option at its default and no name.
+///
+/// On ASSET_CACHE_OK, `*out` receives the object, owned by the caller, to
+/// free with asset_cache_config_free; on any other status `*out` is
+/// untouched. Statuses: OK, INVALID_ARGUMENT (NULL `out`), PANIC. Since 0.2.0.
+#[no_mangle]
+pub unsafe extern "C" fn asset_cache_config_new(
+    out: *mut *mut asset_cache_config,
+) -> asset_cache_status {
+    run(|| {
+        // SAFETY: the caller passes NULL or a writable pointer.
+        let out = unsafe { as_out(out, "out")? };
+        *out = Box::into_raw(Box::new(asset_cache_config {
+            options: Options::new(""),
+            name_set: false,
+            invalid: Vec::new(),
+        }));
+        Ok(ASSET_CACHE_OK)
+    })
+}
+
+/// Frees an options object. NULL is a no-op. Caches opened with it are not
+/// affected. It must not be used afterwards, nor freed twice. Since 0.2.0.
+#[no_mangle]
+pub unsafe extern "C" fn asset_cache_config_free(cfg: *mut asset_cache_config) {
+    run_void("asset_cache_config_free", || {
+        if !cfg.is_null() {
+            // SAFETY: the caller passes an object from asset_cache_config_new, once.
+            drop(unsafe { Box::from_raw(cfg) });
+        }
+    })
+}
+
+/// Sets the folder of the cache and lock files (NUL-terminated UTF-8,
+/// copied). NULL restores the default, ".cache" in the current directory at
+/// open time, as in the Python original. The folder is created by the first
+/// write, not by opening.
+/// Statuses: OK, INVALID_ARGUMENT (NULL `cfg`, empty `dir`), INVALID_UTF8,
+/// PANIC. Since 0.2.0.
+#[no_mangle]
+pub unsafe extern "C" fn asset_cache_config_set_dir(
+    cfg: *mut asset_cache_config,
+    dir: *const c_char,
+) -> asset_cache_status {
+    // SAFETY: the caller passes NULL or valid pointers, per the docs.
+    unsafe {
+        set(cfg, "asset_cache_config_set_dir", |cfg| {
+            let dir = if dir.is_null() {
+                DEFAULT_DIR
+            } else {
+                as_str(dir, "dir")?
+            };
+            if dir.is_empty() {
+                return Err(Failure::new(
+                    ASSET_CACHE_INVALID_ARGUMENT,
+                    "dir is empty (NULL means the default, \".cache\")",
+                ));
+            }
+            cfg.options.dir = dir.into();
+            Ok(())
+        })
+    }
+}
+
+/// Sets the base name of the files, `<dir>/<name>.json` and
+/// `<dir>/<name>.lock` (NUL-terminated UTF-8, copied). Required: there is no
+/// default. It must not be empty, be longer than 200 bytes, or contain '/',
+/// '\\', "..", or a control character.
+/// Statuses: OK, INVALID_ARGUMENT (NULL `cfg` or `name`, bad name),
+/// INVALID_UTF8, PANIC. Since 0.2.0.
+#[no_mangle]
+pub unsafe extern "C" fn asset_cache_config_set_name(
+    cfg: *mut asset_cache_config,
+    name: *const c_char,
+) -> asset_cache_status {
+    // SAFETY: the caller passes NULL or valid pointers, per the docs.
+    unsafe {
+        set(cfg, "asset_cache_config_set_name", |cfg| {
+            let name = as_str(name, "name")?;
+            validate_name(name)?;
+            cfg.options.name = name.to_owned();
+            cfg.name_set = true;
+            Ok(())
+        })
+    }
+}
+
+/// Sets the lifetime of a new store, in seconds, at least 1 (a store that
+/// expires as it is made keeps nothing). By default the environment variable
+/// CACHE_EXPIRY_TIME is read once, at open, as the Python original's `int()`
+/// reads it, or 86400 (one day) is used when it is unset or not a positive
+/// integer (with a warning in the log).
+/// Statuses: OK, INVALID_ARGUMENT (NULL `cfg`, `seconds` 0 or negative), PANIC.
+/// Since 0.2.0.
+#[no_mangle]
+pub unsafe extern "C" fn asset_cache_config_set_ttl_seconds(
+    cfg: *mut asset_cache_config,
+    seconds: i64,
+) -> asset_cache_status {
+    // SAFETY: the caller passes NULL or a valid config.
+    unsafe {
+        set(cfg, "asset_cache_config_set_ttl_seconds", |cfg| {
+            let seconds = u64::try_from(seconds).map_err(|_| {
+                Failure::new(
+                    ASSET_CACHE_INVALID_ARGUMENT,
+                    format!("ttl_seconds must be at least 1, got {seconds}"),
+                )
+            })?;
+            cfg.options.ttl = Some(crate::expiry::check_ttl(Duration::from_secs(seconds))?);
+            Ok(())
+        })
+    }
+}
+
+/// Sets the longest wait for another process's lock, in milliseconds, after
+/// which a call fails with ASSET_CACHE_LOCK_TIMEOUT. 0 tries once; negative
+/// waits forever. Default ASSET_CACHE_DEFAULT_LOCK_TIMEOUT_MS.
+/// Statuses: OK, INVALID_ARGUMENT (NULL `cfg`), PANIC. Since 0.2.0.
+#[no_mangle]
+pub unsafe extern "C" fn asset_cache_config_set_lock_timeout_ms(
+    cfg: *mut asset_cache_config,
+    milliseconds: i64,
+) -> asset_cache_status {
+    // SAFETY: the caller passes NULL or a valid config.
+    unsafe {
+        set(cfg, "asset_cache_config_set_lock_timeout_ms", |cfg| {
+            cfg.options.lock_timeout = u64::try_from(milliseconds).ok().map(Duration::from_millis);
+            Ok(())
+        })
+    }
+}
+
+/// When `durable` is true, every write is flushed to stable storage (fsync,
+/// and the folder after a rename) before the call returns, surviving power
+/// loss as well as crashes. Default false: writes survive a crash of the
+/// process, not of the machine. A write that cannot be made durable fails
+/// with ASSET_CACHE_IO (see asset_cache_options.durable for the states).
+/// Statuses: OK, INVALID_ARGUMENT (NULL `cfg`), PANIC. Since 0.2.0.
+#[no_mangle]
+pub unsafe extern "C" fn asset_cache_config_set_durable(
+    cfg: *mut asset_cache_config,
+    durable: bool,
+) -> asset_cache_status {
+    // SAFETY: the caller passes NULL or a valid config.
+    unsafe {
+        set(cfg, "asset_cache_config_set_durable", |cfg| {
+            cfg.options.durable = durable;
+            Ok(())
+        })
+    }
+}
+
+/// Opens a cache with the options of `cfg` and loads its file if there is
+/// one; opening never creates files, the first write does. An unreadable
+/// file is moved aside to `<name>.json.corrupt` (with a warning in the log)
+/// and the cache starts empty; an expired file is deleted.
+///
+/// On ASSET_CACHE_OK, `*out` receives a handle the caller owns and must free
+/// with asset_cache_free; on any other status `*out` is untouched. `cfg` is
+/// only read during the call: free it or reuse it afterwards.
+/// On a status other than OK, when `err` is not NULL, `*err` receives an
+/// error object the caller owns and frees with asset_cache_error_free
+/// (initialize `*err` to NULL: it is written only on failure).
+/// Statuses: INVALID_ARGUMENT (NULL `cfg` or `out`, no name set, or the
+/// first setter that failed and was not set successfully since, whose
+/// status this is), INVALID_UTF8, IO, LOCK, LOCK_TIMEOUT, PANIC. Since 0.2.0.
+#[no_mangle]
+pub unsafe extern "C" fn asset_cache_open_config(
+    cfg: *const asset_cache_config,
+    out: *mut *mut asset_cache,
+    err: *mut *mut asset_cache_error,
+) -> asset_cache_status {
+    run_err(err, || {
+        // SAFETY: the caller passes NULL or valid pointers, per the docs.
+        let (cfg, out) = unsafe { (as_ref(cfg, "config")?, as_out(out, "out")?) };
+        if let Some((setter, failure)) = cfg.invalid.first() {
+            return Err(Failure::new(
+                failure.status,
+                format!("{setter} failed: {}", failure.message),
+            ));
+        }
+        if !cfg.name_set {
+            return Err(Failure::new(
+                ASSET_CACHE_INVALID_ARGUMENT,
+                "the config has no cache name: call asset_cache_config_set_name",
+            ));
+        }
+        *out = open_handle(cfg.options.clone())?;
+        Ok(ASSET_CACHE_OK)
+    })
+}
