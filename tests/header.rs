@@ -97,3 +97,282 @@ fn every_function_type_field_and_constant_in_the_header_is_documented() {
         "only {checked} items found: the check is broken"
     );
 }
+
+// ---- the ABI rule: what 0.1.0 declared is still declared, identically ----
+
+const HEADER_0_1: &str = include_str!("../examples-c/abi-0.1/asset_cache.h");
+
+/// The header's C text without comments, preprocessor lines and the C++
+/// `extern "C"` wrapper, with runs of white space made one space.
+fn c_text(header: &str) -> String {
+    let mut out = String::new();
+    let mut rest = header;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("/*") {
+            rest = &after[after.find("*/").expect("unterminated comment") + 2..];
+        } else if let Some(after) = rest.strip_prefix("//") {
+            rest = &after[after.find('\n').unwrap_or(after.len())..];
+        } else if rest.starts_with('#') && (out.is_empty() || out.ends_with('\n')) {
+            rest = &rest[rest.find('\n').unwrap_or(rest.len())..];
+        } else {
+            let c = rest.chars().next().unwrap();
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    let out = out.replace("extern \"C\" {", " ");
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Function prototypes by name.
+fn functions(header: &str) -> std::collections::BTreeMap<String, String> {
+    c_text(header)
+        .split(';')
+        .map(str::trim)
+        .filter(|d| {
+            d.contains('(') && !d.contains("typedef") && !d.contains('{') && !d.contains('}')
+        })
+        .map(|d| {
+            let name = d[..d.find('(').unwrap()]
+                .rsplit(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .next()
+                .unwrap()
+                .to_string();
+            (name, d.to_string())
+        })
+        .collect()
+}
+
+/// `NAME = value` enum constants.
+fn enum_constants(header: &str) -> std::collections::BTreeMap<String, i64> {
+    header
+        .lines()
+        .filter_map(|l| {
+            let (name, value) = l.trim().strip_suffix(',')?.split_once(" = ")?;
+            Some((name.to_string(), value.parse().ok()?))
+        })
+        .filter(|(name, _)| name.starts_with("ASSET_CACHE_"))
+        .collect()
+}
+
+/// The normalized text between `from` and `to` (both included).
+fn span(text: &str, from: &str, to: &str) -> String {
+    let start = text.find(from).unwrap_or_else(|| panic!("{from} missing"));
+    let end = start
+        + text[start..]
+            .find(to)
+            .unwrap_or_else(|| panic!("{to} missing"));
+    text[start..end + to.len()].to_string()
+}
+
+// Checked that it can fail: with `durable` moved before `ttl_seconds` in the
+// Rust struct, with ASSET_CACHE_NO_MEMORY renumbered in the table, and with
+// `int max_level` changed to `long`, this test failed naming the difference.
+#[test]
+fn everything_0_1_declared_is_declared_identically() {
+    assert!(HEADER_0_1.contains("#define ASSET_CACHE_VERSION_NUMBER 100"));
+    let (old, new) = (functions(HEADER_0_1), functions(COMMITTED));
+    assert!(
+        old.len() >= 20,
+        "only {} functions parsed from the 0.1 header",
+        old.len()
+    );
+    for (name, proto) in &old {
+        assert_eq!(
+            new.get(name),
+            Some(proto),
+            "{name} changed or disappeared since 0.1.0"
+        );
+    }
+    let (old_c, new_c) = (enum_constants(HEADER_0_1), enum_constants(COMMITTED));
+    assert!(
+        old_c.len() >= 15,
+        "only {} enum constants parsed",
+        old_c.len()
+    );
+    for (name, value) in &old_c {
+        assert_eq!(
+            new_c.get(name),
+            Some(value),
+            "{name} renumbered or removed since 0.1.0"
+        );
+    }
+    let (old_t, new_t) = (c_text(HEADER_0_1), c_text(COMMITTED));
+    for (from, to) in [
+        ("typedef struct {", "} asset_cache_options;"),
+        ("typedef void (*asset_cache_log_callback)", ";"),
+        ("typedef struct asset_cache asset_cache", ";"),
+    ] {
+        assert_eq!(
+            span(&old_t, from, to),
+            span(&new_t, from, to),
+            "{from} changed since 0.1.0"
+        );
+    }
+}
+
+// ---- one table per code, and the bindings' copies of it ----
+
+fn header_statuses() -> std::collections::BTreeMap<String, i64> {
+    enum_constants(COMMITTED)
+        .into_iter()
+        .filter(|(n, _)| !n.starts_with("ASSET_CACHE_LOG_"))
+        .collect()
+}
+
+#[test]
+fn header_statuses_are_the_library_table() {
+    use asset_cache::ffi::asset_cache_status;
+    let from_table: std::collections::BTreeMap<String, i64> = asset_cache_status::ALL
+        .iter()
+        .map(|s| (s.name().to_string(), *s as i64))
+        .collect();
+    assert_eq!(header_statuses(), from_table);
+    for s in asset_cache_status::ALL {
+        let text = unsafe { CStr::from_ptr(asset_cache::ffi::asset_cache_status_str(*s as i32)) };
+        assert_eq!(text.to_str().unwrap(), s.text());
+    }
+}
+
+/// Lines of `source` from the first containing `start` to the next
+/// containing `end`.
+fn block<'a>(source: &'a str, start: &str, end: &str) -> Vec<&'a str> {
+    let mut lines = source.lines().skip_while(|l| !l.contains(start));
+    let mut out: Vec<&str> = lines.next().into_iter().collect();
+    for l in lines {
+        out.push(l);
+        if l.contains(end) {
+            break;
+        }
+    }
+    assert!(out.len() > 1, "no block from {start:?} to {end:?}");
+    out
+}
+
+/// Identifier-ish words of `text` that start with `prefix`.
+fn words_with<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with(prefix) && w.len() > prefix.len())
+        .collect()
+}
+
+// Checked that it can fail: with ASSET_CACHE_LOCK_TIMEOUT removed from the Go
+// constants, and with Node's LOCK_TIMEOUT set to 9, this test failed.
+#[test]
+fn bindings_copies_match_the_header() {
+    let header = header_statuses();
+    let failures: Vec<&str> = header
+        .keys()
+        .map(String::as_str)
+        .filter(|n| *n != "ASSET_CACHE_OK")
+        .collect();
+
+    // Go: `StatusX Status = C.ASSET_CACHE_X` (values come from the header
+    // through cgo; the list must be complete) and one sentinel per failure.
+    let go = include_str!("../bindings/go/assetcache.go");
+    let consts = block(go, "StatusOK ", ")");
+    let mut go_names: Vec<&str> = consts
+        .iter()
+        .flat_map(|l| words_with(l, "ASSET_CACHE_"))
+        .collect();
+    go_names.sort();
+    assert_eq!(
+        go_names,
+        header.keys().map(String::as_str).collect::<Vec<_>>(),
+        "Go's Status constants"
+    );
+    let go_status_of = |c_name: &str| -> String {
+        let line = consts
+            .iter()
+            .find(|l| l.contains(&format!("C.{c_name}")))
+            .unwrap();
+        line.split_whitespace().next().unwrap().to_string()
+    };
+    let sentinels = block(go, "ErrNotFound ", ")");
+    for name in &failures {
+        let go_status = go_status_of(name);
+        assert!(
+            sentinels
+                .iter()
+                .any(|l| l.contains(&format!("Status: {go_status}}}"))),
+            "Go has no sentinel error for {go_status}"
+        );
+    }
+
+    // Node: the Status object in index.js and in index.d.ts, and the error codes.
+    let js = include_str!("../bindings/node/index.js");
+    let dts = include_str!("../bindings/node/index.d.ts");
+    for (what, lines) in [
+        ("index.js Status", block(js, "const Status = ", "});")),
+        ("index.d.ts Status", block(dts, "const Status:", "}>;")),
+    ] {
+        let node: std::collections::BTreeMap<String, i64> = lines
+            .iter()
+            .filter_map(|l| {
+                let (k, v) = l.trim().trim_end_matches([',', ';']).split_once(": ")?;
+                Some((format!("ASSET_CACHE_{k}"), v.parse().ok()?))
+            })
+            .collect();
+        assert_eq!(node, header, "{what} differs from the header");
+    }
+    let codes = block(dts, "type AssetCacheErrorCode", ";");
+    let mut codes: Vec<&str> = codes
+        .iter()
+        .flat_map(|l| words_with(l, "ASSET_CACHE_"))
+        .collect();
+    codes.retain(|c| *c != "ASSET_CACHE_CLOSED");
+    codes.sort();
+    assert_eq!(codes, failures, "index.d.ts AssetCacheErrorCode");
+}
+
+// ---- the one panic boundary ----
+
+// Checked that it can fail: with asset_cache_string_free calling libc::free
+// directly, and with run_void given another function's name, this test
+// failed naming the function.
+#[test]
+fn every_export_runs_inside_the_boundary() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/ffi");
+    let mut exported = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let source = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = source.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let Some(at) = line.find("extern \"C\" fn ") else {
+                continue;
+            };
+            let name = &line[at + 14..line[at..].find('(').unwrap() + at];
+            // The body's first statement, after the signature and comments.
+            let open = (i..lines.len())
+                .find(|&j| lines[j].trim_end().ends_with('{'))
+                .unwrap();
+            let body: Vec<&str> = lines[open + 1..]
+                .iter()
+                .map(|l| l.trim())
+                .filter(|l| !l.is_empty() && !l.starts_with("//"))
+                .take(4)
+                .collect();
+            let body = body.join(" ").replace("( ", "(");
+            let first = body.trim_start_matches("unsafe {").trim();
+            let named = |f: &str| first.starts_with(&format!("{f}(\"{name}\""));
+            let ok = first.starts_with("run(")
+                || first.starts_with("run_err(")
+                || first.starts_with("set(cfg, \"") && first.contains(name)
+                || named("run_void")
+                || named("run_value");
+            assert!(
+                ok,
+                "{name} ({}) does not start in the panic boundary: {first}",
+                path.display()
+            );
+            exported.push(name.to_string());
+        }
+    }
+    exported.sort();
+    let declared: Vec<String> = functions(COMMITTED).into_keys().collect();
+    assert_eq!(
+        exported, declared,
+        "the scan did not find every exported function"
+    );
+}

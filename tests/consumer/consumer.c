@@ -22,12 +22,14 @@ int main(int argc, char **argv) {
             asset_cache_version());
     return 1;
   }
-  asset_cache_options opts;
-  asset_cache_options_init(&opts);
-  opts.dir = argv[1];
-  opts.name = "consumer";
+  asset_cache_config *cfg = NULL;
+  asset_cache_status s = asset_cache_config_new(&cfg);
+  if (s != ASSET_CACHE_OK) return fail("config_new", s);
+  if ((s = asset_cache_config_set_dir(cfg, argv[1])) != ASSET_CACHE_OK) return fail("set_dir", s);
+  if ((s = asset_cache_config_set_name(cfg, "consumer")) != ASSET_CACHE_OK) return fail("set_name", s);
   asset_cache *cache = NULL;
-  asset_cache_status s = asset_cache_open(&opts, &cache);
+  s = asset_cache_open_config(cfg, &cache, NULL);
+  asset_cache_config_free(cfg);
   if (s != ASSET_CACHE_OK) return fail("open", s);
   const char *asset = "{\"id\":\"c1\",\"from\":\"C\"}";
   if ((s = asset_cache_add(cache, asset)) != ASSET_CACHE_OK) return fail("add", s);
