@@ -122,17 +122,23 @@ func Version() string {
 	return C.GoString(C.asset_cache_version())
 }
 
-// call runs one library call with its goroutine pinned to its OS thread:
-// the library keeps the last error message per thread, so the message must
-// be read on the thread that made the call, before any other call there.
-func call(op string, f func() C.asset_cache_status) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	st := f()
+// DefaultLockTimeout is the library's lock timeout when WithLockTimeout is
+// not given: ASSET_CACHE_DEFAULT_LOCK_TIMEOUT_MS of the C header.
+const DefaultLockTimeout = time.Duration(C.ASSET_CACHE_DEFAULT_LOCK_TIMEOUT_MS) * time.Millisecond
+
+// call runs one library call through an entry point that hands its failure
+// out as an error object (asset_cache_error), which, unlike the library's
+// per-thread last error, can be read on whatever thread the goroutine is on
+// afterwards: no need to pin the goroutine to its thread.
+func call(op string, f func(err **C.asset_cache_error) C.asset_cache_status) error {
+	var cerr *C.asset_cache_error
+	st := f(&cerr)
 	if st == C.ASSET_CACHE_OK {
 		return nil
 	}
-	return &Error{Op: op, Status: Status(st), Message: C.GoString(C.asset_cache_last_error())}
+	defer C.asset_cache_error_free(cerr)
+	// The message belongs to the error object: copied before it is freed.
+	return &Error{Op: op, Status: Status(st), Message: C.GoString(C.asset_cache_error_message(cerr))}
 }
 
 // takeString copies a string the library returned and frees the original.
@@ -241,8 +247,8 @@ var (
 
 type config struct {
 	dir         *string
-	ttlSeconds  int64
-	lockTimeout int64
+	ttlSeconds  *int64
+	lockTimeout *int64 // milliseconds; negative waits forever
 	durable     bool
 	err         error
 }
@@ -275,20 +281,21 @@ func WithTTL(ttl time.Duration) Option {
 			c.err = &Error{Op: "open", Status: StatusInvalidArgument, Message: fmt.Sprintf("negative ttl %v", ttl)}
 			return
 		}
-		c.ttlSeconds = ceilDiv(ttl, time.Second)
+		n := ceilDiv(ttl, time.Second)
+		c.ttlSeconds = &n
 	}
 }
 
 // WithLockTimeout sets the longest wait for another process's lock (default
-// 30s), rounded up to milliseconds; after it a call fails with
-// ErrLockTimeout. Zero tries once; a negative timeout waits forever.
+// DefaultLockTimeout), rounded up to milliseconds; after it a call fails
+// with ErrLockTimeout. Zero tries once; a negative timeout waits forever.
 func WithLockTimeout(timeout time.Duration) Option {
 	return func(c *config) {
-		if timeout < 0 {
-			c.lockTimeout = -1
-			return
+		n := int64(-1)
+		if timeout >= 0 {
+			n = ceilDiv(timeout, time.Millisecond)
 		}
-		c.lockTimeout = ceilDiv(timeout, time.Millisecond)
+		c.lockTimeout = &n
 	}
 }
 
@@ -310,35 +317,53 @@ type Cache struct {
 // Open opens the cache name (files <dir>/<name>.json and <dir>/<name>.lock)
 // and loads its file if there is one. Opening never creates files.
 func Open(name string, opts ...Option) (*Cache, error) {
-	cfg := config{ttlSeconds: -1, lockTimeout: 30000}
+	var cfg config
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if cfg.err != nil {
 		return nil, cfg.err
 	}
-	var copts C.asset_cache_options
-	C.asset_cache_options_init(&copts)
 	cname, err := cString("open", "name", []byte(name), StatusInvalidArgument)
 	if err != nil {
 		return nil, err
 	}
 	defer C.free(unsafe.Pointer(cname))
-	copts.name = cname
+	var cdir *C.char
 	if cfg.dir != nil {
-		cdir, err := cString("open", "dir", []byte(*cfg.dir), StatusInvalidArgument)
-		if err != nil {
+		if cdir, err = cString("open", "dir", []byte(*cfg.dir), StatusInvalidArgument); err != nil {
 			return nil, err
 		}
 		defer C.free(unsafe.Pointer(cdir))
-		copts.dir = cdir
 	}
-	copts.ttl_seconds = C.int64_t(cfg.ttlSeconds)
-	copts.lock_timeout_ms = C.int64_t(cfg.lockTimeout)
-	copts.durable = C.bool(cfg.durable)
+
+	// The options object (asset_cache_config): a setter that fails is
+	// reported again, with its message, by asset_cache_open_config, so
+	// only the open's error needs reading. Options not given keep the
+	// library's defaults.
+	var copts *C.asset_cache_config
+	if err := call("open", func(**C.asset_cache_error) C.asset_cache_status {
+		return C.asset_cache_config_new(&copts)
+	}); err != nil {
+		return nil, err
+	}
+	defer C.asset_cache_config_free(copts)
+	C.asset_cache_config_set_name(copts, cname)
+	if cdir != nil {
+		C.asset_cache_config_set_dir(copts, cdir)
+	}
+	if cfg.ttlSeconds != nil {
+		C.asset_cache_config_set_ttl_seconds(copts, C.int64_t(*cfg.ttlSeconds))
+	}
+	if cfg.lockTimeout != nil {
+		C.asset_cache_config_set_lock_timeout_ms(copts, C.int64_t(*cfg.lockTimeout))
+	}
+	C.asset_cache_config_set_durable(copts, C.bool(cfg.durable))
 
 	var h *C.asset_cache
-	if err := call("open", func() C.asset_cache_status { return C.asset_cache_open(&copts, &h) }); err != nil {
+	if err := call("open", func(cerr **C.asset_cache_error) C.asset_cache_status {
+		return C.asset_cache_open_config(copts, &h, cerr)
+	}); err != nil {
 		return nil, err
 	}
 	c := &Cache{handle: h}
@@ -363,7 +388,7 @@ func (c *Cache) Close() error {
 }
 
 // with runs f on the live handle, or fails with ErrClosed.
-func (c *Cache) with(op string, f func(h *C.asset_cache) C.asset_cache_status) error {
+func (c *Cache) with(op string, f func(h *C.asset_cache, err **C.asset_cache_error) C.asset_cache_status) error {
 	if c == nil {
 		return fmt.Errorf("assetcache: %s: %w", op, ErrClosed)
 	}
@@ -372,7 +397,7 @@ func (c *Cache) with(op string, f func(h *C.asset_cache) C.asset_cache_status) e
 	if c.handle == nil {
 		return fmt.Errorf("assetcache: %s: %w", op, ErrClosed)
 	}
-	err := call(op, func() C.asset_cache_status { return f(c.handle) })
+	err := call(op, func(cerr **C.asset_cache_error) C.asset_cache_status { return f(c.handle, cerr) })
 	// The finalizer must not free the handle while the library still uses it.
 	runtime.KeepAlive(c)
 	return err
@@ -388,8 +413,8 @@ func (c *Cache) Get(id string) ([]byte, error) {
 	}
 	defer C.free(unsafe.Pointer(cid))
 	var out *C.char
-	if err := c.with("get", func(h *C.asset_cache) C.asset_cache_status {
-		return C.asset_cache_get(h, cid, &out)
+	if err := c.with("get", func(h *C.asset_cache, e **C.asset_cache_error) C.asset_cache_status {
+		return C.asset_cache_get_ex(h, cid, &out, e)
 	}); err != nil {
 		return nil, err
 	}
@@ -413,8 +438,8 @@ func GetAs[T any](c *Cache, id string) (T, error) {
 // store is empty or expired).
 func (c *Cache) GetAll() ([]json.RawMessage, error) {
 	var out *C.char
-	if err := c.with("get all", func(h *C.asset_cache) C.asset_cache_status {
-		return C.asset_cache_get_all(h, &out)
+	if err := c.with("get all", func(h *C.asset_cache, e **C.asset_cache_error) C.asset_cache_status {
+		return C.asset_cache_get_all_ex(h, &out, e)
 	}); err != nil {
 		return nil, err
 	}
@@ -466,8 +491,8 @@ func encode(op string, v any) ([]byte, error) {
 // a non-empty string "id". It is on disk when Add returns, merged with what
 // other processes wrote meanwhile.
 func (c *Cache) Add(asset any) error {
-	return c.write("add", asset, func(h *C.asset_cache, s *C.char) C.asset_cache_status {
-		return C.asset_cache_add(h, s)
+	return c.write("add", asset, func(h *C.asset_cache, s *C.char, e **C.asset_cache_error) C.asset_cache_status {
+		return C.asset_cache_add_ex(h, s, e)
 	})
 }
 
@@ -475,12 +500,12 @@ func (c *Cache) Add(asset any) error {
 // text of an array) and starts a fresh expiry. One bad element rejects the
 // whole call; the error's message names its index.
 func (c *Cache) AddList(assets any) error {
-	return c.write("add list", assets, func(h *C.asset_cache, s *C.char) C.asset_cache_status {
-		return C.asset_cache_add_list(h, s)
+	return c.write("add list", assets, func(h *C.asset_cache, s *C.char, e **C.asset_cache_error) C.asset_cache_status {
+		return C.asset_cache_add_list_ex(h, s, e)
 	})
 }
 
-func (c *Cache) write(op string, v any, f func(*C.asset_cache, *C.char) C.asset_cache_status) error {
+func (c *Cache) write(op string, v any, f func(*C.asset_cache, *C.char, **C.asset_cache_error) C.asset_cache_status) error {
 	b, err := encode(op, v)
 	if err != nil {
 		return err
@@ -490,29 +515,35 @@ func (c *Cache) write(op string, v any, f func(*C.asset_cache, *C.char) C.asset_
 		return err
 	}
 	defer C.free(unsafe.Pointer(s))
-	return c.with(op, func(h *C.asset_cache) C.asset_cache_status { return f(h, s) })
+	return c.with(op, func(h *C.asset_cache, e **C.asset_cache_error) C.asset_cache_status { return f(h, s, e) })
 }
 
 // Load brings memory up to date with the file, to see other processes' writes.
 func (c *Cache) Load() error {
-	return c.with("load", func(h *C.asset_cache) C.asset_cache_status { return C.asset_cache_load(h) })
+	return c.with("load", func(h *C.asset_cache, e **C.asset_cache_error) C.asset_cache_status {
+		return C.asset_cache_load_ex(h, e)
+	})
 }
 
 // Save rewrites the file from memory (compacting it); every Add is already on disk.
 func (c *Cache) Save() error {
-	return c.with("save", func(h *C.asset_cache) C.asset_cache_status { return C.asset_cache_save(h) })
+	return c.with("save", func(h *C.asset_cache, e **C.asset_cache_error) C.asset_cache_status {
+		return C.asset_cache_save_ex(h, e)
+	})
 }
 
 // Invalidate empties the cache, starts a fresh expiry and deletes the cache file.
 func (c *Cache) Invalidate() error {
-	return c.with("invalidate", func(h *C.asset_cache) C.asset_cache_status { return C.asset_cache_invalidate(h) })
+	return c.with("invalidate", func(h *C.asset_cache, e **C.asset_cache_error) C.asset_cache_status {
+		return C.asset_cache_invalidate_ex(h, e)
+	})
 }
 
 // HasValidCache reports whether the store has not expired and holds at least one asset.
 func (c *Cache) HasValidCache() (bool, error) {
 	var v C.bool
-	err := c.with("has valid cache", func(h *C.asset_cache) C.asset_cache_status {
-		return C.asset_cache_has_valid_cache(h, &v)
+	err := c.with("has valid cache", func(h *C.asset_cache, e **C.asset_cache_error) C.asset_cache_status {
+		return C.asset_cache_has_valid_cache_ex(h, &v, e)
 	})
 	return bool(v), err
 }
@@ -520,8 +551,8 @@ func (c *Cache) HasValidCache() (bool, error) {
 // Expiry returns when the store expires.
 func (c *Cache) Expiry() (time.Time, error) {
 	var v C.double
-	if err := c.with("expiry", func(h *C.asset_cache) C.asset_cache_status {
-		return C.asset_cache_expiry(h, &v)
+	if err := c.with("expiry", func(h *C.asset_cache, e **C.asset_cache_error) C.asset_cache_status {
+		return C.asset_cache_expiry_ex(h, &v, e)
 	}); err != nil {
 		return time.Time{}, err
 	}
@@ -532,6 +563,8 @@ func (c *Cache) Expiry() (time.Time, error) {
 // Len returns the number of assets in memory.
 func (c *Cache) Len() (int, error) {
 	var n C.size_t
-	err := c.with("len", func(h *C.asset_cache) C.asset_cache_status { return C.asset_cache_len(h, &n) })
+	err := c.with("len", func(h *C.asset_cache, e **C.asset_cache_error) C.asset_cache_status {
+		return C.asset_cache_len_ex(h, &n, e)
+	})
 	return int(n), err
 }

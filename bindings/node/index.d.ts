@@ -52,7 +52,8 @@ export interface AssetCacheOptions {
    */
   ttlSeconds?: number;
   /**
-   * Longest wait for another process's lock, in ms (default 30000); then
+   * Longest wait for another process's lock, in ms (default
+   * defaultLockTimeoutMs(), the library's); then
    * the call throws ASSET_CACHE_LOCK_TIMEOUT. 0 tries once; negative or
    * Infinity waits forever.
    */
@@ -127,6 +128,12 @@ export declare class AssetCache<T extends Asset = Asset> {
 
 /** The loaded library's version, e.g. "0.1.0". */
 export declare function version(): string;
+
+/**
+ * The library's default lock timeout in ms (ASSET_CACHE_DEFAULT_LOCK_TIMEOUT_MS
+ * of the C header), read from the library: lockTimeoutMs when not given.
+ */
+export declare function defaultLockTimeoutMs(): number;
 
 /**
  * The path the shared library is (or would be) loaded from: $ASSET_CACHE_LIB;

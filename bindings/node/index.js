@@ -114,6 +114,10 @@ function lib() {
     throw err;
   }
   koffi.opaque('asset_cache');
+  koffi.opaque('asset_cache_config');
+  koffi.opaque('asset_cache_error');
+  // The frozen 0.1 options struct, only to read the library's defaults
+  // (asset_cache_options_init); caches are opened through asset_cache_config.
   koffi.struct('asset_cache_options', {
     dir: 'const char *',
     name: 'const char *',
@@ -121,33 +125,54 @@ function lib() {
     lock_timeout_ms: 'int64_t',
     durable: 'bool',
   });
+  // Every call that can fail goes through an entry point with a trailing
+  // `asset_cache_error **err`: the failure comes back as an error object
+  // read here, not from the library's per-thread last error, so the same
+  // functions work when koffi runs them on a worker thread (`.async`).
   // Returned strings come back as `void **` so that the raw pointer stays
   // in our hands to be freed after decoding.
   const signatures = {
     version: 'const char *asset_cache_version(void)',
-    lastError: 'const char *asset_cache_last_error(void)',
     optionsInit: 'void asset_cache_options_init(_Out_ asset_cache_options *opts)',
-    open: 'int asset_cache_open(const asset_cache_options *opts, _Out_ asset_cache **out)',
+    errorStatus: 'int asset_cache_error_status(const asset_cache_error *err)',
+    errorMessage: 'const char *asset_cache_error_message(const asset_cache_error *err)',
+    errorFree: 'void asset_cache_error_free(asset_cache_error *err)',
+    configNew: 'int asset_cache_config_new(_Out_ asset_cache_config **out)',
+    configFree: 'void asset_cache_config_free(asset_cache_config *cfg)',
+    configSetDir: 'int asset_cache_config_set_dir(asset_cache_config *cfg, const char *dir)',
+    configSetName: 'int asset_cache_config_set_name(asset_cache_config *cfg, const char *name)',
+    configSetTtlSeconds: 'int asset_cache_config_set_ttl_seconds(asset_cache_config *cfg, int64_t seconds)',
+    configSetLockTimeoutMs: 'int asset_cache_config_set_lock_timeout_ms(asset_cache_config *cfg, int64_t ms)',
+    configSetDurable: 'int asset_cache_config_set_durable(asset_cache_config *cfg, bool durable)',
+    open: 'int asset_cache_open_config(const asset_cache_config *cfg, _Out_ asset_cache **out, _Out_ asset_cache_error **err)',
     free: 'void asset_cache_free(asset_cache *cache)',
     stringFree: 'void asset_cache_string_free(void *s)',
-    get: 'int asset_cache_get(const asset_cache *cache, const char *id, _Out_ void **out_json)',
-    getAll: 'int asset_cache_get_all(const asset_cache *cache, _Out_ void **out_json)',
-    hasValidCache: 'int asset_cache_has_valid_cache(const asset_cache *cache, _Out_ bool *out_valid)',
-    expiry: 'int asset_cache_expiry(const asset_cache *cache, _Out_ double *out_expiry)',
-    len: 'int asset_cache_len(const asset_cache *cache, _Out_ size_t *out_len)',
-    add: 'int asset_cache_add(const asset_cache *cache, const char *asset_json)',
-    addList: 'int asset_cache_add_list(const asset_cache *cache, const char *assets_json)',
-    load: 'int asset_cache_load(const asset_cache *cache)',
-    save: 'int asset_cache_save(const asset_cache *cache)',
-    invalidate: 'int asset_cache_invalidate(const asset_cache *cache)',
+    get: 'int asset_cache_get_ex(const asset_cache *cache, const char *id, _Out_ void **out_json, _Out_ asset_cache_error **err)',
+    getAll: 'int asset_cache_get_all_ex(const asset_cache *cache, _Out_ void **out_json, _Out_ asset_cache_error **err)',
+    hasValidCache: 'int asset_cache_has_valid_cache_ex(const asset_cache *cache, _Out_ bool *out_valid, _Out_ asset_cache_error **err)',
+    expiry: 'int asset_cache_expiry_ex(const asset_cache *cache, _Out_ double *out_expiry, _Out_ asset_cache_error **err)',
+    len: 'int asset_cache_len_ex(const asset_cache *cache, _Out_ size_t *out_len, _Out_ asset_cache_error **err)',
+    add: 'int asset_cache_add_ex(const asset_cache *cache, const char *asset_json, _Out_ asset_cache_error **err)',
+    addList: 'int asset_cache_add_list_ex(const asset_cache *cache, const char *assets_json, _Out_ asset_cache_error **err)',
+    load: 'int asset_cache_load_ex(const asset_cache *cache, _Out_ asset_cache_error **err)',
+    save: 'int asset_cache_save_ex(const asset_cache *cache, _Out_ asset_cache_error **err)',
+    invalidate: 'int asset_cache_invalidate_ex(const asset_cache *cache, _Out_ asset_cache_error **err)',
   };
   const fns = {};
   for (const [key, proto] of Object.entries(signatures)) {
     fns[key] = handle.func(proto);
   }
   // Raw JSON given as bytes goes to the same functions, typed as bytes.
-  fns.addBytes = handle.func('asset_cache_add', 'int', ['asset_cache *', 'const uint8_t *']);
-  fns.addListBytes = handle.func('asset_cache_add_list', 'int', ['asset_cache *', 'const uint8_t *']);
+  fns.addBytes = handle.func('asset_cache_add_ex', 'int', [
+    'asset_cache *',
+    'const uint8_t *',
+    koffi.out(koffi.pointer('asset_cache_error', 2)),
+  ]);
+  fns.addListBytes = handle.func('asset_cache_add_list_ex', 'int', [
+    'asset_cache *',
+    'const uint8_t *',
+    koffi.out(koffi.pointer('asset_cache_error', 2)),
+  ]);
   native = fns;
   return native;
 }
@@ -157,12 +182,42 @@ function version() {
   return lib().version();
 }
 
-// Koffi calls are synchronous on this thread, so the thread-local last
-// error read right after a failing call is that call's.
-function check(op, status) {
-  if (status !== Status.OK) {
-    throw new AssetCacheError(op, status, lib().lastError() || 'failed');
+/**
+ * The library's default lock timeout in ms (ASSET_CACHE_DEFAULT_LOCK_TIMEOUT_MS),
+ * read from the library itself: what lockTimeoutMs is when not given.
+ */
+function defaultLockTimeoutMs() {
+  const opts = {};
+  lib().optionsInit(opts);
+  return Number(opts.lock_timeout_ms);
+}
+
+/**
+ * Turns an error object the library handed out into an AssetCacheError,
+ * freeing it. Also usable after a koffi `.async` call: the error object is
+ * not tied to the thread that made the call.
+ */
+function takeError(op, status, errPtr) {
+  const n = lib();
+  try {
+    const message = errPtr ? n.errorMessage(errPtr) : '';
+    return new AssetCacheError(op, status, message || 'failed');
+  } finally {
+    n.errorFree(errPtr);
   }
+}
+
+/**
+ * Runs fn(...args, errOut) for an entry point whose last parameter is
+ * `asset_cache_error **err`; throws its failure as an AssetCacheError.
+ */
+function call(op, fn, ...args) {
+  const errOut = [null];
+  const status = fn(...args, errOut);
+  if (status !== Status.OK) {
+    throw takeError(op, status, errOut[0]);
+  }
+  return status;
 }
 
 function takeString(ptr) {
@@ -237,33 +292,49 @@ class AssetCache {
    */
   constructor(name, options = {}) {
     const n = lib();
-    const opts = {};
-    n.optionsInit(opts);
-    opts.name = cText('open', 'name', name);
+    const cname = cText('open', 'name', name);
     const { dir, ttlSeconds, lockTimeoutMs, durable } = options ?? {};
-    if (dir !== undefined && dir !== null) {
-      opts.dir = cText('open', 'dir', dir);
-    }
+    const cdir = dir !== undefined && dir !== null ? cText('open', 'dir', dir) : undefined;
     if (ttlSeconds !== undefined) {
-      // Negative means "the default" in C; here it is a caller's mistake.
+      // Negative is refused by the library too; NaN and Infinity are not integers.
       if (typeof ttlSeconds !== 'number' || !(ttlSeconds >= 0) || !Number.isFinite(ttlSeconds)) {
         throw new AssetCacheError('open', Status.INVALID_ARGUMENT, `ttlSeconds must be a finite number >= 0, got ${ttlSeconds}`);
       }
-      opts.ttl_seconds = Math.ceil(ttlSeconds);
     }
     if (lockTimeoutMs !== undefined) {
       if (typeof lockTimeoutMs !== 'number' || Number.isNaN(lockTimeoutMs)) {
         throw new AssetCacheError('open', Status.INVALID_ARGUMENT, `lockTimeoutMs must be a number, got ${lockTimeoutMs}`);
       }
-      // Negative or Infinity waits forever, as -1 does in C.
-      opts.lock_timeout_ms = lockTimeoutMs < 0 || lockTimeoutMs === Infinity ? -1 : Math.ceil(lockTimeoutMs);
     }
-    if (durable !== undefined) {
-      opts.durable = Boolean(durable);
+    // The options object: a setter that fails is reported again, with its
+    // message, by the open, so only the open's error needs reading.
+    const cfgOut = [null];
+    const status = n.configNew(cfgOut);
+    if (status !== Status.OK) {
+      throw new AssetCacheError('open', status, 'cannot create the options object');
     }
-    const out = [null];
-    check('open', n.open(opts, out));
-    this.#handle = out[0];
+    const cfg = cfgOut[0];
+    try {
+      n.configSetName(cfg, cname);
+      if (cdir !== undefined) {
+        n.configSetDir(cfg, cdir);
+      }
+      if (ttlSeconds !== undefined) {
+        n.configSetTtlSeconds(cfg, Math.ceil(ttlSeconds));
+      }
+      if (lockTimeoutMs !== undefined) {
+        // Negative or Infinity waits forever, as -1 does in C.
+        n.configSetLockTimeoutMs(cfg, lockTimeoutMs < 0 || lockTimeoutMs === Infinity ? -1 : Math.ceil(lockTimeoutMs));
+      }
+      if (durable !== undefined) {
+        n.configSetDurable(cfg, Boolean(durable));
+      }
+      const out = [null];
+      call('open', n.open, cfg, out);
+      this.#handle = out[0];
+    } finally {
+      n.configFree(cfg);
+    }
     this.#name = name;
     finalizer.register(this, this.#handle, this);
   }
@@ -298,11 +369,15 @@ class AssetCache {
   getRaw(id) {
     const h = this.#live('get');
     const out = [null];
-    const status = lib().get(h, cText('get', 'id', id), out);
+    const errOut = [null];
+    const status = lib().get(h, cText('get', 'id', id), out, errOut);
     if (status === Status.NOT_FOUND) {
+      lib().errorFree(errOut[0]);
       return undefined;
     }
-    check('get', status);
+    if (status !== Status.OK) {
+      throw takeError('get', status, errOut[0]);
+    }
     return takeString(out[0]);
   }
 
@@ -316,7 +391,7 @@ class AssetCache {
   getAllRaw() {
     const h = this.#live('getAll');
     const out = [null];
-    check('getAll', lib().getAll(h, out));
+    call('getAll', lib().getAll, h, out);
     return takeString(out[0]);
   }
 
@@ -360,31 +435,31 @@ class AssetCache {
   #write(op, json, fromString, fromBytes) {
     const h = this.#live(op);
     if (json instanceof Uint8Array) {
-      check(op, fromBytes(h, cBytes(op, 'JSON text', json)));
+      call(op, fromBytes, h, cBytes(op, 'JSON text', json));
     } else {
-      check(op, fromString(h, cText(op, 'JSON text', json, Status.INVALID_JSON)));
+      call(op, fromString, h, cText(op, 'JSON text', json, Status.INVALID_JSON));
     }
   }
 
   /** Brings memory up to date with the file (other processes' writes). */
   load() {
-    check('load', lib().load(this.#live('load')));
+    call('load', lib().load, this.#live('load'));
   }
 
   /** Rewrites the file from memory, compacting it. Every add() is already on disk. */
   save() {
-    check('save', lib().save(this.#live('save')));
+    call('save', lib().save, this.#live('save'));
   }
 
   /** Empties the cache, starts a fresh expiry and deletes the cache file. */
   invalidate() {
-    check('invalidate', lib().invalidate(this.#live('invalidate')));
+    call('invalidate', lib().invalidate, this.#live('invalidate'));
   }
 
   /** Whether the store has not expired and holds at least one asset. */
   hasValidCache() {
     const out = [false];
-    check('hasValidCache', lib().hasValidCache(this.#live('hasValidCache'), out));
+    call('hasValidCache', lib().hasValidCache, this.#live('hasValidCache'), out);
     return Boolean(out[0]);
   }
 
@@ -396,14 +471,14 @@ class AssetCache {
   /** When the store expires, in Unix seconds (fractional). */
   expirySeconds() {
     const out = [0];
-    check('expiry', lib().expiry(this.#live('expiry'), out));
+    call('expiry', lib().expiry, this.#live('expiry'), out);
     return Number(out[0]);
   }
 
   /** The number of assets in memory. */
   get size() {
     const out = [0];
-    check('size', lib().len(this.#live('size'), out));
+    call('size', lib().len, this.#live('size'), out);
     return Number(out[0]);
   }
 
@@ -423,4 +498,4 @@ class AssetCache {
   }
 }
 
-module.exports = { AssetCache, AssetCacheError, Status, version, libraryPath };
+module.exports = { AssetCache, AssetCacheError, Status, version, libraryPath, defaultLockTimeoutMs };

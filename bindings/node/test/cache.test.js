@@ -5,7 +5,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawnSync, spawn } = require('node:child_process');
-const { AssetCache, AssetCacheError, Status, version, libraryPath } = require('..');
+const { AssetCache, AssetCacheError, Status, version, libraryPath, defaultLockTimeoutMs } = require('..');
 
 function tempDir(t) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'asset-cache-node-'));
@@ -303,8 +303,29 @@ test('index.d.ts declares what index.js provides', () => {
   for (const name of Object.getOwnPropertyNames(AssetCache.prototype)) {
     assert.ok(declared.has(name), `index.js has ${name} but index.d.ts does not declare it`);
   }
-  for (const name of ['AssetCache', 'AssetCacheError', 'Status', 'version', 'libraryPath']) {
+  for (const name of ['AssetCache', 'AssetCacheError', 'Status', 'version', 'libraryPath', 'defaultLockTimeoutMs']) {
     assert.match(dts, new RegExp(`export declare (const|class|function) ${name}\\b`));
     assert.ok(require('..')[name], `index.js does not export ${name}`);
   }
+});
+
+// The default lock timeout is written once, in the library; the binding
+// reads it from there. Checked that it can fail: with defaultLockTimeoutMs()
+// returning a literal 30001, this test failed.
+test('defaultLockTimeoutMs() is the header\'s ASSET_CACHE_DEFAULT_LOCK_TIMEOUT_MS', () => {
+  const header = fs.readFileSync(path.join(__dirname, '..', '..', '..', 'include', 'asset_cache.h'), 'utf8');
+  const m = header.match(/^#define ASSET_CACHE_DEFAULT_LOCK_TIMEOUT_MS (\d+)$/m);
+  assert.ok(m, 'the header has no ASSET_CACHE_DEFAULT_LOCK_TIMEOUT_MS');
+  assert.equal(defaultLockTimeoutMs(), Number(m[1]));
+});
+
+// Options go through the library's options object; a bad one is reported
+// by the open with the setter that refused it, and nothing is created.
+test('a bad option fails the open naming it, and creates nothing', (t) => {
+  const dir = tempDir(t);
+  throwsCode(() => AssetCache.open('a/b', { dir }), 'ASSET_CACHE_INVALID_ARGUMENT', Status.INVALID_ARGUMENT,
+    /asset_cache_config_set_name failed: .*separator/);
+  throwsCode(() => AssetCache.open('x', { dir: '' }), 'ASSET_CACHE_INVALID_ARGUMENT', Status.INVALID_ARGUMENT,
+    /asset_cache_config_set_dir failed: dir is empty/);
+  assert.deepEqual(fs.readdirSync(dir), []);
 });
