@@ -257,7 +257,8 @@ fn words_with<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
 }
 
 // Checked that it can fail: with ASSET_CACHE_LOCK_TIMEOUT removed from the Go
-// constants, and with Node's LOCK_TIMEOUT set to 9, this test failed.
+// constants, with Node's LOCK_TIMEOUT set to 9, and with Python's PANIC set to
+// 11, this test failed.
 #[test]
 fn bindings_copies_match_the_header() {
     let header = header_statuses();
@@ -315,6 +316,17 @@ fn bindings_copies_match_the_header() {
             .collect();
         assert_eq!(node, header, "{what} differs from the header");
     }
+    // Python: `class Status(enum.IntEnum)` in errors.py.
+    let py = include_str!("../bindings/python/src/asset_cache/errors.py");
+    let python: std::collections::BTreeMap<String, i64> = block(py, "class Status(", "PANIC")
+        .iter()
+        .filter_map(|l| {
+            let (k, v) = l.trim().split_once(" = ")?;
+            Some((format!("ASSET_CACHE_{k}"), v.parse().ok()?))
+        })
+        .collect();
+    assert_eq!(python, header, "Python's Status differs from the header");
+
     let codes = block(dts, "type AssetCacheErrorCode", ";");
     let mut codes: Vec<&str> = codes
         .iter()
