@@ -117,7 +117,7 @@ var (
 // ErrClosed is wrapped by the error of any method called after Close.
 var ErrClosed = errors.New("assetcache: cache is closed")
 
-// Version is the version of the loaded library, e.g. "0.1.0".
+// Version is the version of the loaded library, e.g. "0.2.0".
 func Version() string {
 	return C.GoString(C.asset_cache_version())
 }

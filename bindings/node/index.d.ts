@@ -126,7 +126,7 @@ export declare class AssetCache<T extends Asset = Asset> {
   [Symbol.dispose](): void;
 }
 
-/** The loaded library's version, e.g. "0.1.0". */
+/** The loaded library's version, e.g. "0.2.0". */
 export declare function version(): string;
 
 /**

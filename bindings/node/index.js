@@ -177,7 +177,7 @@ function lib() {
   return native;
 }
 
-/** The loaded library's version, e.g. "0.1.0". */
+/** The loaded library's version, e.g. "0.2.0". */
 function version() {
   return lib().version();
 }

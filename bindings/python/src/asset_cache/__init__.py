@@ -39,7 +39,7 @@ from .errors import (
 )
 from .sdk import use_in_aixplain
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Cache",

@@ -36,7 +36,7 @@ JsonText = Union[str, bytes]
 
 
 def version() -> str:
-    """The loaded library's version, e.g. ``"0.1.0"`` (``asset_cache_version()``)."""
+    """The loaded library's version, e.g. ``"0.2.0"`` (``asset_cache_version()``)."""
     raw: bytes = _native.lib().asset_cache_version()
     return raw.decode("ascii")
 
