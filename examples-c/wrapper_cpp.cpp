@@ -59,6 +59,7 @@ int main(int argc, char **argv) {
   std::remove((dir + "/other.json").c_str());
 
   CHECK(assetcache::library_version() == ASSET_CACHE_VERSION_STRING);
+  static_assert(assetcache::default_lock_timeout.count() == ASSET_CACHE_DEFAULT_LOCK_TIMEOUT_MS);
 
   assetcache::options opts;
   opts.dir = dir;

@@ -17,7 +17,9 @@
  * allow a namespace of the same name beside it.
  *
  * Errors: every failure throws assetcache::error (a std::runtime_error) with
- * the C status and the library's message. A missing asset is not an error:
+ * the C status and the library's message, taken from the error object the C
+ * call hands out (asset_cache_error), not from the thread's last error, so
+ * a call made on one thread can be reported on another. A missing asset is not an error:
  * get() returns std::nullopt. Strings go in as std::string_view and come out
  * as std::string; a string_view holding a NUL byte is refused with
  * ASSET_CACHE_INVALID_ARGUMENT rather than silently cut short.
@@ -63,8 +65,8 @@ class error : public std::runtime_error {
   asset_cache_status status() const noexcept { return status_; }
 
   /**
-   * The message alone: the library's (asset_cache_last_error() at the
-   * failure), or the wrapper's for input it refuses itself (a NUL byte).
+   * The message alone: the library's (from the failed call's error object),
+   * or the wrapper's for input it refuses itself (a NUL byte).
    */
   const char *message() const noexcept { return message_.what(); }
 
@@ -87,28 +89,49 @@ struct options {
   std::optional<std::chrono::seconds> ttl;
   /**
    * Longest wait for another process's lock before ASSET_CACHE_LOCK_TIMEOUT;
-   * zero tries once, negative waits forever; unset is the library's 30 s.
+   * zero tries once, negative waits forever; unset is the library's
+   * default_lock_timeout.
    */
   std::optional<std::chrono::milliseconds> lock_timeout;
   /** fsync every write, so it survives power loss and not just a crash. */
   bool durable = false;
 };
 
-/** The loaded library's version, e.g. "0.1.0" (ASSET_CACHE_VERSION_STRING is the header's). */
+/** The library's lock timeout when options::lock_timeout is unset (ASSET_CACHE_DEFAULT_LOCK_TIMEOUT_MS). */
+inline constexpr std::chrono::milliseconds default_lock_timeout{ASSET_CACHE_DEFAULT_LOCK_TIMEOUT_MS};
+
+/** The loaded library's version, e.g. "0.2.0" (ASSET_CACHE_VERSION_STRING is the header's). */
 inline std::string_view library_version() noexcept { return asset_cache_version(); }
 
 namespace detail {
 
-// Copies the library's thread-local message at once: the next failing call
-// on this thread would replace it.
-[[noreturn]] inline void fail(asset_cache_status status, const char *operation) {
-  std::string_view message = asset_cache_last_error();
+// Receives the error object of one C call (its trailing `err`) and frees it.
+class error_slot {
+ public:
+  error_slot() = default;
+  error_slot(const error_slot &) = delete;
+  error_slot &operator=(const error_slot &) = delete;
+  ~error_slot() { asset_cache_error_free(err_); }
+  asset_cache_error **out() noexcept { return &err_; }
+  const asset_cache_error *get() const noexcept { return err_; }
+
+ private:
+  asset_cache_error *err_ = nullptr;
+};
+
+// Throws the failure of a call: status and message from its error object.
+[[noreturn]] inline void fail(asset_cache_status status, const error_slot &err, const char *operation) {
+  std::string_view message = asset_cache_error_message(err.get());
   if (message.empty()) message = asset_cache_status_str(status);
   throw error(status, operation, message);
 }
 
-inline void check(asset_cache_status status, const char *operation) {
-  if (status != ASSET_CACHE_OK) fail(status, operation);
+// Runs `call(asset_cache_error **)` and throws unless it returns OK.
+template <typename Call>
+void check(const char *operation, Call &&call) {
+  error_slot err;
+  const asset_cache_status status = call(err.out());
+  if (status != ASSET_CACHE_OK) fail(status, err, operation);
 }
 
 // The C API takes NUL-terminated strings and a string_view need not be one,
@@ -130,6 +153,10 @@ struct handle_free {
   void operator()(asset_cache *c) const noexcept { asset_cache_free(c); }
 };
 
+struct config_free {
+  void operator()(asset_cache_config *c) const noexcept { asset_cache_config_free(c); }
+};
+
 }  // namespace detail
 
 /**
@@ -140,34 +167,13 @@ struct handle_free {
 class cache {
  public:
   /** Opens (and loads, if it exists) the cache described by `opts`. Creates no files. */
-  explicit cache(const options &opts) {
-    const std::string name = detail::c_string(opts.name, "open", "cache name");
-    const std::string dir = detail::c_string(opts.dir, "open", "cache folder");
-    asset_cache_options c_opts;
-    asset_cache_options_init(&c_opts);
-    c_opts.dir = dir.empty() ? nullptr : dir.c_str();
-    c_opts.name = name.c_str();
-    if (opts.ttl) {
-      // In C a negative ttl_seconds means "unset"; here it is a mistake.
-      if (opts.ttl->count() < 0) {
-        throw error(ASSET_CACHE_INVALID_ARGUMENT, "open",
-                    "ttl is negative (" + std::to_string(opts.ttl->count()) + " s)");
-      }
-      c_opts.ttl_seconds = static_cast<int64_t>(opts.ttl->count());
-    }
-    if (opts.lock_timeout) c_opts.lock_timeout_ms = static_cast<int64_t>(opts.lock_timeout->count());
-    c_opts.durable = opts.durable;
-    asset_cache *raw = nullptr;
-    detail::check(asset_cache_open(&c_opts, &raw), "open");
-    handle_.reset(raw);
-  }
+  explicit cache(const options &opts) { open(opts); }
 
   /** Opens the cache `name` in ".cache" with default options, like the Python original. */
   explicit cache(std::string_view name) {
-    const std::string n = detail::c_string(name, "open", "cache name");
-    asset_cache *raw = nullptr;
-    detail::check(asset_cache_new(n.c_str(), &raw), "open");
-    handle_.reset(raw);
+    options opts;
+    opts.name = std::string(name);
+    open(opts);
   }
 
   cache(cache &&) noexcept = default;
@@ -186,9 +192,10 @@ class cache {
   std::optional<std::string> get(std::string_view id) const {
     const std::string key = detail::c_string(id, "get", "id");
     char *raw = nullptr;
-    const asset_cache_status status = asset_cache_get(handle_.get(), key.c_str(), &raw);
+    detail::error_slot err;
+    const asset_cache_status status = asset_cache_get_ex(handle_.get(), key.c_str(), &raw, err.out());
     if (status == ASSET_CACHE_NOT_FOUND) return std::nullopt;
-    detail::check(status, "get");
+    if (status != ASSET_CACHE_OK) detail::fail(status, err, "get");
     const detail::owned_string json(raw);
     return std::string(json.get());
   }
@@ -196,7 +203,9 @@ class cache {
   /** Every asset as one JSON array, in insertion order ("[]" when empty or expired). */
   std::string get_all() const {
     char *raw = nullptr;
-    detail::check(asset_cache_get_all(handle_.get(), &raw), "get_all");
+    detail::check("get_all", [&](asset_cache_error **err) {
+      return asset_cache_get_all_ex(handle_.get(), &raw, err);
+    });
     const detail::owned_string json(raw);
     return std::string(json.get());
   }
@@ -204,28 +213,42 @@ class cache {
   /** Adds or replaces one asset (a JSON object with a non-empty string "id"); on disk on return. */
   void add(std::string_view asset_json) {
     const std::string json = detail::c_string(asset_json, "add", "asset");
-    detail::check(asset_cache_add(handle_.get(), json.c_str()), "add");
+    detail::check("add", [&](asset_cache_error **err) {
+      return asset_cache_add_ex(handle_.get(), json.c_str(), err);
+    });
   }
 
   /** Replaces every asset with those of a JSON array, with a fresh expiry. All or nothing. */
   void add_list(std::string_view assets_json) {
     const std::string json = detail::c_string(assets_json, "add_list", "asset list");
-    detail::check(asset_cache_add_list(handle_.get(), json.c_str()), "add_list");
+    detail::check("add_list", [&](asset_cache_error **err) {
+      return asset_cache_add_list_ex(handle_.get(), json.c_str(), err);
+    });
   }
 
   /** Reads the file into memory, picking up other processes' writes. */
-  void load() { detail::check(asset_cache_load(handle_.get()), "load"); }
+  void load() {
+    detail::check("load", [&](asset_cache_error **err) { return asset_cache_load_ex(handle_.get(), err); });
+  }
 
   /** Rewrites (compacts) the file from memory; creates it if missing. */
-  void save() { detail::check(asset_cache_save(handle_.get()), "save"); }
+  void save() {
+    detail::check("save", [&](asset_cache_error **err) { return asset_cache_save_ex(handle_.get(), err); });
+  }
 
   /** Empties the cache, starts a fresh expiry and deletes the file. */
-  void invalidate() { detail::check(asset_cache_invalidate(handle_.get()), "invalidate"); }
+  void invalidate() {
+    detail::check("invalidate", [&](asset_cache_error **err) {
+      return asset_cache_invalidate_ex(handle_.get(), err);
+    });
+  }
 
   /** True when the store has not expired and holds at least one asset. */
   bool has_valid_cache() const {
     bool valid = false;
-    detail::check(asset_cache_has_valid_cache(handle_.get(), &valid), "has_valid_cache");
+    detail::check("has_valid_cache", [&](asset_cache_error **err) {
+      return asset_cache_has_valid_cache_ex(handle_.get(), &valid, err);
+    });
     return valid;
   }
 
@@ -233,7 +256,9 @@ class cache {
   std::chrono::system_clock::time_point expiry() const {
     using clock = std::chrono::system_clock;
     double seconds = 0;
-    detail::check(asset_cache_expiry(handle_.get(), &seconds), "expiry");
+    detail::check("expiry", [&](asset_cache_error **err) {
+      return asset_cache_expiry_ex(handle_.get(), &seconds, err);
+    });
     // A file may hold any number (the Python original writes what it is
     // given); converting one beyond the clock's range would be undefined.
     const std::chrono::duration<double> since_epoch(seconds);
@@ -249,11 +274,39 @@ class cache {
   /** Number of assets in memory. */
   std::size_t size() const {
     std::size_t len = 0;
-    detail::check(asset_cache_len(handle_.get(), &len), "size");
+    detail::check("size", [&](asset_cache_error **err) { return asset_cache_len_ex(handle_.get(), &len, err); });
     return len;
   }
 
  private:
+  // Through the options object (asset_cache_config): a setter that fails is
+  // reported again, with its message, by asset_cache_open_config, so only
+  // the open is checked.
+  void open(const options &opts) {
+    const std::string name = detail::c_string(opts.name, "open", "cache name");
+    const std::string dir = detail::c_string(opts.dir, "open", "cache folder");
+    // The library says "at least 1"; a negative duration is worth naming.
+    if (opts.ttl && opts.ttl->count() < 0) {
+      throw error(ASSET_CACHE_INVALID_ARGUMENT, "open",
+                  "ttl is negative (" + std::to_string(opts.ttl->count()) + " s)");
+    }
+    asset_cache_config *raw_cfg = nullptr;
+    detail::check("open", [&](asset_cache_error **) { return asset_cache_config_new(&raw_cfg); });
+    const std::unique_ptr<asset_cache_config, detail::config_free> cfg(raw_cfg);
+    asset_cache_config_set_name(cfg.get(), name.c_str());
+    if (!dir.empty()) asset_cache_config_set_dir(cfg.get(), dir.c_str());
+    if (opts.ttl) asset_cache_config_set_ttl_seconds(cfg.get(), static_cast<int64_t>(opts.ttl->count()));
+    if (opts.lock_timeout) {
+      asset_cache_config_set_lock_timeout_ms(cfg.get(), static_cast<int64_t>(opts.lock_timeout->count()));
+    }
+    asset_cache_config_set_durable(cfg.get(), opts.durable);
+    asset_cache *raw = nullptr;
+    detail::check("open", [&](asset_cache_error **err) {
+      return asset_cache_open_config(cfg.get(), &raw, err);
+    });
+    handle_.reset(raw);
+  }
+
   std::unique_ptr<asset_cache, detail::handle_free> handle_;
 };
 
