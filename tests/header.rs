@@ -388,3 +388,74 @@ fn every_export_runs_inside_the_boundary() {
         "the scan did not find every exported function"
     );
 }
+
+// The default lock timeout is written once, in the library (the header's
+// ASSET_CACHE_DEFAULT_LOCK_TIMEOUT_MS): Go, Node and C++ read it from there
+// and must not write the number; Python's keyword default must equal it.
+// Checked that it can fail: with "30000" written in index.d.ts, and with
+// Python's default changed to 30_001, this test failed.
+#[test]
+fn the_default_lock_timeout_is_written_once() {
+    let ms: i64 = macro_value("ASSET_CACHE_DEFAULT_LOCK_TIMEOUT_MS")
+        .parse()
+        .unwrap();
+    assert_eq!(
+        ms as u128,
+        asset_cache::options::DEFAULT_LOCK_TIMEOUT.as_millis()
+    );
+    let spellings = [
+        ms.to_string(),
+        format!("{}_{:03}", ms / 1000, ms % 1000),
+        format!("{}s", ms / 1000),
+        format!("{} s", ms / 1000),
+    ];
+    for (file, text) in [
+        (
+            "bindings/go/assetcache.go",
+            include_str!("../bindings/go/assetcache.go"),
+        ),
+        (
+            "bindings/node/index.js",
+            include_str!("../bindings/node/index.js"),
+        ),
+        (
+            "bindings/node/index.d.ts",
+            include_str!("../bindings/node/index.d.ts"),
+        ),
+        (
+            "include/asset_cache.hpp",
+            include_str!("../include/asset_cache.hpp"),
+        ),
+    ] {
+        for s in &spellings {
+            assert!(
+                !text.contains(s.as_str()),
+                "{file} writes the default lock timeout ({s})"
+            );
+        }
+    }
+    for (file, text) in [
+        (
+            "cache.py",
+            include_str!("../bindings/python/src/asset_cache/cache.py"),
+        ),
+        (
+            "dropin.py",
+            include_str!("../bindings/python/src/asset_cache/dropin.py"),
+        ),
+    ] {
+        let defaults: Vec<i64> = text
+            .lines()
+            .filter_map(|l| l.split_once("lock_timeout_ms: int = "))
+            .map(|(_, v)| v.trim_end_matches(',').replace('_', "").parse().unwrap())
+            .collect();
+        assert!(
+            !defaults.is_empty(),
+            "{file}: no lock_timeout_ms default found"
+        );
+        assert!(
+            defaults.iter().all(|&d| d == ms),
+            "{file}: default {defaults:?} is not {ms}"
+        );
+    }
+}
