@@ -45,10 +45,12 @@ thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
 }
 
-/// Records the message of a failure for `asset_cache_last_error`.
+/// Records the message of a failure for `asset_cache_last_error`. Called
+/// outside the panic boundary, so it must not panic: `try_with`, because a
+/// call made from a thread's exit handlers may find the slot destroyed.
 pub(crate) fn set_last_error(message: &str) {
     let c = c_message(message);
-    LAST_ERROR.with(|slot| *slot.borrow_mut() = c);
+    let _ = LAST_ERROR.try_with(|slot| *slot.borrow_mut() = c);
 }
 
 /// The message of the most recent call on this thread that returned a status
@@ -61,7 +63,9 @@ pub(crate) fn set_last_error(message: &str) {
 #[no_mangle]
 pub extern "C" fn asset_cache_last_error() -> *const c_char {
     run_value("asset_cache_last_error", empty(), || {
-        LAST_ERROR.with(|slot| slot.borrow().as_ptr())
+        LAST_ERROR
+            .try_with(|slot| slot.borrow().as_ptr())
+            .unwrap_or_else(|_| empty())
     })
 }
 
