@@ -234,14 +234,14 @@ fn header_statuses_are_the_library_table() {
     }
 }
 
-/// Lines of `source` from the first containing `start` to the next
-/// containing `end`.
+/// Lines of `source` from the first containing `start` to the next that is
+/// `end` or ends with it.
 fn block<'a>(source: &'a str, start: &str, end: &str) -> Vec<&'a str> {
     let mut lines = source.lines().skip_while(|l| !l.contains(start));
     let mut out: Vec<&str> = lines.next().into_iter().collect();
     for l in lines {
         out.push(l);
-        if l.contains(end) {
+        if l.trim() == end || l.trim_end().ends_with(end) {
             break;
         }
     }
@@ -318,13 +318,14 @@ fn bindings_copies_match_the_header() {
     }
     // Python: `class Status(enum.IntEnum)` in errors.py.
     let py = include_str!("../bindings/python/src/asset_cache/errors.py");
-    let python: std::collections::BTreeMap<String, i64> = block(py, "class Status(", "PANIC")
-        .iter()
-        .filter_map(|l| {
-            let (k, v) = l.trim().split_once(" = ")?;
-            Some((format!("ASSET_CACHE_{k}"), v.parse().ok()?))
-        })
-        .collect();
+    let python: std::collections::BTreeMap<String, i64> =
+        block(py, "class Status(", "class CacheError")
+            .iter()
+            .filter_map(|l| {
+                let (k, v) = l.trim().split_once(" = ")?;
+                Some((format!("ASSET_CACHE_{k}"), v.parse().ok()?))
+            })
+            .collect();
     assert_eq!(python, header, "Python's Status differs from the header");
 
     let codes = block(dts, "type AssetCacheErrorCode", ";");
@@ -399,10 +400,7 @@ fn the_default_lock_timeout_is_written_once() {
     let ms: i64 = macro_value("ASSET_CACHE_DEFAULT_LOCK_TIMEOUT_MS")
         .parse()
         .unwrap();
-    assert_eq!(
-        ms as u128,
-        asset_cache::options::DEFAULT_LOCK_TIMEOUT.as_millis()
-    );
+    assert_eq!(ms as u128, asset_cache::DEFAULT_LOCK_TIMEOUT.as_millis());
     let spellings = [
         ms.to_string(),
         format!("{}_{:03}", ms / 1000, ms % 1000),

@@ -68,6 +68,10 @@ const (
 	StatusLockTimeout     Status = C.ASSET_CACHE_LOCK_TIMEOUT
 	StatusNoMemory        Status = C.ASSET_CACHE_NO_MEMORY
 	StatusPanic           Status = C.ASSET_CACHE_PANIC
+	// The Redis backend: the server cannot be reached (a later call may
+	// succeed), or it refused the operation.
+	StatusBackendUnavailable Status = C.ASSET_CACHE_BACKEND_UNAVAILABLE
+	StatusBackendError       Status = C.ASSET_CACHE_BACKEND_ERROR
 )
 
 // String is the library's description of the status, e.g. "not found".
@@ -102,16 +106,18 @@ func (e *Error) Is(target error) bool {
 
 // Sentinels for errors.Is, one for each failure status.
 var (
-	ErrNotFound        error = &Error{Status: StatusNotFound}
-	ErrInvalidArgument error = &Error{Status: StatusInvalidArgument}
-	ErrInvalidUTF8     error = &Error{Status: StatusInvalidUTF8}
-	ErrInvalidJSON     error = &Error{Status: StatusInvalidJSON}
-	ErrMissingID       error = &Error{Status: StatusMissingID}
-	ErrIO              error = &Error{Status: StatusIO}
-	ErrLock            error = &Error{Status: StatusLock}
-	ErrLockTimeout     error = &Error{Status: StatusLockTimeout}
-	ErrNoMemory        error = &Error{Status: StatusNoMemory}
-	ErrPanic           error = &Error{Status: StatusPanic}
+	ErrNotFound           error = &Error{Status: StatusNotFound}
+	ErrInvalidArgument    error = &Error{Status: StatusInvalidArgument}
+	ErrInvalidUTF8        error = &Error{Status: StatusInvalidUTF8}
+	ErrInvalidJSON        error = &Error{Status: StatusInvalidJSON}
+	ErrMissingID          error = &Error{Status: StatusMissingID}
+	ErrIO                 error = &Error{Status: StatusIO}
+	ErrLock               error = &Error{Status: StatusLock}
+	ErrLockTimeout        error = &Error{Status: StatusLockTimeout}
+	ErrNoMemory           error = &Error{Status: StatusNoMemory}
+	ErrPanic              error = &Error{Status: StatusPanic}
+	ErrBackendUnavailable error = &Error{Status: StatusBackendUnavailable}
+	ErrBackendError       error = &Error{Status: StatusBackendError}
 )
 
 // ErrClosed is wrapped by the error of any method called after Close.

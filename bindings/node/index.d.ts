@@ -13,6 +13,8 @@ export declare const Status: Readonly<{
   LOCK_TIMEOUT: 8;
   NO_MEMORY: 9;
   PANIC: 10;
+  BACKEND_UNAVAILABLE: 11;
+  BACKEND_ERROR: 12;
 }>;
 
 export type StatusCode = (typeof Status)[keyof typeof Status];
@@ -29,6 +31,8 @@ export type AssetCacheErrorCode =
   | 'ASSET_CACHE_LOCK_TIMEOUT'
   | 'ASSET_CACHE_NO_MEMORY'
   | 'ASSET_CACHE_PANIC'
+  | 'ASSET_CACHE_BACKEND_UNAVAILABLE'
+  | 'ASSET_CACHE_BACKEND_ERROR'
   | 'ASSET_CACHE_CLOSED';
 
 /** A failure reported by the library, or refused before calling it. */

@@ -27,6 +27,8 @@ const Status = Object.freeze({
   LOCK_TIMEOUT: 8,
   NO_MEMORY: 9,
   PANIC: 10,
+  BACKEND_UNAVAILABLE: 11,
+  BACKEND_ERROR: 12,
 });
 
 const CODE_BY_STATUS = Object.fromEntries(
