@@ -197,6 +197,11 @@ pub struct Tmpfs(pub PathBuf);
 
 impl Tmpfs {
     pub fn mount(tag: &str, size: &str) -> Tmpfs {
+        Self::mount_with(tag, size, 0)
+    }
+
+    /// `mount` with extra mount flags (`MS_STRICTATIME`, say).
+    pub fn mount_with(tag: &str, size: &str, flags: libc::c_ulong) -> Tmpfs {
         let dir = tmp_dir(tag);
         let target = CString::new(dir.to_str().unwrap()).unwrap();
         let data = CString::new(format!("size={size},mode=0755")).unwrap();
@@ -206,7 +211,7 @@ impl Tmpfs {
                 b"tmpfs\0".as_ptr().cast(),
                 target.as_ptr(),
                 b"tmpfs\0".as_ptr().cast(),
-                0,
+                flags,
                 data.as_ptr().cast(),
             )
         };

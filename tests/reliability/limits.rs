@@ -1,7 +1,8 @@
 //! Issue 15: resources running out. An allocation the file's size asks for
 //! that cannot be made gives NO_MEMORY, never an abort of the host process;
 //! a torn append on a full disk still lets readers have every complete
-//! record (only the repair waits for space); a durable write that cannot
+//! record (only the repair waits for space); an add never lists the folder
+//! (whose size must not set its cost); a durable write that cannot
 //! fsync the folder after its rename fails with IO instead of reporting OK.
 //!
 //! Checked to fail with each fix undone (the code before it put back in the
@@ -11,6 +12,10 @@
 //! - `torn_append_on_a_full_disk_keeps_reads`: the open failed with IO
 //!   ("No space left on device": the repair's rewrite) although the 200
 //!   complete records were on disk;
+//! - `an_add_never_lists_the_folder`: with the folder listing put back in
+//!   the add path (a `read_dir` of the folder in `remove_stale_temp`, as the
+//!   code before the fix did on a handle's first write and after any change
+//!   in the folder), the folder's access time moved at the first add;
 //! - `durable_write_without_folder_fsync_fails`: with one descriptor too few
 //!   for the folder, the durable `add_list` returned OK at every count where
 //!   the plain one did (the folder's fsync skipped in silence).
@@ -238,4 +243,77 @@ pub fn child_fds() {
     );
     let _ = durable.load();
     assert_memory_matches_disk(&durable, &dir, "at the end");
+}
+
+fn atime(path: &std::path::Path) -> (i64, i64) {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::metadata(path).unwrap();
+    (m.atime(), m.atime_nsec())
+}
+
+/// Sets the folder's access time far in the past.
+fn age_atime(path: &std::path::Path) {
+    let p = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    let times = [
+        libc::timespec {
+            tv_sec: 1_000_000,
+            tv_nsec: 0,
+        },
+        libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_OMIT,
+        },
+    ];
+    // SAFETY: a valid path and two timespecs.
+    let r = unsafe { libc::utimensat(libc::AT_FDCWD, p.as_ptr(), times.as_ptr(), 0) };
+    assert_eq!(r, 0, "utimensat: {}", std::io::Error::last_os_error());
+}
+
+/// Issue 15, item 6: an add must not list the folder (in a folder of 20,000
+/// entries that cost 12-15 ms an add). Listing a folder (getdents) sets its
+/// access time on a file system mounted `strictatime`; opening, locking,
+/// reading, appending and renaming inside it do not. So on such a tmpfs,
+/// with 2,000 other files beside the cache and the folder's access time set
+/// far back: the first add of a fresh handle, and an add right after
+/// another cache in the folder was rewritten, leave it where it was.
+pub fn an_add_never_lists_the_folder() {
+    let fs_ = Tmpfs::mount_with("no-listing", "64m", libc::MS_STRICTATIME);
+    let dir = fs_.0.join("cache");
+    let c = open(&dir);
+    c.add_list((0..50).map(|i| asset(&format!("x{i}"), i)).collect())
+        .unwrap();
+    drop(c);
+    for i in 0..2000 {
+        fs::write(dir.join(format!("other-{i}.json")), b"{}").unwrap();
+    }
+    // The probe works: a listing does move the access time here.
+    age_atime(&dir);
+    let before = atime(&dir);
+    let _ = fs::read_dir(&dir).unwrap().count();
+    assert_ne!(atime(&dir), before, "this tmpfs does not record listings");
+
+    let c = open(&dir);
+    let other = AssetCache::<Value>::open(asset_cache::Options::new("other").dir(&dir)).unwrap();
+    for round in 0..5u64 {
+        age_atime(&dir);
+        let before = atime(&dir);
+        let fresh = open(&dir);
+        fresh.add(asset(&format!("f{round}"), round)).unwrap();
+        assert_eq!(
+            atime(&dir),
+            before,
+            "round {round}: the first add of a handle listed the folder"
+        );
+        other.add_list(vec![asset("o", round)]).unwrap();
+        age_atime(&dir);
+        let before = atime(&dir);
+        c.add(asset(&format!("c{round}"), round)).unwrap();
+        assert_eq!(
+            atime(&dir),
+            before,
+            "round {round}: an add after another cache's rewrite listed the folder"
+        );
+    }
+    assert_eq!(open(&dir).len(), 60);
+    println!("  10 adds beside 2,000 files: the folder was never listed");
 }

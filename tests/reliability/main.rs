@@ -93,6 +93,10 @@ const TESTS: &[Test] = &[
         limits::torn_append_on_a_full_disk_keeps_reads,
     ),
     (
+        "limits_an_add_never_lists_the_folder",
+        limits::an_add_never_lists_the_folder,
+    ),
+    (
         "limits_durable_write_without_folder_fsync_fails",
         limits::durable_write_without_folder_fsync_fails,
     ),
