@@ -74,21 +74,33 @@ export interface Asset {
 
 /**
  * An open cache: `<dir>/<name>.json`, shared safely with other instances and
- * other processes through `<dir>/<name>.lock`. Every method is synchronous.
+ * other processes through `<dir>/<name>.lock`.
+ *
+ * Calls that touch the file or the lock return promises and run on a worker
+ * thread (libuv's pool), so waiting for another process's lock (up to
+ * lockTimeoutMs) never blocks the event loop: open, add, addRaw, addList,
+ * addListRaw, load, save, invalidate. Each has a synchronous twin with the
+ * suffix Sync (openSync, or the constructor) for scripts. A cache's promise
+ * calls run one at a time in the order they were made; synchronous calls do
+ * not wait for them. Reads answer from memory and are synchronous.
+ * Failures reject (or throw) AssetCacheError.
  *
  * A string argument (id, name, dir, JSON text) that is not well-formed
- * Unicode (a lone surrogate, which has no UTF-8 form) throws
+ * Unicode (a lone surrogate, which has no UTF-8 form) fails with
  * ASSET_CACHE_INVALID_UTF8 instead of being passed on changed; so does an
  * asset whose "id" holds one. Lone surrogates elsewhere in an asset
  * round-trip, as JSON escapes.
  */
 export declare class AssetCache<T extends Asset = Asset> {
-  /** Opens the cache and loads its file if there is one; never creates files. */
+  /** Opens the cache on this thread and loads its file if there is one; never creates files. */
   constructor(name: string, options?: AssetCacheOptions);
-  static open<T extends Asset = Asset>(name: string, options?: AssetCacheOptions): AssetCache<T>;
+  /** Opens the cache on a worker thread. */
+  static open<T extends Asset = Asset>(name: string, options?: AssetCacheOptions): Promise<AssetCache<T>>;
+  /** Opens the cache on this thread (the constructor). */
+  static openSync<T extends Asset = Asset>(name: string, options?: AssetCacheOptions): AssetCache<T>;
 
   readonly name: string;
-  /** Whether close() has run. */
+  /** Whether close() has been called. */
   readonly closed: boolean;
   /** The number of assets in memory. */
   readonly size: number;
@@ -102,21 +114,29 @@ export declare class AssetCache<T extends Asset = Asset> {
   /** Every asset as the JSON text of an array. */
   getAllRaw(): string;
 
-  /** Adds or replaces one asset (JSON.stringify); on disk when it returns. */
-  add(asset: T): void;
+  /** Adds or replaces one asset (JSON.stringify); resolves once it is on disk. */
+  add(asset: T): Promise<void>;
+  /** add() on this thread; on disk when it returns. */
+  addSync(asset: T): void;
   /** add() for JSON text, as a string or UTF-8 bytes. */
-  addRaw(json: string | Uint8Array): void;
+  addRaw(json: string | Uint8Array): Promise<void>;
+  addRawSync(json: string | Uint8Array): void;
   /** Replaces the whole cache with these assets and starts a fresh expiry. */
-  addList(assets: T[]): void;
+  addList(assets: T[]): Promise<void>;
+  addListSync(assets: T[]): void;
   /** addList() for the JSON text of an array, as a string or UTF-8 bytes. */
-  addListRaw(json: string | Uint8Array): void;
+  addListRaw(json: string | Uint8Array): Promise<void>;
+  addListRawSync(json: string | Uint8Array): void;
 
   /** Brings memory up to date with the file. */
-  load(): void;
+  load(): Promise<void>;
+  loadSync(): void;
   /** Rewrites (compacts) the file from memory. */
-  save(): void;
+  save(): Promise<void>;
+  saveSync(): void;
   /** Empties the cache, starts a fresh expiry and deletes the cache file. */
-  invalidate(): void;
+  invalidate(): Promise<void>;
+  invalidateSync(): void;
 
   /** Whether the store has not expired and holds at least one asset. */
   hasValidCache(): boolean;
@@ -125,9 +145,15 @@ export declare class AssetCache<T extends Asset = Asset> {
   /** When the store expires, in fractional Unix seconds. */
   expirySeconds(): number;
 
-  /** Frees the handle; the files stay. Idempotent. */
+  /**
+   * Closes the cache; the files stay. Later calls fail with ASSET_CACHE_CLOSED;
+   * promise calls already made complete first, then the handle is freed. Idempotent.
+   */
   close(): void;
+  /** close(), resolving once the handle is freed. */
+  closeAsync(): Promise<void>;
   [Symbol.dispose](): void;
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** The loaded library's version, e.g. "0.2.0". */

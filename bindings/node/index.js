@@ -274,75 +274,158 @@ function stringify(op, value) {
   return text;
 }
 
+/**
+ * callAsync(op, fn, ...args): call() on a worker thread of libuv's pool
+ * (koffi's `.async`), so that waiting for another process's lock never
+ * blocks the event loop. Resolves when the call succeeds; rejects with its
+ * AssetCacheError, whose message comes from the error object the call
+ * handed back (the library's per-thread last error belongs to the worker
+ * thread, see issue 9). The arguments stay referenced until the call ends.
+ */
+function callAsync(op, fn, ...args) {
+  return new Promise((resolve, reject) => {
+    const errOut = [null];
+    fn.async(...args, errOut, (jsErr, status) => {
+      args.length = 0;
+      if (jsErr) {
+        reject(jsErr);
+      } else if (status !== Status.OK) {
+        reject(takeError(op, status, errOut[0]));
+      } else {
+        resolve();
+      }
+    });
+  });
+}
+
+/**
+ * Checks the options and fills an asset_cache_config; the caller frees it.
+ * Throws AssetCacheError for a bad option.
+ */
+function makeConfig(name, options) {
+  const n = lib();
+  const cname = cText('open', 'name', name);
+  const { dir, ttlSeconds, lockTimeoutMs, durable } = options ?? {};
+  const cdir = dir !== undefined && dir !== null ? cText('open', 'dir', dir) : undefined;
+  if (ttlSeconds !== undefined) {
+    // Negative is refused by the library too; NaN and Infinity are not integers.
+    if (typeof ttlSeconds !== 'number' || !(ttlSeconds >= 0) || !Number.isFinite(ttlSeconds)) {
+      throw new AssetCacheError('open', Status.INVALID_ARGUMENT, `ttlSeconds must be a finite number >= 0, got ${ttlSeconds}`);
+    }
+  }
+  if (lockTimeoutMs !== undefined) {
+    if (typeof lockTimeoutMs !== 'number' || Number.isNaN(lockTimeoutMs)) {
+      throw new AssetCacheError('open', Status.INVALID_ARGUMENT, `lockTimeoutMs must be a number, got ${lockTimeoutMs}`);
+    }
+  }
+  // The options object: a setter that fails is reported again, with its
+  // message, by the open, so only the open's error needs reading.
+  const cfgOut = [null];
+  const status = n.configNew(cfgOut);
+  if (status !== Status.OK) {
+    throw new AssetCacheError('open', status, 'cannot create the options object');
+  }
+  const cfg = cfgOut[0];
+  n.configSetName(cfg, cname);
+  if (cdir !== undefined) {
+    n.configSetDir(cfg, cdir);
+  }
+  if (ttlSeconds !== undefined) {
+    n.configSetTtlSeconds(cfg, Math.ceil(ttlSeconds));
+  }
+  if (lockTimeoutMs !== undefined) {
+    // Negative or Infinity waits forever, as -1 does in C.
+    n.configSetLockTimeoutMs(cfg, lockTimeoutMs < 0 || lockTimeoutMs === Infinity ? -1 : Math.ceil(lockTimeoutMs));
+  }
+  if (durable !== undefined) {
+    n.configSetDurable(cfg, Boolean(durable));
+  }
+  return cfg;
+}
+
 // The safety net for caches never closed: frees the handle once the JS
-// object is garbage collected.
+// object is garbage collected. A promise call in flight keeps its cache
+// reachable (its callback refers to it), so this never frees a handle that
+// a worker thread is using.
 const finalizer = new FinalizationRegistry((handle) => {
   lib().free(handle);
 });
 
 const disposeSymbol = Symbol.dispose ?? Symbol.for('nodejs.dispose');
+const asyncDisposeSymbol = Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDispose');
+// Lets AssetCache.open() hand an already opened handle to the constructor.
+const adopt = Symbol('adopt');
+const noop = () => {};
 
+/**
+ * One open cache. Calls that touch the file or the lock come in two forms:
+ * promise calls (open, add, addRaw, addList, addListRaw, load, save,
+ * invalidate), which run on a worker thread and never block the event loop,
+ * and their synchronous twins with the suffix Sync (openSync or the
+ * constructor, addSync, ...), for scripts. Reads (get, getAll,
+ * hasValidCache, expiry, size) answer from memory and are synchronous.
+ *
+ * A cache's promise calls run one at a time, in the order they were made
+ * (each occupies one thread of libuv's pool, shared with fs and dns, only
+ * while it runs); a synchronous call does not wait for them.
+ */
 class AssetCache {
   #handle = null;
   #name;
+  // Promise calls made and not yet settled, and the last one's settling.
+  #pending = 0;
+  #tail = Promise.resolve();
+  // close() was called while promise calls were pending: the handle is
+  // freed when the last of them settles.
+  #closing = false;
+  // closeAsync()'s promise, resolved by #free.
+  #freed = null;
+  #resolveFreed = noop;
 
   /**
    * Opens the cache `name` (files <dir>/<name>.json and <dir>/<name>.lock)
-   * and loads its file if there is one. Same as AssetCache.open().
+   * and loads its file if there is one, on this thread: the same as
+   * AssetCache.openSync(). AssetCache.open() does it on a worker thread.
    * @param {string} name
    * @param {{dir?: string, ttlSeconds?: number, lockTimeoutMs?: number, durable?: boolean}} [options]
    */
   constructor(name, options = {}) {
-    const n = lib();
-    const cname = cText('open', 'name', name);
-    const { dir, ttlSeconds, lockTimeoutMs, durable } = options ?? {};
-    const cdir = dir !== undefined && dir !== null ? cText('open', 'dir', dir) : undefined;
-    if (ttlSeconds !== undefined) {
-      // Negative is refused by the library too; NaN and Infinity are not integers.
-      if (typeof ttlSeconds !== 'number' || !(ttlSeconds >= 0) || !Number.isFinite(ttlSeconds)) {
-        throw new AssetCacheError('open', Status.INVALID_ARGUMENT, `ttlSeconds must be a finite number >= 0, got ${ttlSeconds}`);
+    if (name === adopt) {
+      this.#handle = options.handle;
+      this.#name = options.name;
+    } else {
+      const n = lib();
+      const cfg = makeConfig(name, options);
+      try {
+        const out = [null];
+        call('open', n.open, cfg, out);
+        this.#handle = out[0];
+      } finally {
+        n.configFree(cfg);
       }
+      this.#name = name;
     }
-    if (lockTimeoutMs !== undefined) {
-      if (typeof lockTimeoutMs !== 'number' || Number.isNaN(lockTimeoutMs)) {
-        throw new AssetCacheError('open', Status.INVALID_ARGUMENT, `lockTimeoutMs must be a number, got ${lockTimeoutMs}`);
-      }
-    }
-    // The options object: a setter that fails is reported again, with its
-    // message, by the open, so only the open's error needs reading.
-    const cfgOut = [null];
-    const status = n.configNew(cfgOut);
-    if (status !== Status.OK) {
-      throw new AssetCacheError('open', status, 'cannot create the options object');
-    }
-    const cfg = cfgOut[0];
-    try {
-      n.configSetName(cfg, cname);
-      if (cdir !== undefined) {
-        n.configSetDir(cfg, cdir);
-      }
-      if (ttlSeconds !== undefined) {
-        n.configSetTtlSeconds(cfg, Math.ceil(ttlSeconds));
-      }
-      if (lockTimeoutMs !== undefined) {
-        // Negative or Infinity waits forever, as -1 does in C.
-        n.configSetLockTimeoutMs(cfg, lockTimeoutMs < 0 || lockTimeoutMs === Infinity ? -1 : Math.ceil(lockTimeoutMs));
-      }
-      if (durable !== undefined) {
-        n.configSetDurable(cfg, Boolean(durable));
-      }
-      const out = [null];
-      call('open', n.open, cfg, out);
-      this.#handle = out[0];
-    } finally {
-      n.configFree(cfg);
-    }
-    this.#name = name;
     finalizer.register(this, this.#handle, this);
   }
 
-  /** Opens a cache; see the constructor. */
-  static open(name, options) {
+  /**
+   * Opens a cache on a worker thread (the lock may be held by another
+   * process); resolves to the AssetCache. Rejects with AssetCacheError.
+   * @returns {Promise<AssetCache>}
+   */
+  static async open(name, options) {
+    const cfg = makeConfig(name, options);
+    const out = [null];
+    try {
+      await callAsync('open', lib().open, cfg, out);
+    } finally {
+      lib().configFree(cfg);
+    }
+    return new AssetCache(adopt, { handle: out[0], name });
+  }
+
+  /** Opens a cache on this thread; see the constructor. */
+  static openSync(name, options) {
     return new AssetCache(name, options);
   }
 
@@ -351,16 +434,40 @@ class AssetCache {
     return this.#name;
   }
 
-  /** Whether close() has run. */
+  /** Whether close() has been called. */
   get closed() {
-    return this.#handle === null;
+    return this.#handle === null || this.#closing;
   }
 
   #live(op) {
-    if (this.#handle === null) {
+    if (this.#handle === null || this.#closing) {
       throw new AssetCacheError(op, Status.INVALID_ARGUMENT, 'the cache is closed', 'ASSET_CACHE_CLOSED');
     }
     return this.#handle;
+  }
+
+  /**
+   * Runs a promise call: prepare() checks and converts the arguments at once
+   * (a bad argument rejects without waiting); run(handle, ...prepared) then
+   * starts after this cache's earlier promise calls have settled.
+   */
+  #queue(op, prepare, run) {
+    let args;
+    try {
+      this.#live(op);
+      args = prepare();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.#pending++;
+    const result = this.#tail.then(() => run(this.#handle, ...args));
+    this.#tail = result.then(noop, noop);
+    return result.finally(() => {
+      this.#pending--;
+      if (this.#pending === 0 && this.#closing) {
+        this.#free();
+      }
+    });
   }
 
   /**
@@ -404,57 +511,100 @@ class AssetCache {
 
   /**
    * Adds or replaces one asset, an object with a non-empty string "id"
-   * (encoded with JSON.stringify). It is on disk when add() returns. An id
-   * holding a lone surrogate throws ASSET_CACHE_INVALID_UTF8 (it could not
-   * be looked up); other strings may hold them: JSON.stringify escapes them
-   * (`"\ud800"`, as Python writes them) and get() gives them back.
+   * (encoded with JSON.stringify). Resolves once it is on disk. An id
+   * holding a lone surrogate rejects with ASSET_CACHE_INVALID_UTF8 (it could
+   * not be looked up); other strings may hold them: JSON.stringify escapes
+   * them (`"\ud800"`, as Python writes them) and get() gives them back.
+   * @returns {Promise<void>}
    */
   add(asset) {
-    this.addRaw(stringify('add', asset));
+    return this.#queue('add', () => this.#encode('add', stringify('add', asset)), (h, ...a) => this.#writeAsync('add', h, ...a));
+  }
+
+  /** add() on this thread: the asset is on disk when it returns. */
+  addSync(asset) {
+    this.addRawSync(stringify('add', asset));
   }
 
   /** add() for an asset already encoded: JSON text as a string or UTF-8 bytes. */
   addRaw(json) {
-    this.#write('add', json, lib().add, lib().addBytes);
+    return this.#queue('add', () => this.#encode('add', json), (h, ...a) => this.#writeAsync('add', h, ...a));
+  }
+
+  /** addRaw() on this thread. */
+  addRawSync(json) {
+    this.#writeSync('add', json);
   }
 
   /**
    * Replaces the whole cache with these assets and starts a fresh expiry.
    * One bad element rejects the whole call; the message names its index.
+   * @returns {Promise<void>}
    */
   addList(assets) {
-    if (!Array.isArray(assets)) {
-      throw new AssetCacheError('addList', Status.INVALID_JSON, 'assets must be an array');
-    }
-    this.addListRaw(stringify('addList', assets));
+    return this.#queue('addList', () => this.#encode('addList', listText(assets)), (h, ...a) => this.#writeAsync('addList', h, ...a));
+  }
+
+  /** addList() on this thread. */
+  addListSync(assets) {
+    this.addListRawSync(listText(assets));
   }
 
   /** addList() for a JSON array already encoded, as a string or UTF-8 bytes. */
   addListRaw(json) {
-    this.#write('addList', json, lib().addList, lib().addListBytes);
+    return this.#queue('addList', () => this.#encode('addList', json), (h, ...a) => this.#writeAsync('addList', h, ...a));
   }
 
-  #write(op, json, fromString, fromBytes) {
-    const h = this.#live(op);
+  /** addListRaw() on this thread. */
+  addListRawSync(json) {
+    this.#writeSync('addList', json);
+  }
+
+  // [bytes?, text]: the C argument, and whether it is bytes.
+  #encode(op, json) {
     if (json instanceof Uint8Array) {
-      call(op, fromBytes, h, cBytes(op, 'JSON text', json));
-    } else {
-      call(op, fromString, h, cText(op, 'JSON text', json, Status.INVALID_JSON));
+      return [true, cBytes(op, 'JSON text', json)];
     }
+    return [false, cText(op, 'JSON text', json, Status.INVALID_JSON)];
+  }
+
+  #writeSync(op, json) {
+    const h = this.#live(op);
+    const [bytes, arg] = this.#encode(op, json);
+    call(op, writeFn(op, bytes), h, arg);
+  }
+
+  #writeAsync(op, h, bytes, arg) {
+    return callAsync(op, writeFn(op, bytes), h, arg);
   }
 
   /** Brings memory up to date with the file (other processes' writes). */
   load() {
+    return this.#queue('load', () => [], (h) => callAsync('load', lib().load, h));
+  }
+
+  /** load() on this thread. */
+  loadSync() {
     call('load', lib().load, this.#live('load'));
   }
 
   /** Rewrites the file from memory, compacting it. Every add() is already on disk. */
   save() {
+    return this.#queue('save', () => [], (h) => callAsync('save', lib().save, h));
+  }
+
+  /** save() on this thread. */
+  saveSync() {
     call('save', lib().save, this.#live('save'));
   }
 
   /** Empties the cache, starts a fresh expiry and deletes the cache file. */
   invalidate() {
+    return this.#queue('invalidate', () => [], (h) => callAsync('invalidate', lib().invalidate, h));
+  }
+
+  /** invalidate() on this thread. */
+  invalidateSync() {
     call('invalidate', lib().invalidate, this.#live('invalidate'));
   }
 
@@ -484,20 +634,66 @@ class AssetCache {
     return Number(out[0]);
   }
 
-  /** Frees the handle; the files stay. Safe to call more than once. */
+  /**
+   * Closes the cache; the files stay. Later calls fail with
+   * ASSET_CACHE_CLOSED. Promise calls already made still complete: the
+   * handle is freed when the last of them settles. Safe to call more than
+   * once.
+   */
   close() {
-    if (this.#handle !== null) {
-      const h = this.#handle;
-      this.#handle = null;
-      finalizer.unregister(this);
-      lib().free(h);
+    if (this.#handle === null || this.#closing) {
+      return;
+    }
+    this.#closing = true;
+    if (this.#pending === 0) {
+      this.#free();
     }
   }
 
-  /** close(), for `using cache = AssetCache.open(...)`. */
+  /** close(), then resolves when the handle is freed (after pending promise calls). */
+  closeAsync() {
+    if (this.#handle === null) {
+      return Promise.resolve();
+    }
+    this.#freed ??= new Promise((resolve) => {
+      this.#resolveFreed = resolve;
+    });
+    this.close();
+    return this.#freed;
+  }
+
+  #free() {
+    const h = this.#handle;
+    this.#handle = null;
+    finalizer.unregister(this);
+    lib().free(h);
+    this.#resolveFreed();
+  }
+
+  /** close(), for `using cache = AssetCache.openSync(...)`. */
   [disposeSymbol]() {
     this.close();
   }
+
+  /** closeAsync(), for `await using cache = await AssetCache.open(...)`. */
+  [asyncDisposeSymbol]() {
+    return this.closeAsync();
+  }
+}
+
+function listText(assets) {
+  if (!Array.isArray(assets)) {
+    throw new AssetCacheError('addList', Status.INVALID_JSON, 'assets must be an array');
+  }
+  return stringify('addList', assets);
+}
+
+function writeFn(op, bytes) {
+  const n = lib();
+  if (op === 'add') {
+    return bytes ? n.addBytes : n.add;
+  }
+  return bytes ? n.addListBytes : n.addList;
 }
 
 module.exports = { AssetCache, AssetCacheError, Status, version, libraryPath, defaultLockTimeoutMs };

@@ -14,7 +14,7 @@ function tempDir(t) {
 }
 
 function opened(t, dir, name, options = {}) {
-  const cache = AssetCache.open(name, { dir, ...options });
+  const cache = AssetCache.openSync(name, { dir, ...options });
   t.after(() => cache.close());
   return cache;
 }
@@ -40,10 +40,10 @@ test('workflow: add, get, getAll, size, expiry, save, load, addList, invalidate'
   assert.equal(cache.hasValidCache(), false);
   assert.equal(cache.size, 0);
 
-  cache.add({ id: 'm1', name: 'first', tags: ['a', 'b'], score: 0.5 });
-  cache.addRaw('{"id":"m2","name":"second"}');
-  cache.addRaw(Buffer.from('{"id":"m3","name":"third"}'));
-  cache.add({ id: 'm1', name: 'first again' });
+  cache.addSync({ id: 'm1', name: 'first', tags: ['a', 'b'], score: 0.5 });
+  cache.addRawSync('{"id":"m2","name":"second"}');
+  cache.addRawSync(Buffer.from('{"id":"m3","name":"third"}'));
+  cache.addSync({ id: 'm1', name: 'first again' });
   assert.equal(cache.size, 3);
   assert.equal(cache.hasValidCache(), true);
 
@@ -60,21 +60,21 @@ test('workflow: add, get, getAll, size, expiry, save, load, addList, invalidate'
   assert.ok(expiry.getTime() <= Date.now() + 3600_000 + 1000, `expiry ${expiry.toISOString()} too late`);
   assert.ok(Math.abs(cache.expirySeconds() * 1000 - expiry.getTime()) < 1);
 
-  cache.save();
+  cache.saveSync();
   const other = opened(t, dir, 'models');
   assert.deepEqual(other.get('m3'), { id: 'm3', name: 'third' });
 
-  cache.addList([{ id: 'x' }, { id: 'y', n: 1 }]);
+  cache.addListSync([{ id: 'x' }, { id: 'y', n: 1 }]);
   assert.equal(cache.size, 2);
   assert.equal(cache.get('m1'), undefined);
-  other.load();
+  other.loadSync();
   assert.deepEqual(other.getAll(), [{ id: 'x' }, { id: 'y', n: 1 }]);
 
-  cache.invalidate();
+  cache.invalidateSync();
   assert.equal(cache.size, 0);
   assert.deepEqual(cache.getAll(), []);
   assert.equal(fs.existsSync(path.join(dir, 'models.json')), false);
-  other.load();
+  other.loadSync();
   assert.equal(other.size, 0);
 
   assert.match(version(), /^\d+\.\d+\.\d+/);
@@ -90,12 +90,12 @@ test('unicode and large assets round-trip through JSON, in memory and on disk', 
     tags: ['日本語', '한국어', '\u{10FFFF}'],
     nested: { emoji: '👩‍👩‍👧', empty: '' },
   };
-  cache.add(unicode);
+  cache.addSync(unicode);
   assert.deepEqual(cache.get(unicode.id), unicode);
 
   const blob = 'large ✓ asset '.repeat(150_000); // about 2.2 MB of UTF-8
   const big = { id: 'big', blob, n: 1.5, list: Array.from({ length: 10_000 }, (_, i) => i) };
-  cache.add(big);
+  cache.addSync(big);
   const back = cache.getRaw('big');
   assert.equal(back, JSON.stringify(big));
   assert.ok(Buffer.byteLength(back) > 1 << 20);
@@ -113,7 +113,7 @@ test('bad input throws AssetCacheError with the status code', (t) => {
   fs.writeFileSync(path.join(dir, 'plain-file'), 'x');
   fs.mkdirSync(path.join(dir, 'dirjson.json'));
   fs.mkdirSync(path.join(dir, 'lockdir.lock'));
-  const open = (name, options) => () => AssetCache.open(name, options).close();
+  const open = (name, options) => () => AssetCache.openSync(name, options).close();
   const E = (name) => [`ASSET_CACHE_${name}`, Status[name]];
 
   throwsCode(open('', { dir }), ...E('INVALID_ARGUMENT'), /empty/);
@@ -126,23 +126,23 @@ test('bad input throws AssetCacheError with the status code', (t) => {
 
   throwsCode(() => cache.get('a\0'), ...E('INVALID_ARGUMENT'), /NUL/);
   throwsCode(() => cache.get(undefined), ...E('INVALID_ARGUMENT'), /string/);
-  throwsCode(() => cache.addRaw(Buffer.from('{"id":"\xff"}', 'latin1')), ...E('INVALID_UTF8'), /UTF-8/);
-  throwsCode(() => cache.addRaw('{bad'), ...E('INVALID_JSON'), /JSON/);
-  throwsCode(() => cache.addRaw('{"id":"a"}\0junk'), ...E('INVALID_JSON'), /NUL/);
-  throwsCode(() => cache.addRaw(Buffer.from('{"id":"a"}\0junk')), ...E('INVALID_JSON'), /NUL/);
-  throwsCode(() => cache.add(undefined), ...E('INVALID_JSON'));
-  throwsCode(() => cache.addList({ id: 'a' }), ...E('INVALID_JSON'), /array/);
-  throwsCode(() => cache.addListRaw('{"id":"a"}'), ...E('INVALID_JSON'), /array/);
-  throwsCode(() => cache.add({ name: 'no id' }), ...E('MISSING_ID'), /id/);
-  throwsCode(() => cache.add({ id: '' }), ...E('MISSING_ID'), /id/);
-  throwsCode(() => cache.add({ id: 7 }), ...E('MISSING_ID'), /id/);
-  throwsCode(() => cache.add([{ id: 'a' }]), ...E('MISSING_ID'));
-  throwsCode(() => cache.addList([{ id: 'ok' }, { name: 'no id' }]), ...E('MISSING_ID'), /1/);
+  throwsCode(() => cache.addRawSync(Buffer.from('{"id":"\xff"}', 'latin1')), ...E('INVALID_UTF8'), /UTF-8/);
+  throwsCode(() => cache.addRawSync('{bad'), ...E('INVALID_JSON'), /JSON/);
+  throwsCode(() => cache.addRawSync('{"id":"a"}\0junk'), ...E('INVALID_JSON'), /NUL/);
+  throwsCode(() => cache.addRawSync(Buffer.from('{"id":"a"}\0junk')), ...E('INVALID_JSON'), /NUL/);
+  throwsCode(() => cache.addSync(undefined), ...E('INVALID_JSON'));
+  throwsCode(() => cache.addListSync({ id: 'a' }), ...E('INVALID_JSON'), /array/);
+  throwsCode(() => cache.addListRawSync('{"id":"a"}'), ...E('INVALID_JSON'), /array/);
+  throwsCode(() => cache.addSync({ name: 'no id' }), ...E('MISSING_ID'), /id/);
+  throwsCode(() => cache.addSync({ id: '' }), ...E('MISSING_ID'), /id/);
+  throwsCode(() => cache.addSync({ id: 7 }), ...E('MISSING_ID'), /id/);
+  throwsCode(() => cache.addSync([{ id: 'a' }]), ...E('MISSING_ID'));
+  throwsCode(() => cache.addListSync([{ id: 'ok' }, { name: 'no id' }]), ...E('MISSING_ID'), /1/);
   throwsCode(open('dirjson', { dir }), ...E('IO'), /dirjson\.json/);
   const addTo = (name, options) => () => {
-    const c = AssetCache.open(name, options);
+    const c = AssetCache.openSync(name, options);
     try {
-      c.add({ id: 'a' });
+      c.addSync({ id: 'a' });
     } finally {
       c.close();
     }
@@ -152,7 +152,7 @@ test('bad input throws AssetCacheError with the status code', (t) => {
   // A failed write leaves the cache as it was.
   assert.equal(cache.size, 0);
   // JSON.stringify's own errors are not hidden.
-  assert.throws(() => cache.add({ id: 'n', big: 1n }), TypeError);
+  assert.throws(() => cache.addSync({ id: 'n', big: 1n }), TypeError);
 });
 
 test('a lock held by another process gives ASSET_CACHE_LOCK_TIMEOUT', async (t) => {
@@ -179,7 +179,7 @@ test('a lock held by another process gives ASSET_CACHE_LOCK_TIMEOUT', async (t) 
     assert.ok(i < 500, 'flock never took the lock');
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-  throwsCode(() => cache.add({ id: 'a' }), 'ASSET_CACHE_LOCK_TIMEOUT', Status.LOCK_TIMEOUT, /lock/);
+  throwsCode(() => cache.addSync({ id: 'a' }), 'ASSET_CACHE_LOCK_TIMEOUT', Status.LOCK_TIMEOUT, /lock/);
   const exited = new Promise((resolve) => holder.on('exit', resolve));
   release();
   await exited;
@@ -189,7 +189,7 @@ test('a lock held by another process gives ASSET_CACHE_LOCK_TIMEOUT', async (t) 
     assert.ok(i < 500, 'the lock was not released');
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-  cache.add({ id: 'a' });
+  cache.addSync({ id: 'a' });
   assert.equal(cache.size, 1);
 });
 
@@ -198,18 +198,18 @@ test('two caches on the same files lose no update', (t) => {
   const a = opened(t, dir, 'two');
   const b = opened(t, dir, 'two');
   // b has not seen a's asset, yet its add must not overwrite it on disk.
-  a.add({ id: 'from-a' });
-  b.add({ id: 'from-b' });
+  a.addSync({ id: 'from-a' });
+  b.addSync({ id: 'from-b' });
   assert.equal(a.get('from-b'), undefined, 'memory changes only on load()');
-  a.load();
+  a.loadSync();
   assert.deepEqual(a.get('from-b'), { id: 'from-b' });
   for (let i = 0; i < 50; i++) {
-    a.add({ id: `a-${i}` });
-    b.add({ id: `b-${i}` });
+    a.addSync({ id: `a-${i}` });
+    b.addSync({ id: `b-${i}` });
   }
   const fresh = opened(t, dir, 'two');
   assert.equal(fresh.size, 102);
-  b.load();
+  b.loadSync();
   assert.equal(b.size, 102);
 });
 
@@ -218,8 +218,8 @@ test('processes writing the same files concurrently lose no update', async (t) =
   const script = `
     const { AssetCache } = require(${JSON.stringify(path.join(__dirname, '..'))});
     const [dir, worker] = process.argv.slice(1);
-    const cache = AssetCache.open('procs', { dir });
-    for (let i = 0; i < 30; i++) cache.add({ id: 'p' + worker + '-' + i, worker });
+    const cache = AssetCache.openSync('procs', { dir });
+    for (let i = 0; i < 30; i++) cache.addSync({ id: 'p' + worker + '-' + i, worker });
     cache.close();`;
   const codes = await Promise.all(
     [0, 1, 2].map(
@@ -237,8 +237,8 @@ test('processes writing the same files concurrently lose no update', async (t) =
 
 test('close and Symbol.dispose are idempotent; a closed cache throws ASSET_CACHE_CLOSED', (t) => {
   const dir = tempDir(t);
-  const cache = AssetCache.open('close', { dir });
-  cache.add({ id: 'a' });
+  const cache = AssetCache.openSync('close', { dir });
+  cache.addSync({ id: 'a' });
   assert.equal(cache.closed, false);
   cache.close();
   cache.close();
@@ -249,11 +249,11 @@ test('close and Symbol.dispose are idempotent; a closed cache throws ASSET_CACHE
     get: () => cache.get('a'),
     getRaw: () => cache.getRaw('a'),
     getAll: () => cache.getAll(),
-    add: () => cache.add({ id: 'b' }),
-    addList: () => cache.addList([]),
-    load: () => cache.load(),
-    save: () => cache.save(),
-    invalidate: () => cache.invalidate(),
+    add: () => cache.addSync({ id: 'b' }),
+    addList: () => cache.addListSync([]),
+    load: () => cache.loadSync(),
+    save: () => cache.saveSync(),
+    invalidate: () => cache.invalidateSync(),
     hasValidCache: () => cache.hasValidCache(),
     expiry: () => cache.expiry(),
     size: () => cache.size,
@@ -262,7 +262,7 @@ test('close and Symbol.dispose are idempotent; a closed cache throws ASSET_CACHE
     assert.throws(call, (err) => err instanceof AssetCacheError && err.code === 'ASSET_CACHE_CLOSED', name);
   }
 
-  const disposed = AssetCache.open('close', { dir });
+  const disposed = AssetCache.openSync('close', { dir });
   assert.deepEqual(disposed.get('a'), { id: 'a' }, 'the files stay after close');
   disposed[dispose]();
   disposed.close();
@@ -274,7 +274,7 @@ test('caches never closed are freed by the FinalizationRegistry without harm', a
   assert.equal(typeof global.gc, 'function', 'run with node --expose-gc');
   (() => {
     for (let i = 0; i < 200; i++) {
-      AssetCache.open('leaked', { dir }).add({ id: `x${i % 5}` });
+      AssetCache.openSync('leaked', { dir }).addSync({ id: `x${i % 5}` });
     }
   })();
   for (let i = 0; i < 5; i++) {
@@ -293,7 +293,7 @@ test('index.d.ts declares what index.js provides', () => {
   const props = [...classBody.matchAll(/^ {2}readonly (\w+)/gm)].map((m) => m[1]);
   assert.ok(methods.length >= 15, `parsed only ${methods}`);
   for (const name of methods) {
-    const owner = name === 'open' ? AssetCache : AssetCache.prototype;
+    const owner = name === 'open' || name === 'openSync' ? AssetCache : AssetCache.prototype;
     assert.equal(typeof owner[name], 'function', `index.d.ts declares ${name}() but index.js lacks it`);
   }
   for (const name of props) {
@@ -323,9 +323,9 @@ test('defaultLockTimeoutMs() is the header\'s ASSET_CACHE_DEFAULT_LOCK_TIMEOUT_M
 // by the open with the setter that refused it, and nothing is created.
 test('a bad option fails the open naming it, and creates nothing', (t) => {
   const dir = tempDir(t);
-  throwsCode(() => AssetCache.open('a/b', { dir }), 'ASSET_CACHE_INVALID_ARGUMENT', Status.INVALID_ARGUMENT,
+  throwsCode(() => AssetCache.openSync('a/b', { dir }), 'ASSET_CACHE_INVALID_ARGUMENT', Status.INVALID_ARGUMENT,
     /asset_cache_config_set_name failed: .*separator/);
-  throwsCode(() => AssetCache.open('x', { dir: '' }), 'ASSET_CACHE_INVALID_ARGUMENT', Status.INVALID_ARGUMENT,
+  throwsCode(() => AssetCache.openSync('x', { dir: '' }), 'ASSET_CACHE_INVALID_ARGUMENT', Status.INVALID_ARGUMENT,
     /asset_cache_config_set_dir failed: dir is empty/);
   assert.deepEqual(fs.readdirSync(dir), []);
 });

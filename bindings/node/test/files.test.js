@@ -26,9 +26,9 @@ test('new files are private, whatever the umask; a rewrite keeps the mode', (t) 
   const root = tempDir(t);
   const dir = path.join(root, 'new', 'sub');
   const old = process.umask(0);
-  const c = AssetCache.open('models', { dir });
+  const c = AssetCache.openSync('models', { dir });
   try {
-    c.add({ id: 'm1' });
+    c.addSync({ id: 'm1' });
   } finally {
     process.umask(old);
   }
@@ -38,7 +38,7 @@ test('new files are private, whatever the umask; a rewrite keeps the mode', (t) 
   assert.equal(mode(path.join(dir, 'models.lock')), 0o600);
   for (const kept of [0o600, 0o640, 0o644]) {
     fs.chmodSync(path.join(dir, 'models.json'), kept);
-    c.addList([{ id: 'a' }, { id: 'b' }]);
+    c.addListSync([{ id: 'a' }, { id: 'b' }]);
     assert.equal(mode(path.join(dir, 'models.json')), kept);
   }
   c.close();
@@ -52,12 +52,12 @@ test('a Python record whose id has no UTF-8 form is kept, the rest loads', (t) =
     '{\n    "expiry": 9999999999.5,\n    "data": {\n        "m1": {"id": "m1"},\n' +
       '        "scan-\\udcff.bin": {"id": "scan-\\udcff.bin"}\n    }\n}',
   );
-  const c = AssetCache.open('models', { dir });
+  const c = AssetCache.openSync('models', { dir });
   t.after(() => c.close());
   assert.equal(c.size, 1);
   assert.deepEqual(c.get('m1'), { id: 'm1' });
-  c.add({ id: 'm2' });
-  c.save();
+  c.addSync({ id: 'm2' });
+  c.saveSync();
   assert.match(fs.readFileSync(file, 'utf8'), /"scan-\\udcff\.bin":\{"id": "scan-\\udcff\.bin"\}/);
   assert.ok(!fs.existsSync(file + '.corrupt'));
 });
@@ -66,7 +66,7 @@ test('a file starting with a byte-order mark is set aside', (t) => {
   const dir = tempDir(t);
   const file = path.join(dir, 'models.json');
   fs.writeFileSync(file, '\ufeff{"expiry": 9e9, "data": {"m1": {"id": "m1"}}}');
-  const c = AssetCache.open('models', { dir });
+  const c = AssetCache.openSync('models', { dir });
   t.after(() => c.close());
   assert.equal(c.size, 0);
   assert.ok(fs.existsSync(file + '.corrupt'));
@@ -76,8 +76,8 @@ test('an expired cache opens for a reader that cannot write its folder', (t) => 
   const top = tempDir(t);
   fs.chmodSync(top, 0o755);
   const dir = path.join(top, 'c');
-  const c = AssetCache.open('models', { dir });
-  c.add({ id: 'm1' });
+  const c = AssetCache.openSync('models', { dir });
+  c.addSync({ id: 'm1' });
   c.close();
   const file = path.join(dir, 'models.json');
   const expired = '{\n    "expiry": 1.5,\n    "data": {"m1": {"id": "m1"}}\n}';
@@ -87,9 +87,9 @@ test('an expired cache opens for a reader that cannot write its folder', (t) => 
   fs.chmodSync(path.join(dir, 'models.lock'), 0o644);
   const script = `
     const { AssetCache } = require(${JSON.stringify(path.join(__dirname, '..'))});
-    const c = AssetCache.open('models', { dir: ${JSON.stringify(dir)} });
+    const c = AssetCache.openSync('models', { dir: ${JSON.stringify(dir)} });
     if (c.get('m1') !== undefined) process.exit(4);
-    try { c.add({ id: 'm2' }); process.exit(5); } catch (e) { if (e.code !== 'ASSET_CACHE_IO') process.exit(6); }
+    try { c.addSync({ id: 'm2' }); process.exit(5); } catch (e) { if (e.code !== 'ASSET_CACHE_IO') process.exit(6); }
     c.close();`;
   const asNobody = process.getuid() === 0 ? { uid: 65534, gid: 65534 } : {};
   if (!asNobody.uid) fs.chmodSync(dir, 0o555);

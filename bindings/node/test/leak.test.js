@@ -31,13 +31,13 @@ test('RSS stays flat over many adds and gets', async (t) => {
   const iterations = Number(process.env.ASSET_CACHE_LEAK_ITERATIONS || 10_000);
   assert.ok(Number.isInteger(iterations) && iterations > 0, 'ASSET_CACHE_LEAK_ITERATIONS must be a positive integer');
   const boundMiB = 24;
-  const cache = AssetCache.open('leak', { dir: tempDir(t), ttlSeconds: 3600 });
+  const cache = AssetCache.openSync('leak', { dir: tempDir(t), ttlSeconds: 3600 });
   t.after(() => cache.close());
   const payload = '0123456789abcdef'.repeat(256); // 4 KiB
   const round = (i) => {
     const id = `asset-${i % 50}`;
     const asset = { id, i, payload };
-    cache.add(asset);
+    cache.addSync(asset);
     for (let k = 0; k < 5; k++) {
       assert.equal(cache.get(id).i, i);
     }
@@ -59,15 +59,15 @@ test('RSS stays flat over many adds and gets', async (t) => {
 
 test('RSS stays flat over handles that are never closed (FinalizationRegistry)', async (t) => {
   const dir = tempDir(t);
-  const seed = AssetCache.open('unclosed', { dir });
-  seed.add({ id: 'big', blob: 'x'.repeat(2 * MiB) });
+  const seed = AssetCache.openSync('unclosed', { dir });
+  seed.addSync({ id: 'big', blob: 'x'.repeat(2 * MiB) });
   seed.close();
   const boundMiB = 48;
   // Each open handle holds the 2 MiB asset: 200 of them never freed would
   // keep about 400 MiB.
   const openMany = async (n) => {
     for (let i = 0; i < n; i++) {
-      const cache = AssetCache.open('unclosed', { dir });
+      const cache = AssetCache.openSync('unclosed', { dir });
       assert.equal(cache.size, 1);
       if (i % 10 === 9) await settledRss();
     }

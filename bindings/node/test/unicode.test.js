@@ -33,24 +33,24 @@ function throwsUtf8(fn, messagePart) {
 
 test('lone surrogates are refused with INVALID_UTF8 wherever an id or JSON text goes', (t) => {
   const dir = tempDir(t);
-  const cache = AssetCache.open('unicode', { dir });
+  const cache = AssetCache.openSync('unicode', { dir });
   t.after(() => cache.close());
-  cache.add({ id: '\uFFFD', name: 'replacement character' });
+  cache.addSync({ id: '\uFFFD', name: 'replacement character' });
 
   throwsUtf8(() => cache.getRaw('\uD800'), /id is not valid Unicode: a lone surrogate U\+D800 at index 0/);
   throwsUtf8(() => cache.get('a\uDC00'), /lone surrogate U\+DC00 at index 1/);
-  throwsUtf8(() => cache.add({ id: '\uD800' }), /"id" "\\ud800" is not valid Unicode/);
-  throwsUtf8(() => cache.addList([{ id: 'ok' }, { id: 'x\uDFFF' }]), /element 1/);
-  throwsUtf8(() => cache.addRaw('{"id":"\uD800"}'), /JSON text is not valid Unicode/);
-  throwsUtf8(() => cache.addListRaw('[{"id":"\uDBFF"}]'), /JSON text is not valid Unicode/);
-  throwsUtf8(() => AssetCache.open('n\uD800', { dir }), /name is not valid Unicode/);
-  throwsUtf8(() => AssetCache.open('n', { dir: dir + '\uDC00' }), /dir is not valid Unicode/);
+  throwsUtf8(() => cache.addSync({ id: '\uD800' }), /"id" "\\ud800" is not valid Unicode/);
+  throwsUtf8(() => cache.addListSync([{ id: 'ok' }, { id: 'x\uDFFF' }]), /element 1/);
+  throwsUtf8(() => cache.addRawSync('{"id":"\uD800"}'), /JSON text is not valid Unicode/);
+  throwsUtf8(() => cache.addListRawSync('[{"id":"\uDBFF"}]'), /JSON text is not valid Unicode/);
+  throwsUtf8(() => AssetCache.openSync('n\uD800', { dir }), /name is not valid Unicode/);
+  throwsUtf8(() => AssetCache.openSync('n', { dir: dir + '\uDC00' }), /dir is not valid Unicode/);
 
   // Nothing changed; a pair is a character and fine; a lone surrogate in a
   // value (as Python writes them) round-trips.
   assert.equal(cache.size, 1);
   assert.equal(cache.getRaw('\uFFFD'), '{"id":"\uFFFD","name":"replacement character"}');
-  cache.add({ id: '\uD83D\uDE00', note: 'x\uDC00y' });
+  cache.addSync({ id: '\uD83D\uDE00', note: 'x\uDC00y' });
   assert.deepEqual(cache.get('\u{1F600}'), { id: '\u{1F600}', note: 'x\uDC00y' });
   assert.equal(cache.size, 2);
 });
@@ -58,12 +58,12 @@ test('lone surrogates are refused with INVALID_UTF8 wherever an id or JSON text 
 test('ttlSeconds 0 is refused at open', (t) => {
   const dir = tempDir(t);
   assert.throws(
-    () => AssetCache.open('zero', { dir, ttlSeconds: 0 }),
+    () => AssetCache.openSync('zero', { dir, ttlSeconds: 0 }),
     (err) => err.code === 'ASSET_CACHE_INVALID_ARGUMENT' && /ttl is 0/.test(err.message),
   );
   // A fraction is rounded up: 0.5 s is a lifetime of 1 s, not 0.
-  const c = AssetCache.open('half', { dir, ttlSeconds: 0.5 });
-  c.add({ id: 'a' });
+  const c = AssetCache.openSync('half', { dir, ttlSeconds: 0.5 });
+  c.addSync({ id: 'a' });
   assert.equal(c.getRaw('a'), '{"id":"a"}');
   c.close();
 });
@@ -78,7 +78,7 @@ test('CACHE_EXPIRY_TIME is read as Python int() reads it', (t) => {
   for (const [text, ttl] of [['1_000', 1000], ['\u0661\u0662', 12], ['\u00a07\u3000', 7], ['0', 86400], ['-3', 86400]]) {
     process.env.CACHE_EXPIRY_TIME = text;
     const before = Date.now() / 1000;
-    const c = AssetCache.open('env', { dir });
+    const c = AssetCache.openSync('env', { dir });
     const got = c.expirySeconds() - before;
     c.close();
     assert.ok(Math.abs(got - ttl) < 2, `CACHE_EXPIRY_TIME=${JSON.stringify(text)}: lifetime ${got}, want ${ttl}`);
