@@ -319,6 +319,9 @@ out=$(cd "$app" && "${npm_env[@]}" node example.js) || fail "example.js failed f
 loaded=$(cd "$app" && "${npm_env[@]}" node -p "require('asset-cache').libraryPath()")
 [ "$loaded" = "$app/node_modules/asset-cache/prebuilds/linux-x64-glibc/libasset_cache.so" ] \
   || fail "the installed package loads $loaded, not its bundled library"
+# The bundled library is this version's (npm pack copies whatever target/release holds).
+libversion=$(cd "$app" && "${npm_env[@]}" node -p "require('asset-cache').version()")
+[ "$libversion" = "$version" ] || fail "the tarball bundles library $libversion, not $version"
 # Where the package has no library: the first call says which platform it is.
 for sim in "darwin arm64 darwin-arm64" "linux arm64 linux-arm64-glibc" "linux x64 linux-x64-musl"; do
   read -r platform cpu target <<<"$sim"
