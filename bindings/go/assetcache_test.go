@@ -296,7 +296,7 @@ func TestBadInput(t *testing.T) {
 
 func TestStatusNames(t *testing.T) {
 	seen := map[string]Status{}
-	for s := StatusOK; s <= StatusPanic; s++ {
+	for s := StatusOK; s <= StatusBackendError; s++ {
 		name := s.String()
 		if name == "" || name == "unknown status" {
 			t.Fatalf("status %d has no name", int(s))
@@ -585,4 +585,24 @@ func TestErrorMessagesUnderConcurrency(t *testing.T) {
 		}(g)
 	}
 	wg.Wait()
+}
+
+// Options go through the library's options object: a bad one fails Open
+// with the message of the setter that refused it, and creates nothing.
+// Checked that it can fail: with Open ignoring the open's error object (an
+// empty message), this test failed.
+func TestBadOptionNamesTheSetter(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Open("a/b", WithDir(dir))
+	var e *Error
+	if !errors.As(err, &e) || !errors.Is(err, ErrInvalidArgument) ||
+		!strings.Contains(e.Message, "asset_cache_config_set_name failed") || !strings.Contains(e.Message, "separator") {
+		t.Fatalf("Open(a/b) = %v, want ErrInvalidArgument naming asset_cache_config_set_name", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("a failed Open created %v", entries)
+	}
+	if DefaultLockTimeout <= 0 {
+		t.Fatalf("DefaultLockTimeout = %v", DefaultLockTimeout)
+	}
 }
