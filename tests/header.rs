@@ -457,3 +457,60 @@ fn the_default_lock_timeout_is_written_once() {
         );
     }
 }
+
+// Log levels: one table (src/log_levels.rs) makes the Rust and C enums; the
+// Python binding's mapping to `logging` must cover exactly the header's
+// levels, most severe first. Checked that it can fail: with a fifth level
+// added to the table, and with Python's 2 mapped to logging.INFO, this test
+// failed.
+#[test]
+fn log_levels_agree_with_the_header_and_python() {
+    let header: Vec<(String, i64)> = enum_constants(COMMITTED)
+        .into_iter()
+        .filter(|(n, _)| n.starts_with("ASSET_CACHE_LOG_"))
+        .collect();
+    let rust: Vec<(String, i64)> = asset_cache::log::Level::ALL
+        .iter()
+        .map(|l| {
+            (
+                format!("ASSET_CACHE_LOG_{}", l.name().to_uppercase()),
+                *l as i64,
+            )
+        })
+        .collect();
+    let mut sorted = header.clone();
+    sorted.sort();
+    let mut rust_sorted = rust.clone();
+    rust_sorted.sort();
+    assert_eq!(
+        sorted, rust_sorted,
+        "the header's log levels are not the table's"
+    );
+
+    let py = include_str!("../bindings/python/src/asset_cache/_native.py");
+    let line = py
+        .lines()
+        .find(|l| l.starts_with("_PY_LEVELS = {"))
+        .expect("_PY_LEVELS not found in _native.py");
+    let python: Vec<(i64, String)> = line["_PY_LEVELS = {".len()..line.len() - 1]
+        .split(", ")
+        .map(|pair| {
+            let (k, v) = pair.split_once(": logging.").unwrap();
+            (k.parse().unwrap(), v.to_string())
+        })
+        .collect();
+    let expected: Vec<(i64, String)> = asset_cache::log::Level::ALL
+        .iter()
+        .map(|l| {
+            let py_name = match l.name() {
+                "warn" => "WARNING".to_string(),
+                n => n.to_uppercase(),
+            };
+            (*l as i64, py_name)
+        })
+        .collect();
+    assert_eq!(
+        python, expected,
+        "Python's _PY_LEVELS differs from the log-level table"
+    );
+}
