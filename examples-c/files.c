@@ -190,6 +190,15 @@ int main(int argc, char **argv) {
   snprintf(path, sizeof path, "%s/models.json", dir);
   snprintf(lock, sizeof lock, "%s/models.lock", dir);
   write_file(path, "{\"expiry\": 1.5, \"data\": {\"m1\": {\"id\": \"m1\"}}}");
+  /* The scratch folder above root may have been created private by the
+   * library for a test running beside this one: open the way for nobody. */
+  char parent[PATH_MAX];
+  snprintf(parent, sizeof parent, "%s", root);
+  char *slash = strrchr(parent, '/');
+  if (slash != NULL && slash != parent) {
+    *slash = 0;
+    CHECK(chmod(parent, 0755) == 0);
+  }
   CHECK(chmod(root, 0755) == 0 && chmod(dir, 0755) == 0);
   CHECK(chmod(path, 0644) == 0 && chmod(lock, 0644) == 0);
   pid_t pid = fork();
