@@ -6,14 +6,16 @@
 #                        asset_cache.hpp, the pkg-config files and the CMake
 #                        package (component dev); depends on the exact
 #                        libasset-cache0 it was built with
+#   libasset-cache0-dbgsym  the shared library's debug info (component dbgsym)
 #
 # The split and the names follow Debian's library packaging policy (runtime
 # package named after the soname, -dev for building), so that several
 # programs share one runtime and a future soname 1 can be installed beside 0.
 # Configure with -DCMAKE_INSTALL_PREFIX=/usr: GNUInstallDirs then puts the
 # libraries in the multiarch folder (lib/x86_64-linux-gnu), as Debian does.
-# The libraries are stripped when staged (see CMakeLists.txt); the debug
-# info is not packaged (target/release keeps it).
+# The libraries are stripped when staged (see CMakeLists.txt); the shared
+# library's debug info goes to the -dbgsym package, the archive's is dropped
+# (target/release keeps the unstripped ones).
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME asset-cache)
@@ -30,7 +32,7 @@ set(CPACK_SET_DESTDIR ON)
 set(CPACK_PACKAGING_INSTALL_PREFIX "${CMAKE_INSTALL_PREFIX}")
 
 set(CPACK_DEB_COMPONENT_INSTALL ON)
-set(CPACK_COMPONENTS_ALL runtime dev)
+set(CPACK_COMPONENTS_ALL runtime dev dbgsym)
 set(_runtime_pkg "libasset-cache${SOVERSION}")
 set(_deb_version "${PROJECT_VERSION}-${CPACK_DEBIAN_PACKAGE_RELEASE}")
 
@@ -48,6 +50,30 @@ set(CPACK_DEBIAN_RUNTIME_DESCRIPTION
 asset-cache keeps JSON assets keyed by id in <dir>/<name>.json, shared safely
 by processes through <name>.lock, with the files, lock and expiry rules of the
 AssetCache of the aiXplain Python SDK. This package holds the shared library.")
+
+# The shared library's debug info, as Debian's automatic -dbgsym packages
+# hold it: /usr/lib/debug/.build-id/<first 2 hex digits>/<rest>.debug, where
+# gdb and debuginfod look by the library's build id.
+set(CPACK_DEBIAN_DBGSYM_PACKAGE_NAME ${_runtime_pkg}-dbgsym)
+set(CPACK_DEBIAN_DBGSYM_PACKAGE_SECTION debug)
+set(CPACK_DEBIAN_DBGSYM_PACKAGE_DEPENDS "${_runtime_pkg} (= ${_deb_version})")
+set(CPACK_DEBIAN_DBGSYM_DESCRIPTION
+    "multi-process-safe cache of JSON assets - debug symbols
+The debug info of the shared library in ${_runtime_pkg}, for debuggers and
+profilers; they find it by the library's build id.")
+if(NOT CMAKE_READELF)
+  message(FATAL_ERROR "readelf (binutils) is needed to name the debug info file")
+endif()
+install(CODE "
+  execute_process(COMMAND \"${CMAKE_READELF}\" -n \"${STAGE}/${REALNAME}\"
+                  OUTPUT_VARIABLE _notes RESULT_VARIABLE _rc)
+  if(NOT _rc EQUAL 0 OR NOT _notes MATCHES \"Build ID: ([0-9a-f][0-9a-f])([0-9a-f]+)\")
+    message(FATAL_ERROR \"no build id in ${STAGE}/${REALNAME}\")
+  endif()
+  file(INSTALL \"${STAGE}/libasset_cache.debug\"
+       DESTINATION \"\${CMAKE_INSTALL_PREFIX}/lib/debug/.build-id/\${CMAKE_MATCH_1}\"
+       RENAME \"\${CMAKE_MATCH_2}.debug\")
+" COMPONENT dbgsym EXCLUDE_FROM_ALL)
 
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME libasset-cache-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
@@ -74,7 +100,7 @@ execute_process(
 if(NOT _gzip_result EQUAL 0)
   message(FATAL_ERROR "gzip failed on the Debian changelog")
 endif()
-foreach(_component runtime dev)
+foreach(_component runtime dev dbgsym)
   string(TOUPPER ${_component} _upper)
   install(FILES
       ${CMAKE_CURRENT_LIST_DIR}/debian/copyright

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the packages users install into target/packages/, replacing those
 # of earlier versions:
-#   deb  libasset-cache0_<v>-1_<arch>.deb and libasset-cache-dev_<v>-1_<arch>.deb
+#   deb  libasset-cache0_<v>-1_<arch>.deb, libasset-cache-dev_<v>-1_<arch>.deb and
+#        libasset-cache0-dbgsym_<v>-1_<arch>.deb (the shared library's debug info)
 #        (CPack's DEB generator over the CMake install; see cmake/debian.cmake)
 #   npm  asset-cache-<v>.tgz (`npm pack` of bindings/node, with the prebuilt,
 #        stripped library for this platform inside)

@@ -5,7 +5,8 @@
 #  1. The README's quick starts (the ```sh blocks marked <!-- quickstart: ... -->),
 #     run as written from the checkout, with HOME a scratch folder (so `~/hello-c`
 #     and the like are too); their programs' output is checked.
-#  2. The Debian packages: their files, control fields, stripped library and
+#  2. The Debian packages: their files, control fields, stripped libraries,
+#     the -dbgsym package's debug info under the library's build id, and
 #     lintian (Debian's checker: no error or warning);
 #     installed with dpkg -i, hello.c and hello.cpp (tests/consumer) built with
 #     pkg-config and with find_package (shared and static), the Go example built
@@ -46,14 +47,16 @@ triplet=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multi
 libdir=/usr/lib/$triplet
 rt_pkg=libasset-cache$major
 dev_pkg=libasset-cache-dev
+dbg_pkg=$rt_pkg-dbgsym
 pkgs=target/packages
 rt_deb=$pkgs/${rt_pkg}_${version}-1_$arch.deb
 dev_deb=$pkgs/${dev_pkg}_${version}-1_$arch.deb
+dbg_deb=$pkgs/${dbg_pkg}_${version}-1_$arch.deb
 tgz=$pkgs/asset-cache-$version.tgz
 
-for p in $rt_pkg $dev_pkg; do
+for p in $rt_pkg $dev_pkg $dbg_pkg; do
   if [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)" = installed ]; then
-    echo "test-packages: $p is already installed; remove it first (dpkg -r $dev_pkg $rt_pkg)" >&2
+    echo "test-packages: $p is already installed; remove it first (dpkg -r $dbg_pkg $dev_pkg $rt_pkg)" >&2
     exit 1
   fi
 done
@@ -73,7 +76,7 @@ dpkg_wait() {
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/asset-cache-packages.XXXXXX")
 cleanup() {
-  dpkg_wait --purge $dev_pkg $rt_pkg >/dev/null || true
+  dpkg_wait --purge $dbg_pkg $dev_pkg $rt_pkg >/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -82,7 +85,7 @@ fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
 rm -f "$pkgs"/*.deb "$pkgs"/*.tgz
 bash scripts/package.sh deb npm >"$work/package.log" 2>&1 || { cat "$work/package.log"; exit 1; }
-for f in "$rt_deb" "$dev_deb" "$tgz"; do
+for f in "$rt_deb" "$dev_deb" "$dbg_deb" "$tgz"; do
   [ -f "$f" ] || { ls -l "$pkgs"; echo "package.sh made no $f" >&2; exit 1; }
 done
 
@@ -152,6 +155,7 @@ want_dev=$( (docs $dev_pkg; printf '%s\n' /usr/include/asset_cache.h /usr/includ
   "$libdir/cmake/asset_cache/asset_cache-config-version.cmake") | sort)
 diff -u <(echo "$want_rt") <(contents "$rt_deb") || fail "$rt_pkg: files differ (above)"
 diff -u <(echo "$want_dev") <(contents "$dev_deb") || fail "$dev_pkg: files differ (above)"
+[ "$(dpkg-deb -f "$dbg_deb" Depends)" = "$rt_pkg (= $version-1)" ] || fail "$dbg_pkg must depend on $rt_pkg (= $version-1)"
 dpkg-deb -f "$rt_deb" Depends | quiet_grep 'libc6 (>= ' || fail "$rt_pkg does not depend on libc6"
 [ "$(dpkg-deb -f "$dev_deb" Depends)" = "$rt_pkg (= $version-1)" ] \
   || fail "$dev_pkg must depend on exactly $rt_pkg (= $version-1): $(dpkg-deb -f "$dev_deb" Depends)"
@@ -162,18 +166,26 @@ dpkg-deb --ctrl-tarfile "$rt_deb" | tar -xO ./triggers | quiet_grep '^activate-n
 # Debian's own checker: no error, no warning (its overrides ship in the
 # packages, each with its reason). Checked: before the copyright files,
 # changelogs, trigger and 0644 library, it reported 6 errors.
-if ! lint=$(lintian --fail-on error,warning --tag-display-limit 0 "$rt_deb" "$dev_deb" 2>&1); then
+if ! lint=$(lintian --fail-on error,warning --tag-display-limit 0 "$rt_deb" "$dev_deb" "$dbg_deb" 2>&1); then
   fail "lintian: $(grep -v 'running with root privileges' <<<"$lint")"
 fi
 mkdir "$work/x"
-dpkg-deb -x "$rt_deb" "$work/x" && dpkg-deb -x "$dev_deb" "$work/x"
+dpkg-deb -x "$rt_deb" "$work/x" && dpkg-deb -x "$dev_deb" "$work/x" && dpkg-deb -x "$dbg_deb" "$work/x"
 so=$work/x$libdir/libasset_cache.so.$version
+# The debug info under the library's build id, where gdb and debuginfod look.
+build_id=$(readelf -n "$so" | sed -n 's/.*Build ID: \([0-9a-f]*\).*/\1/p')
+[ -n "$build_id" ] || fail "the packaged library has no build id"
+want_dbg=$( (docs $dbg_pkg; echo "/usr/lib/debug/.build-id/${build_id:0:2}/${build_id:2}.debug") | sort)
+diff -u <(echo "$want_dbg") <(contents "$dbg_deb") || fail "$dbg_pkg: files differ (above)"
 readelf -d "$so" | quiet_grep "(SONAME).*\[libasset_cache.so.$major\]" || fail "packaged library: soname"
 # Stripped: checked against the unstripped target/release copies, which fail both.
 for f in "$so" "$work/x$libdir/libasset_cache.a"; do
   if readelf -S --wide "$f" | quiet_grep -E '\.debug_(info|line)'; then fail "$f: debug info packaged"; fi
 done
 file "$so" | quiet_grep ', stripped' || fail "packaged library not stripped: $(file "$so")"
+debug=$work/x/usr/lib/debug/.build-id/${build_id:0:2}/${build_id:2}.debug
+readelf -S --wide "$debug" | quiet_grep -E '\.debug_info' || fail "$dbg_pkg holds no debug info"
+readelf -n "$debug" | quiet_grep "Build ID: $build_id" || fail "$dbg_pkg's debug info is not the library's"
 grep -q '^prefix=/usr$' "$work/x$libdir/pkgconfig/asset_cache.pc" || fail "asset_cache.pc: prefix is not /usr"
 if grep -rlF -e "$repo" -e _CPack_Packages "$work/x$libdir/pkgconfig" "$work/x$libdir/cmake"; then
   fail "packaged pkg-config/CMake files name the build folder (above)"
@@ -185,6 +197,7 @@ echo "sizes: $(stat -c '%n %s' "$so" "$work/x$libdir/libasset_cache.a" | sed "s|
 if [ "$(dpkg-query -W -f='${db:Status-Status}' $dev_pkg 2>/dev/null || true)" != installed ]; then
   dpkg_wait -i "$rt_deb" "$dev_deb" >/dev/null
 fi
+dpkg_wait -i "$dbg_deb" >/dev/null
 [ "$(pkg-config --modversion asset_cache)" = "$version" ] || fail "pkg-config does not find asset_cache $version"
 
 # check_installed PROGRAM: loads the library the package installed (ldd may
@@ -268,11 +281,11 @@ done
 go_build "$work/go-inrepo" asset_cache_inrepo || fail "the Go example does not build with -tags asset_cache_inrepo"
 
 echo "--- dpkg -r ---"
-listed=$( (contents "$rt_deb"; contents "$dev_deb") | sort -u)
-dpkg_wait -r $dev_pkg $rt_pkg >/dev/null
+listed=$( (contents "$rt_deb"; contents "$dev_deb"; contents "$dbg_deb") | sort -u)
+dpkg_wait -r $dbg_pkg $dev_pkg $rt_pkg >/dev/null
 # (A package with a postrm stays known as config-files until purged; it has
 # no conffiles, so no file may remain.)
-for p in $rt_pkg $dev_pkg; do
+for p in $rt_pkg $dev_pkg $dbg_pkg; do
   st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
   case $st in not-installed | config-files | "") ;; *) fail "$p is '$st' after dpkg -r" ;; esac
 done
@@ -280,7 +293,7 @@ left=$(while read -r f; do if [ -e "$f" ] || [ -L "$f" ]; then echo "$f"; fi; do
 [ -z "$left" ] || fail "dpkg -r left files behind: $left"
 [ ! -e "$libdir/cmake/asset_cache" ] || fail "dpkg -r left $libdir/cmake/asset_cache"
 if ldconfig -p | quiet_grep libasset_cache; then fail "ldconfig still lists libasset_cache after dpkg -r"; fi
-dpkg_wait --purge $dev_pkg $rt_pkg >/dev/null
+dpkg_wait --purge $dbg_pkg $dev_pkg $rt_pkg >/dev/null
 # Controls, now that no library is installed: the moved default build fails
 # (it did load the package's library), and so does a moved build with
 # -tags asset_cache_inrepo (which loads target/release of the checkout it
