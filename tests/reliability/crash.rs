@@ -33,7 +33,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use asset_cache::internals::format as persist;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::support::*;
 
@@ -50,6 +50,7 @@ pub fn kill_during_rewrite() {
     open(&dir).add_list(version(0, n)).unwrap();
     let mut old = fs::read(cache_file(&dir)).unwrap();
     let mut rng = Rng::new(3);
+    let mut py = PythonJson::start();
     let mut durations: Vec<u64> = Vec::new();
     let (mut kept_old, mut got_new, mut acked, mut temps_left) = (0, 0, 0, 0);
     // Unkilled runs measure how long a write takes: the first three, and
@@ -104,6 +105,9 @@ pub fn kill_during_rewrite() {
             assert!(!is_calibration(i), "calibration run failed: {status:?}");
         }
 
+        if let Err(e) = py.check(&cache_file(&dir)) {
+            panic!("kill {i}: the Python original cannot load the file: {e}");
+        }
         let now = fs::read(cache_file(&dir)).unwrap();
         if now == old {
             assert!(ack.is_none(), "kill {i}: an acknowledged {op} was lost");
@@ -244,6 +248,7 @@ pub fn kill_during_adds() {
         .unwrap();
     let mut model: BTreeMap<String, u64> = (0..base).map(|j| (format!("b{j}"), 0)).collect();
     let mut rng = Rng::new(4);
+    let mut py = PythonJson::start();
     let (mut torn, mut simulated, mut in_flight_landed) = (0, 0, 0);
     for i in 1..=kills {
         let mut c = child_with(
@@ -268,13 +273,19 @@ pub fn kill_during_adds() {
             model.insert(id.to_string(), n.parse().unwrap());
         }
 
+        // What a kill of ours leaves, the Python original must be able to
+        // load (issue 15 item 3); the tear simulated below is not a kill's.
+        if let Err(e) = py.check(&cache_file(&dir)) {
+            panic!("kill {i}: the Python original cannot load the file: {e}");
+        }
         let raw = fs::read(cache_file(&dir)).unwrap();
         if parse_file(&raw).is_err() {
             torn += 1;
         } else if i % 4 == 0 && raw.ends_with(b"\n}}\n") {
-            // A SIGKILL does not split a small write, but a crash of the
-            // machine can: every 4th time, leave what an add cut short after
-            // k bytes leaves, as if the child had died inside its write.
+            // A SIGKILL does not split a write inside one page, but a crash
+            // of the machine, or a writer of version 0.1 (which appends over
+            // the closing `}}`), can: every 4th time, leave what such an
+            // append cut short after k bytes leaves.
             let mut rec = Vec::new();
             let id = format!("torn{i}");
             persist::render_record(&mut rec, false, &id, &asset(&id, 1)).unwrap();
@@ -353,5 +364,108 @@ pub fn child_adder() {
         };
         cache.add(asset(&id, n)).unwrap();
         say(&format!("ACK {id} {n}"));
+    }
+}
+
+/// Issue 15 item 3: a writer of ours SIGKILLed while adding a large asset
+/// (8 MB: more than a page, so no single write of it is safe from the kill)
+/// never leaves a file the Python original cannot `json.load` (0.2.48 would
+/// delete it, every acknowledged add with it); and the next handle of ours
+/// holds every acknowledged add.
+///
+/// Checked to fail: at a0471f9 (appends written in place over the closing
+/// `}}`, whatever their size) the 5th kill left a file Python could not load
+/// ("JSONDecodeError: Unterminated string starting at: line 14 column 35").
+pub fn kill_during_big_adds() {
+    let dir = tmp_dir("crash-big");
+    let kills = scale(40, 200) as u64;
+    let mut rng = Rng::new(5);
+    let mut py = PythonJson::start();
+    let (mut acked, mut landed) = (0, 0);
+    // How long an add of 8 MB takes here and now, measured by children that
+    // are let finish two adds: kills then fall over one to two adds.
+    let mut add_ns: Vec<u64> = Vec::new();
+    for i in 1..=kills {
+        // Small to start from, so that the file stays small whatever the
+        // engine does with superseded records.
+        open(&dir)
+            .add_list((0..10).map(|j| asset(&format!("b{j}"), i)).collect())
+            .unwrap();
+        let mut c = child_with(
+            "crash.big_adder",
+            &[("DIR", dir.display().to_string()), ("I", i.to_string())],
+        )
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+        let mut lines = Lines::new(&mut c);
+        lines.expect("READY");
+        let calibration = i <= 2 || i % 10 == 0;
+        let mut rest = Vec::new();
+        if calibration {
+            for _ in 0..2 {
+                let l = lines.next_line().expect("a calibration child acknowledges");
+                add_ns.push(l.split(' ').nth(2).unwrap().parse().unwrap());
+                rest.push(l);
+            }
+        } else {
+            let mut recent = add_ns[add_ns.len().saturating_sub(6)..].to_vec();
+            recent.sort_unstable();
+            let typical = recent[recent.len() / 2];
+            std::thread::sleep(Duration::from_nanos(rng.below(typical * 5 / 2)));
+        }
+        signal(&c, libc::SIGKILL);
+        rest.extend(lines.rest());
+        c.wait().unwrap();
+        let last_ack: Option<u64> = rest
+            .iter()
+            .rev()
+            .find_map(|l| l.strip_prefix("ACK ")?.split(' ').next()?.parse().ok());
+        if let Err(e) = py.check(&cache_file(&dir)) {
+            panic!(
+                "kill {i}: the Python original cannot load the file ({e}) and would delete \
+                 it with every acknowledged add: {}",
+                preview(&fs::read(cache_file(&dir)).unwrap())
+            );
+        }
+        let fresh = open(&dir);
+        assert_memory_matches_disk(&fresh, &dir, &format!("kill {i}"));
+        let big = fresh.get("big").map(|b| b["n"].as_u64().unwrap());
+        if let Some(n) = last_ack {
+            acked += 1;
+            assert!(
+                big >= Some(n),
+                "kill {i}: acknowledged add {n} lost (file has {big:?})"
+            );
+        }
+        if big > last_ack {
+            landed += 1;
+        }
+        for j in 0..10 {
+            assert_eq!(
+                fresh.get(&format!("b{j}")),
+                Some(asset(&format!("b{j}"), i))
+            );
+        }
+    }
+    println!(
+        "  {kills} kills during 8 MB adds (an add took {} ms): the Python original loaded \
+         every file; {acked} runs acknowledged an add, {landed} had an unacknowledged add land",
+        add_ns[add_ns.len() / 2] / 1_000_000
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
+
+pub fn child_big_adder() {
+    let dir: PathBuf = param::<String>("DIR").into();
+    let i: u64 = param("I");
+    let cache = open(&dir);
+    let pad = "x".repeat(8 << 20);
+    say("READY");
+    for j in 1.. {
+        let n = i * 1000 + j;
+        let start = Instant::now();
+        cache.add(json!({"id": "big", "n": n, "pad": pad})).unwrap();
+        say(&format!("ACK {n} {}", start.elapsed().as_nanos()));
     }
 }

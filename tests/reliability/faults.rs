@@ -83,9 +83,10 @@ const CASES: &[Case] = &[
         op: |c| c.save(),
     },
     Case {
-        // 70 records of one id: the next add compacts (a whole rewrite).
+        // 200 records of one id, a file over twice its live bytes (plus
+        // 8 KiB): the next add compacts (a whole rewrite).
         name: "add compacts",
-        baseline: || Some(rendered(&vec![asset("same", 1); 70])),
+        baseline: || Some(rendered(&vec![asset("same", 1); 200])),
         op: |c| c.add(asset("same", 2)),
     },
     Case {

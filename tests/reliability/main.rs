@@ -54,6 +54,10 @@ const TESTS: &[Test] = &[
         crash::kill_during_adds,
     ),
     (
+        "crash_during_big_adds_leaves_a_file_python_loads",
+        crash::kill_during_big_adds,
+    ),
+    (
         "faults_write_failure_at_every_byte",
         faults::write_failure_at_every_byte,
     ),
@@ -132,6 +136,7 @@ fn child_role(role: &str) {
         "readers.reader" => readers::child_reader(),
         "crash.rewriter" => crash::child_rewriter(),
         "crash.adder" => crash::child_adder(),
+        "crash.big_adder" => crash::child_big_adder(),
         "faults.fsize" => faults::child_fsize(),
         "faults.nobody" => faults::child_nobody(),
         "faults.reader" => faults::child_reader(),

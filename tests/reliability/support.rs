@@ -414,3 +414,62 @@ pub fn child_with(role: &str, params: &[(&str, String)]) -> Command {
     }
     c
 }
+
+/// The Python original's reading of a cache file: `json.load`, as
+/// `aixplain.utils.asset_cache` 0.2.48 loads it (a file it cannot load, it
+/// deletes with every asset in it). One python3 process per test, fed a path
+/// a line, so that a check costs a pipe round trip, not a start-up.
+pub struct PythonJson {
+    child: Child,
+    input: std::process::ChildStdin,
+    output: BufReader<ChildStdout>,
+}
+
+const PYTHON_CHECK: &str = r#"
+import json, sys
+for line in sys.stdin:
+    try:
+        with open(line.rstrip("\n"), "r") as f:
+            doc = json.load(f)
+        ok = isinstance(doc, dict) and isinstance(doc.get("data"), dict) and "expiry" in doc
+        print("ok" if ok else "error: not a cache file's shape", flush=True)
+    except Exception as e:
+        print("error: " + repr(e)[:300], flush=True)
+"#;
+
+impl PythonJson {
+    /// Starts python3; fails loudly (the test needs it) when it cannot.
+    pub fn start() -> PythonJson {
+        let mut child = Command::new("python3")
+            .args(["-c", PYTHON_CHECK])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 is needed to check files as the Python original reads them");
+        let input = child.stdin.take().unwrap();
+        let output = BufReader::new(child.stdout.take().unwrap());
+        PythonJson {
+            child,
+            input,
+            output,
+        }
+    }
+
+    /// `Err` with Python's exception when `json.load` fails on `path`.
+    pub fn check(&mut self, path: &Path) -> Result<(), String> {
+        writeln!(self.input, "{}", path.display()).unwrap();
+        let mut line = String::new();
+        self.output.read_line(&mut line).unwrap();
+        match line.trim_end() {
+            "ok" => Ok(()),
+            other => Err(other.to_string()),
+        }
+    }
+}
+
+impl Drop for PythonJson {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

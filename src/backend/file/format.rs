@@ -13,21 +13,41 @@
 //! ```
 //!
 //! * A whole new file ([`render`]) gets a new random `asset_cache_rev`
-//!   ([`new_rev`]).
-//! * One asset is added by overwriting the closing [`TAIL`], `}}\n`, with
-//!   `,"id":{...}\n}}\n` ([`render_record`]). JSON objects are last-wins on
-//!   duplicate keys in Python's json and here, so re-adding an id appends a
+//!   ([`new_rev`]) and, between its records and the closing `}}`, a
+//!   *reservoir* of spaces ([`reservoir_len`]: an eighth of the records'
+//!   bytes, at least a page) ending in a newline.
+//! * One asset is added by writing its record line,
+//!   `,"id":{...}\n` ([`render_record`]), over the reservoir's spaces, right
+//!   after the last record, or at the next page boundary ([`PAGE`]) when it
+//!   would straddle one ([`place_record`]). The closing `}}` never moves, and
+//!   the record lands in one write inside one page, which a SIGKILL cannot
+//!   cut short: at every instant the file is complete JSON that the Python
+//!   original can `json.load` (issue 15). A record that cannot be written
+//!   that way (longer than a page, or the reservoir is used up) is added by
+//!   rendering the whole file anew instead. JSON objects are last-wins on
+//!   duplicate keys in Python's json and here, so re-adding an id writes a
 //!   newer record.
 //!
-//! Appends only grow a file and keep its rev; every other change makes a new
-//! file with a new rev, and Python's in-place rewrite drops the rev
-//! ([`header_rev`] finds none). So a reader that finds the rev it knows and a
-//! larger size only has to parse the records appended since
-//! ([`parse_appended`]).
+//! ```text
+//! {"expiry":1764086400.5,"asset_cache_rev":"<32 hex digits>","data":{
+//! "m1":{"id":"m1",...}
+//! ,"m2":{"id":"m2",...}
+//!                 ,"m3":{"id":"m3",...}      <- placed at a page boundary
+//! <the reservoir's remaining spaces>
+//! }}
+//! ```
 //!
-//! An append cut short by a crash leaves a torn last line; [`repair`] keeps the
-//! complete records before it, which is exactly the file before (or after)
-//! the interrupted add.
+//! Records only replace spaces and keep the rev; every other change makes a
+//! new file with a new rev, and Python's in-place rewrite drops the rev
+//! ([`header_rev`] finds none). So a reader that finds the rev and size it
+//! knows only has to look after the last record it read for new ones
+//! ([`records_since`], [`parse_new_records`]).
+//!
+//! Files written by version 0.1 of this library end their last record with
+//! `}}` directly and grow by overwriting it; an append of theirs cut short by
+//! a crash leaves a torn last line, and [`repair`] keeps the complete records
+//! before it, which is exactly the file before (or after) the interrupted
+//! add.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -41,14 +61,55 @@ use crate::error::{Error, Result};
 use crate::store::{Kept, Store, StoreBuilder};
 
 const REV_KEY: &str = "asset_cache_rev";
-/// The closing bytes an append overwrites.
+/// The closing bytes of the file, after the reservoir.
 pub const TAIL: &[u8] = b"}}\n";
+
+/// A page of the page cache. Linux copies a write into the file one page (or
+/// larger folio) at a time and acts on a fatal signal only between them
+/// (`generic_perform_write`), so a write inside one 4 KiB-aligned page is
+/// never cut short by SIGKILL.
+pub(crate) const PAGE: u64 = 4096;
+
+/// The smallest reservoir, so that a small cache takes many adds between
+/// rewrites.
+const MIN_RESERVOIR: usize = PAGE as usize;
+
+/// The reservoir of spaces a new file gets for records of `live` bytes: an
+/// eighth of them (at least a page), so that a rewrite happens once per
+/// eighth of the cache added, and opening reads at most 1/8 more bytes.
+pub fn reservoir_len(live: usize) -> usize {
+    (live / 8).max(MIN_RESERVOIR)
+}
+
+/// Where a record of `len` bytes goes when the last record ends at `end` and
+/// the closing `}}` starts at `tail`: at `end`, or at the next page boundary
+/// when it would straddle one. `None` when it cannot be written in one page
+/// or does not fit before `tail`.
+pub fn place_record(end: u64, len: u64, tail: u64) -> Option<u64> {
+    if len == 0 || len > PAGE {
+        return None;
+    }
+    let at = if end / PAGE == (end + len - 1) / PAGE {
+        end
+    } else {
+        next_page(end)
+    };
+    (at + len <= tail).then_some(at)
+}
+
+/// The first page boundary after `offset`.
+pub fn next_page(offset: u64) -> u64 {
+    (offset / PAGE + 1) * PAGE
+}
 
 /// What a read of the whole file found.
 pub struct Parsed<T> {
     pub store: Store<T>,
     pub rev: Option<String>,
     pub records: usize,
+    /// Where the last record ends, when the file is in our layout (then new
+    /// records may be written into its reservoir).
+    pub end: Option<u64>,
 }
 
 /// Why a file could not be read.
@@ -80,7 +141,9 @@ pub fn parse<T: Asset>(bytes: &[u8]) -> Result<Parsed<T>, Unreadable> {
         .collect::<StoreBuilder<T>>()
         .with_expiry(expiry);
     store.set_kept(data.kept);
+    let end = rev.as_ref().and_then(|_| records_end(bytes));
     Ok(Parsed {
+        end,
         records: data.records,
         store,
         rev,
@@ -94,22 +157,29 @@ pub fn parse<T: Asset>(bytes: &[u8]) -> Result<Parsed<T>, Unreadable> {
 /// original's file, a torn append, anything else): the caller then uses
 /// [`parse`], which also decides what is wrong with them.
 pub fn parse_lines<T: Asset>(file: &Arc<Vec<u8>>) -> Option<Parsed<T>> {
-    let mut rest: &[u8] = file;
+    let bytes: &[u8] = file;
+    let mut at = 0usize;
     let mut next_line = || {
-        let len = find_newline(rest)?;
-        let line = &rest[..len];
-        rest = &rest[len + 1..];
-        Some(line)
+        let len = find_newline(&bytes[at..])?;
+        let line = &bytes[at..at + len];
+        at += len + 1;
+        Some((line, at))
     };
-    let header = next_line()?;
+    let (header, mut end) = next_line()?;
     let expiry = header_expiry(header)?;
     let rev = header_rev(file);
     let mut store = Store::new(expiry);
     let mut records = 0usize;
-    loop {
-        let line = next_line()?;
+    let rest = loop {
+        let (line, after) = next_line()?;
         if line == b"}}" {
-            break;
+            break after;
+        }
+        // Spaces before a record (placed at a page boundary) or a line of
+        // them (the reservoir).
+        let line = &line[first_non_space(line)..];
+        if line.is_empty() {
+            continue;
         }
         let record = if records == 0 {
             Some(line)
@@ -119,12 +189,57 @@ pub fn parse_lines<T: Asset>(file: &Arc<Vec<u8>>) -> Option<Parsed<T>> {
         let (id, text) = record.and_then(split_record)?;
         store.insert(id, T::from_file_text(text, file, Hook)?);
         records += 1;
-    }
-    (rest.is_empty() && rev.is_some()).then_some(Parsed {
+        end = after;
+    };
+    (rest == bytes.len() && rev.is_some()).then_some(Parsed {
         store,
         rev,
         records,
+        end: Some(end as u64),
     })
+}
+
+/// The index of the first byte of `bytes` that is not a space
+/// (`bytes.len()` when there is none). Checked 64 bytes at a time
+/// without an early exit inside a block, so that the compiler vectorizes it:
+/// the reservoir is one long line of spaces.
+fn first_non_space(bytes: &[u8]) -> usize {
+    let mut blocks = bytes.chunks_exact(64);
+    let mut at = 0;
+    for block in &mut blocks {
+        if block.iter().fold(0u8, |acc, &b| acc | u8::from(b != b' ')) != 0 {
+            break;
+        }
+        at += 64;
+    }
+    at + bytes[at..]
+        .iter()
+        .position(|&b| b != b' ')
+        .unwrap_or(bytes.len() - at)
+}
+
+/// Where the last record of a file in our layout ends: after the last line
+/// that is not spaces, before the closing `}}`. `None` when the file does
+/// not end our way.
+pub fn records_end(bytes: &[u8]) -> Option<u64> {
+    let body = bytes.strip_suffix(TAIL)?;
+    let last = body.iter().rposition(|&b| b != b' ' && b != b'\n')?;
+    (body.get(last + 1) == Some(&b'\n')).then_some(last as u64 + 2)
+}
+
+/// The end of the records written after `end`, given the bytes from `end`
+/// on (`region`, read up to `tail` or far enough): records are written at
+/// the end of the last one or at the next page boundary, so they end where
+/// spaces and newlines run on past the next page boundary. `None` when
+/// `region` does not reach that far (read more), else the end (`end` itself
+/// when nothing was added).
+pub fn records_since(end: u64, region: &[u8], tail: u64) -> Option<u64> {
+    let new_end = match region.iter().rposition(|&b| b != b' ' && b != b'\n') {
+        Some(last) => end + last as u64 + 2,
+        None => end,
+    };
+    let seen = end + region.len() as u64;
+    (seen >= tail || seen > next_page(new_end)).then_some(new_end)
 }
 
 /// The first `\n` in `bytes`. libc's memchr scans many bytes per step; a
@@ -172,14 +287,19 @@ fn split_record(line: &[u8]) -> Option<(String, &str)> {
     Some((id, text))
 }
 
-/// Parses the records appended after a known size: the bytes from the old
-/// tail's offset to the end, `,"a":{...}\n,"b":{...}\n}}\n`.
-pub fn parse_appended<T: for<'de> Deserialize<'de>>(
+/// Parses the records written after the last one a reader knew: the bytes
+/// from its end to the new end, `,"a":{...}\n   ,"b":{...}\n` (spaces where
+/// a record was placed at a page boundary), or, in a file of version 0.1,
+/// from the old closing `}}`'s offset to the end of the file (`TAIL`
+/// included).
+pub fn parse_new_records<T: for<'de> Deserialize<'de>>(
     bytes: &[u8],
 ) -> Result<Vec<(String, T)>, Unreadable> {
-    let body = bytes
-        .strip_suffix(TAIL)
-        .ok_or_else(|| Unreadable("appended records do not end the file".into()))?;
+    let body = bytes.strip_suffix(TAIL).unwrap_or(bytes);
+    if !body.ends_with(b"\n") {
+        return Err(Unreadable("new records do not end a line".into()));
+    }
+    let body = &body[first_non_space(body)..];
     let body = body.strip_prefix(b",").unwrap_or(body);
     let mut wrapped = Vec::with_capacity(body.len() + 2);
     wrapped.push(b'{');
@@ -214,17 +334,21 @@ pub fn repair(bytes: &[u8]) -> Option<Vec<u8>> {
     let header_end = bytes.iter().position(|&b| b == b'\n')? + 1;
     let mut kept = header_end;
     let mut first = true;
-    while let Some(len) = bytes[kept..].iter().position(|&b| b == b'\n') {
+    while let Some(len) = find_newline(&bytes[kept..]) {
         let line = &bytes[kept..kept + len];
-        let record = if first {
-            Some(line)
-        } else {
-            line.strip_prefix(b",")
-        };
-        if !record.is_some_and(is_record) {
-            break;
+        let line = &line[first_non_space(line)..];
+        // A line of spaces: the reservoir, or spaces before a record.
+        if !line.is_empty() {
+            let record = if first {
+                Some(line)
+            } else {
+                line.strip_prefix(b",")
+            };
+            if !record.is_some_and(is_record) {
+                break;
+            }
+            first = false;
         }
-        first = false;
         kept += len + 1;
     }
     let rest = &bytes[kept..];
@@ -248,13 +372,13 @@ fn is_record(line: &[u8]) -> bool {
     )
 }
 
-/// Renders a whole file in our layout.
+/// Renders a whole file in our layout, its reservoir included.
 pub fn render<'a, T: serde::Serialize + 'a>(
     expiry: f64,
     rev: &str,
     assets: impl Iterator<Item = (&'a str, &'a T)>,
 ) -> Result<Vec<u8>> {
-    render_with_kept(expiry, rev, assets, &[])
+    render_file(expiry, rev, assets, &[]).map(|r| r.bytes)
 }
 
 /// Renders a whole file in our layout, with the records kept as they were
@@ -265,7 +389,27 @@ pub fn render_with_kept<'a, T: serde::Serialize + 'a>(
     assets: impl Iterator<Item = (&'a str, &'a T)>,
     kept: &[Kept],
 ) -> Result<Vec<u8>> {
+    render_file(expiry, rev, assets, kept).map(|r| r.bytes)
+}
+
+/// A whole file rendered, and where its records end.
+pub struct Rendered {
+    pub bytes: Vec<u8>,
+    /// Where the last record ends (the reservoir starts).
+    pub end: u64,
+    /// The records' bytes.
+    pub live: u64,
+}
+
+/// [`render_with_kept`], also telling where the records end.
+pub fn render_file<'a, T: serde::Serialize + 'a>(
+    expiry: f64,
+    rev: &str,
+    assets: impl Iterator<Item = (&'a str, &'a T)>,
+    kept: &[Kept],
+) -> Result<Rendered> {
     let mut out = render_header(expiry, rev);
+    let start = out.len();
     let mut first = true;
     for (id, asset) in assets {
         render_record(&mut out, first, id, asset)?;
@@ -282,8 +426,35 @@ pub fn render_with_kept<'a, T: serde::Serialize + 'a>(
         out.extend_from_slice(k.asset.json().as_bytes());
         out.push(b'\n');
     }
+    let end = out.len();
+    let reservoir = reservoir_len(end - start);
+    out.reserve_exact(reservoir + 1 + TAIL.len());
+    out.resize(end + reservoir, b' ');
+    out.push(b'\n');
     out.extend_from_slice(TAIL);
-    Ok(out)
+    Ok(Rendered {
+        bytes: out,
+        end: end as u64,
+        live: (end - start) as u64,
+    })
+}
+
+/// The length of `asset`'s record line, as [`render_record`] writes it.
+pub fn record_len<T: serde::Serialize>(id: &str, asset: &T) -> u64 {
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut n = Count(3); // the comma, the colon and the newline
+    let _ = serde_json::to_writer(&mut n, id);
+    let _ = serde_json::to_writer(&mut n, asset);
+    n.0
 }
 
 fn render_header(expiry: f64, rev: &str) -> Vec<u8> {
@@ -634,5 +805,90 @@ mod tests {
                 String::from_utf8_lossy(&fixed)
             );
         }
+    }
+
+    #[test]
+    fn records_go_after_the_last_or_at_the_next_page_and_never_past_the_tail() {
+        assert_eq!(place_record(100, 50, 10_000), Some(100));
+        // Would straddle the boundary at 4096: moved to it.
+        assert_eq!(place_record(4090, 50, 10_000), Some(4096));
+        // Ends exactly at a boundary: stays.
+        assert_eq!(place_record(4046, 50, 10_000), Some(4046));
+        assert_eq!(place_record(4096, 4096, 10_000), Some(4096));
+        // Longer than a page, or no room before the closing `}}`.
+        assert_eq!(place_record(0, 4097, 100_000), None);
+        assert_eq!(place_record(100, 50, 149), None);
+        assert_eq!(place_record(100, 50, 150), Some(100));
+        assert_eq!(place_record(4090, 50, 4140), None);
+    }
+
+    #[test]
+    fn records_written_into_the_reservoir_are_read_back_by_every_reader() {
+        let v = |id: &str, pad: usize| serde_json::json!({"id": id, "pad": "p".repeat(pad)});
+        let assets = [("a", v("a", 80_000))];
+        let r = render_file(3.0, &new_rev(), assets.iter().map(|(k, v)| (*k, v)), &[]).unwrap();
+        assert_eq!(
+            r.bytes.len() as u64,
+            r.end + reservoir_len(r.live as usize) as u64 + 4
+        );
+        assert_eq!(records_end(&r.bytes), Some(r.end));
+        // Write records the way the file backend does, one of them pushed
+        // to the next page boundary.
+        let mut file = r.bytes.clone();
+        let tail = (file.len() - TAIL.len()) as u64;
+        let mut end = r.end;
+        let mut moved = 0;
+        for (id, pad) in [("b", 100), ("c", 3900), ("a", 5)] {
+            let mut rec = Vec::new();
+            render_record(&mut rec, false, id, &v(id, pad)).unwrap();
+            let at = place_record(end, rec.len() as u64, tail).unwrap();
+            moved += usize::from(at != end);
+            assert_eq!(at / PAGE, (at + rec.len() as u64 - 1) / PAGE, "one page");
+            file[at as usize..at as usize + rec.len()].copy_from_slice(&rec);
+            // A reader that knew the file up to `end` finds exactly the new
+            // record, whatever it reads beyond the next page boundary.
+            let region = &file[end as usize..tail as usize];
+            let new_end = records_since(end, region, tail).unwrap();
+            assert_eq!(new_end, at + rec.len() as u64);
+            let short = &region[..(next_page(end) + 1 - end).min(region.len() as u64) as usize];
+            if let Some(e) = records_since(end, short, tail) {
+                assert_eq!(e, new_end, "a short read may only stop at the right end");
+            }
+            let got: Vec<(String, Value)> =
+                parse_new_records(&file[end as usize..new_end as usize]).unwrap();
+            assert_eq!(got, vec![(id.to_string(), v(id, pad))]);
+            end = new_end;
+            // Nothing new after it.
+            assert_eq!(
+                records_since(end, &file[end as usize..tail as usize], tail),
+                Some(end)
+            );
+            // Every whole-file reader sees the same store, and the end.
+            let whole: Parsed<Value> = parse(&file).unwrap();
+            let lines = parse_lines::<Value>(&Arc::new(file.clone())).expect("our layout");
+            assert_eq!(lines.end, Some(end));
+            assert_eq!(whole.end, Some(end));
+            assert_eq!(
+                lines.store.iter().collect::<Vec<_>>(),
+                whole.store.iter().collect::<Vec<_>>()
+            );
+        }
+        assert_eq!(moved, 1, "the 3.9 KB record went to a page boundary");
+        let last: Parsed<Value> = parse(&file).unwrap();
+        assert_eq!(
+            last.store.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            ["a", "b", "c"]
+        );
+        assert_eq!(last.store.get("a"), Some(&v("a", 5)));
+        // A torn append of version 0.1 after the reservoir is repaired.
+        let mut torn = file[..file.len() - TAIL.len()].to_vec();
+        torn.extend_from_slice(b",\"d\":{\"id\":\"d\",");
+        let fixed = repair(&torn).unwrap();
+        assert_eq!(
+            parse::<Value>(&fixed).unwrap().store.len(),
+            3,
+            "{}",
+            String::from_utf8_lossy(&fixed)
+        );
     }
 }

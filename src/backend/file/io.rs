@@ -1,14 +1,13 @@
-//! The cache file's I/O: opening without following links, reading,
-//! appending with rollback, atomic replacement through a temporary file,
-//! cleaning up crashed writers' temporary files, and keeping an unreadable
-//! file aside. No knowledge of the format beyond the bytes an append
-//! overwrites ([`TAIL`]).
+//! The cache file's I/O: opening without following links, reading, writing a
+//! record in place with rollback, atomic replacement through a temporary
+//! file, cleaning up crashed writers' temporary files, and keeping an
+//! unreadable file aside. No knowledge of the format.
 //!
 //! * A whole new file ([`replace`]) is written to a temporary file in the same
 //!   folder and renamed over the cache file: readers see the old or the new
 //!   file, never a mix.
-//! * An append ([`Opened::append_at`]) writes over the old tail; on failure
-//!   the old tail and size are put back.
+//! * A record ([`Opened::write_in_place`]) is one `pwrite` over spaces; on
+//!   failure the spaces are put back.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -17,7 +16,6 @@ use std::os::unix::fs::{
 };
 use std::path::{Path, PathBuf};
 
-use super::format::TAIL;
 use crate::error::{Error, Result};
 
 /// `<dir>/<name>.json`.
@@ -171,15 +169,16 @@ impl Opened {
         Ok(buf)
     }
 
-    /// Writes `bytes` at `offset` (the old tail's), making the file end there.
-    /// On failure the old tail and size are put back, so the file is as it was.
-    pub fn append_at(
+    /// Writes `bytes` (a record, inside one page) over the reservoir's
+    /// spaces at `offset`, in one `pwrite`. On failure the spaces are put
+    /// back, so the file is as it was.
+    pub fn write_in_place(
         &mut self,
         offset: u64,
         bytes: &[u8],
         durable: bool,
         path: &Path,
-    ) -> Result<u64> {
+    ) -> Result<()> {
         let result = self.file.write_all_at(bytes, offset).and_then(|()| {
             if durable {
                 self.file.sync_data()
@@ -187,17 +186,10 @@ impl Opened {
                 Ok(())
             }
         });
-        match result {
-            Ok(()) => {
-                self.size = offset + bytes.len() as u64;
-                Ok(self.size)
-            }
-            Err(e) => {
-                let _ = self.file.write_all_at(TAIL, offset);
-                let _ = self.file.set_len(offset + TAIL.len() as u64);
-                Err(Error::io("append to", path, e))
-            }
-        }
+        result.map_err(|e| {
+            let _ = self.file.write_all_at(&vec![b' '; bytes.len()], offset);
+            Error::io("write to", path, e)
+        })
     }
 }
 

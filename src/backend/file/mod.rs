@@ -35,9 +35,17 @@ struct Identity {
     /// `None` for a file in another layout (the Python original's): it can
     /// only be reread whole, and the next write rewrites it in ours.
     rev: Option<String>,
-    /// Records on disk, superseded ones included: the trigger for compaction.
-    records: usize,
+    /// Where the last record ends, when records can be written into the
+    /// file's reservoir.
+    end: Option<u64>,
+    /// The bytes of the live records (superseded ones excluded): the file is
+    /// rewritten when it grows past twice that (plus [`SLACK`]).
+    live: u64,
 }
+
+/// What the file may hold beyond twice its live records' bytes before the
+/// next add rewrites it: the reservoir of a small file, headers.
+pub(crate) const SLACK: u64 = 8 * 1024;
 
 /// The cache file and its lock file, and what this handle knows of them.
 pub struct FileBackend {
@@ -125,13 +133,21 @@ impl FileBackend {
             if known.dev == opened.dev && known.ino == opened.ino && known.rev.is_some() {
                 let head = opened.read_at(0, opened.size.min(256), &self.cache_path)?;
                 if format::header_rev(&head) == known.rev {
-                    if opened.size == known.size {
-                        return Ok(Read::Done(Change::Unchanged));
-                    }
-                    if opened.size > known.size {
-                        if let Some(pairs) = self.read_appended(opened)? {
-                            return Ok(Read::Done(Change::Added(pairs)));
+                    let new = match known.end {
+                        None if opened.size == known.size => Some(Vec::new()),
+                        Some(end) if opened.size == known.size => {
+                            self.read_new_records(opened, end, memory)?
                         }
+                        // A writer of version 0.1 appended over the closing `}}`.
+                        _ if opened.size > known.size => self.read_appended(opened, memory)?,
+                        _ => None,
+                    };
+                    if let Some(pairs) = new {
+                        return Ok(Read::Done(if pairs.is_empty() {
+                            Change::Unchanged
+                        } else {
+                            Change::Added(pairs)
+                        }));
                     }
                 }
             }
@@ -139,30 +155,71 @@ impl FileBackend {
         self.read_whole(opened)
     }
 
-    /// Reads the records others appended since the version we know. `None`
-    /// when the bytes are not clean appends (then the whole file is reread).
-    fn read_appended<T: Asset>(&mut self, opened: &Opened) -> Result<Option<Vec<(String, T)>>> {
+    /// Reads the records others wrote into the reservoir since the last one
+    /// we know (none: an empty list). `None` when the bytes there are not
+    /// clean records (then the whole file is reread).
+    fn read_new_records<T: Asset>(
+        &mut self,
+        opened: &Opened,
+        end: u64,
+        memory: &Store<T>,
+    ) -> Result<Option<Vec<(String, T)>>> {
+        let Some(tail) = opened
+            .size
+            .checked_sub(TAIL.len() as u64)
+            .filter(|&t| t >= end)
+        else {
+            return Ok(None);
+        };
+        // Usually nothing new: the spaces up to the next page boundary say so.
+        let mut region = Vec::new();
+        let mut upto = (format::next_page(end) + 1).min(tail);
+        let new_end = loop {
+            let from = end + region.len() as u64;
+            region.extend_from_slice(&opened.read_at(from, upto - from, &self.cache_path)?);
+            if let Some(new_end) = format::records_since(end, &region, tail) {
+                break new_end;
+            }
+            upto = (upto + 64 * 1024).min(tail);
+        };
+        if new_end == end {
+            return Ok(Some(Vec::new()));
+        }
+        let Ok(pairs) = format::parse_new_records::<T>(&region[..(new_end - end) as usize]) else {
+            return Ok(None);
+        };
+        let Some(known) = self.known.as_mut() else {
+            return Ok(None);
+        };
+        known.live = live_after(known.live, &pairs, memory);
+        known.end = Some(new_end);
+        Ok(Some(pairs))
+    }
+
+    /// Reads the records a writer of version 0.1 appended over the closing
+    /// `}}` (from its old offset to the end). `None` when the bytes are not
+    /// clean appends (then the whole file is reread).
+    fn read_appended<T: Asset>(
+        &mut self,
+        opened: &Opened,
+        memory: &Store<T>,
+    ) -> Result<Option<Vec<(String, T)>>> {
         let Some(known) = self.known.as_mut() else {
             return Ok(None);
         };
         let from = known.size - TAIL.len() as u64;
         let bytes = opened.read_at(from, opened.size - from, &self.cache_path)?;
-        let Ok(pairs) = format::parse_appended::<T>(&bytes) else {
+        let Ok(pairs) = format::parse_new_records::<T>(&bytes) else {
             return Ok(None);
         };
-        known.records += pairs.len();
+        known.live = live_after(known.live, &pairs, memory);
         known.size = opened.size;
+        // No reservoir after these: the next add rewrites the file.
+        known.end = Some(opened.size - TAIL.len() as u64);
         Ok(Some(pairs))
     }
 
     fn read_whole<T: Asset>(&mut self, opened: &Opened) -> Result<Read<T>> {
-        let identity = |rev, records, size| Identity {
-            dev: opened.dev,
-            ino: opened.ino,
-            size,
-            rev,
-            records,
-        };
         let over = |size: u64| {
             format!(
                 "it is {size} bytes, over the {}-byte limit on what is read",
@@ -179,18 +236,23 @@ impl FileBackend {
                 over(bytes.len() as u64),
             ));
         }
-        if let Some(parsed) = format::parse_lines::<T>(&bytes) {
-            self.known = Some(identity(parsed.rev, parsed.records, bytes.len() as u64));
-            return Ok(Read::Done(Change::Whole(parsed.store)));
-        }
-        match format::parse::<T>(&bytes) {
-            Ok(parsed) => {
-                self.known = Some(identity(parsed.rev, parsed.records, bytes.len() as u64));
-                self.warn_kept(&parsed.store);
-                Ok(Read::Done(Change::Whole(parsed.store)))
-            }
-            Err(Unreadable(why)) => Ok(Read::Unreadable(bytes, why)),
-        }
+        let parsed = match format::parse_lines::<T>(&bytes) {
+            Some(parsed) => parsed,
+            None => match format::parse::<T>(&bytes) {
+                Ok(parsed) => parsed,
+                Err(Unreadable(why)) => return Ok(Read::Unreadable(bytes, why)),
+            },
+        };
+        self.known = Some(Identity {
+            dev: opened.dev,
+            ino: opened.ino,
+            size: bytes.len() as u64,
+            rev: parsed.rev,
+            end: parsed.end,
+            live: live_bytes(&parsed.store),
+        });
+        self.warn_kept(&parsed.store);
+        Ok(Read::Done(Change::Whole(parsed.store)))
     }
 
     /// The mode for a lock file this backend has to create: the cache file's
@@ -246,14 +308,19 @@ impl FileBackend {
                 self.cache_path.display()
             ));
             let rev = format::new_rev();
-            let fixed = format::render_with_kept(
+            let (fixed, end, live) = match format::render_file(
                 parsed.store.expiry(),
                 &rev,
                 parsed.store.iter(),
                 parsed.store.kept(),
-            )
-            .unwrap_or(fixed);
-            match self.replace_file(&fixed, rev, parsed.store.len()) {
+            ) {
+                Ok(r) => (r.bytes, Some(r.end), r.live),
+                Err(_) => {
+                    let (end, live) = (format::records_end(&fixed), live_bytes(&parsed.store));
+                    (fixed, end, live)
+                }
+            };
+            match self.replace_file(&fixed, rev, end, live) {
                 Ok(()) => lock.file = io::open(&self.cache_path, true)?,
                 // Not allowed to rewrite it (a read-only cache), or no room to
                 // (a full disk): the complete records are still what the file
@@ -295,14 +362,21 @@ impl FileBackend {
         Ok(Change::Gone)
     }
 
-    fn replace_file(&mut self, bytes: &[u8], rev: String, records: usize) -> Result<()> {
+    fn replace_file(
+        &mut self,
+        bytes: &[u8],
+        rev: String,
+        end: Option<u64>,
+        live: u64,
+    ) -> Result<()> {
         let (dev, ino) = io::replace(&self.dir, &self.name, bytes, self.durable, self.file_mode)?;
         self.known = Some(Identity {
             dev,
             ino,
             size: bytes.len() as u64,
             rev: Some(rev),
-            records,
+            end,
+            live,
         });
         Ok(())
     }
@@ -390,6 +464,10 @@ impl<T: Asset> Backend<T> for FileBackend {
         }
     }
 
+    /// In place when the record fits in one page of the reservoir and the
+    /// file stays within twice its live bytes (plus [`SLACK`]); otherwise
+    /// the whole file is rendered anew with a fresh reservoir and replaces
+    /// the old one atomically (which also drops superseded records).
     fn append(
         &mut self,
         lock: &mut WriteLock,
@@ -401,29 +479,21 @@ impl<T: Asset> Backend<T> for FileBackend {
             return Err(e);
         }
         self.remove_stale_temp();
-        let live = memory.len();
-        if let (Some(file), Some(known)) = (lock.file.as_mut(), self.known.clone()) {
-            let compact = known.records > 2 * live + 64;
-            if known.rev.is_some() && !compact && known.size >= TAIL.len() as u64 {
-                let mut bytes = Vec::with_capacity(256);
-                format::render_record(&mut bytes, known.records == 0, id, asset)?;
-                bytes.extend_from_slice(TAIL);
-                io::check_size(
-                    known.size - TAIL.len() as u64 + bytes.len() as u64,
-                    &self.cache_path,
-                )?;
-                let size = file.append_at(
-                    known.size - TAIL.len() as u64,
-                    &bytes,
-                    self.durable,
-                    &self.cache_path,
-                )?;
-                self.known = Some(Identity {
-                    size,
-                    records: known.records + 1,
-                    ..known
-                });
-                return Ok(None);
+        let mut record = Vec::with_capacity(256);
+        format::render_record(&mut record, memory.is_empty(), id, asset)?;
+        let len = record.len() as u64;
+        let old = memory.get(id).map_or(0, |a| format::record_len(id, a));
+        if let (Some(file), Some(known)) = (lock.file.as_mut(), self.known.as_mut()) {
+            if let (Some(_), Some(end)) = (&known.rev, known.end) {
+                let live = (known.live + len).saturating_sub(old);
+                let tail = known.size - TAIL.len() as u64;
+                let bounded = known.size <= 2 * live + SLACK;
+                if let Some(at) = format::place_record(end, len, tail).filter(|_| bounded) {
+                    file.write_in_place(at, &record, self.durable, &self.cache_path)?;
+                    known.end = Some(at + len);
+                    known.live = live;
+                    return Ok(None);
+                }
             }
         }
         let replaced = memory.contains(id);
@@ -432,11 +502,10 @@ impl<T: Asset> Backend<T> for FileBackend {
             .map(|(k, v)| if k == id { (k, asset) } else { (k, v) });
         let appended = (!replaced).then_some((id, asset));
         let rev = format::new_rev();
-        let bytes =
-            format::render_with_kept(memory.expiry(), &rev, others.chain(appended), memory.kept())?;
-        let records = memory.len() + usize::from(!replaced);
+        let r = format::render_file(memory.expiry(), &rev, others.chain(appended), memory.kept())?;
         lock.file = None;
-        self.replace_file(&bytes, rev, records).map(|()| None)
+        self.replace_file(&r.bytes, rev, Some(r.end), r.live)
+            .map(|()| None)
     }
 
     fn rewrite(&mut self, lock: &mut WriteLock, store: &Store<T>) -> Result<()> {
@@ -445,9 +514,9 @@ impl<T: Asset> Backend<T> for FileBackend {
         }
         self.remove_stale_temp();
         let rev = format::new_rev();
-        let bytes = format::render_with_kept(store.expiry(), &rev, store.iter(), store.kept())?;
+        let r = format::render_file(store.expiry(), &rev, store.iter(), store.kept())?;
         lock.file = None;
-        self.replace_file(&bytes, rev, store.len())
+        self.replace_file(&r.bytes, rev, Some(r.end), r.live)
     }
 
     fn remove_expired(&mut self, lock: &mut WriteLock) -> Result<()> {
@@ -507,4 +576,35 @@ impl<T: Asset> Backend<T> for FileBackend {
     fn is_stored(&self) -> bool {
         self.known.is_some()
     }
+}
+
+/// The bytes of `store`'s records in the file.
+fn live_bytes<T: Asset>(store: &Store<T>) -> u64 {
+    let kept: u64 = store
+        .kept()
+        .iter()
+        .map(|k| (k.id_json.len() + k.asset.json().len() + 3) as u64)
+        .sum();
+    store
+        .iter()
+        .map(|(id, a)| format::record_len(id, a))
+        .sum::<u64>()
+        + kept
+}
+
+/// `live` after `added` is written over `memory` (each record replacing the
+/// one of its id, if any, in memory or earlier in `added`).
+fn live_after<T: Asset>(mut live: u64, added: &[(String, T)], memory: &Store<T>) -> u64 {
+    let mut latest: std::collections::HashMap<&str, u64> = Default::default();
+    for (id, asset) in added {
+        let new = format::record_len(id, asset);
+        let old = latest
+            .get(id.as_str())
+            .copied()
+            .or_else(|| memory.get(id).map(|a| format::record_len(id, a)))
+            .unwrap_or(0);
+        live = (live + new).saturating_sub(old);
+        latest.insert(id, new);
+    }
+    live
 }
