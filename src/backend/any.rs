@@ -14,6 +14,9 @@ use crate::error::Result;
 use crate::store::Store;
 
 /// Either backend, chosen at run time.
+// The file variant is the common one and lives once per cache, behind the
+// cache's I/O mutex: not boxed, so that its calls need no indirection.
+#[allow(clippy::large_enum_variant)]
 pub enum AnyBackend {
     File(FileBackend),
     /// Boxed: a file-backed handle does not carry a Redis connection's size.
