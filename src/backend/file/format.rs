@@ -553,7 +553,11 @@ impl<'de> Deserialize<'de> for FileKey {
             fn visit_bytes<E: de::Error>(self, b: &[u8]) -> Result<FileKey, E> {
                 Ok(match std::str::from_utf8(b) {
                     Ok(s) => FileKey::Id(s.to_string()),
-                    Err(_) => FileKey::NotUnicode(wtf8_to_json(b)),
+                    // Raw bytes that are not UTF-8 (not an escape): not JSON
+                    // text at all, and Python's json.load refuses them too.
+                    Err(_) => FileKey::NotUnicode(wtf8_to_json(b).ok_or_else(|| {
+                        E::custom("an id holds bytes that are not UTF-8, which JSON does not allow")
+                    })?),
                 })
             }
         }
@@ -562,8 +566,10 @@ impl<'de> Deserialize<'de> for FileKey {
 }
 
 /// A JSON string (quotes included) for WTF-8 bytes: a lone surrogate becomes
-/// a lower-case `\uXXXX` escape, as Python's json writes it.
-fn wtf8_to_json(mut b: &[u8]) -> String {
+/// a lower-case `\uXXXX` escape, as Python's json writes it. `None` when
+/// the bytes hold anything else that is not UTF-8 (which no escape writes;
+/// replacing it would change the id).
+fn wtf8_to_json(mut b: &[u8]) -> Option<String> {
     let mut out = String::from("\"");
     loop {
         let (valid, rest) = match std::str::from_utf8(b) {
@@ -584,14 +590,11 @@ fn wtf8_to_json(mut b: &[u8]) -> String {
                 out.push_str(&format!("\\u{cp:04x}"));
                 b = tail;
             }
-            [_, tail @ ..] => {
-                out.push_str("\\ufffd");
-                b = tail;
-            }
+            [_, ..] => return None,
         }
     }
     out.push('"');
-    out
+    Some(out)
 }
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for FileSeed<T> {
