@@ -18,7 +18,7 @@
 //!   bytes, at least a page) ending in a newline.
 //! * One asset is added by writing its record line,
 //!   `,"id":{...}\n` ([`render_record`]), over the reservoir's spaces, right
-//!   after the last record, or at the next page boundary ([`PAGE`]) when it
+//!   after the last record, or at the next page boundary (4 KiB, `PAGE`) when it
 //!   would straddle one ([`place_record`]). The closing `}}` never moves, and
 //!   the record lands in one write inside one page, which a SIGKILL cannot
 //!   cut short: at every instant the file is complete JSON that the Python

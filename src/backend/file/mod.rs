@@ -465,7 +465,7 @@ impl<T: Asset> Backend<T> for FileBackend {
     }
 
     /// In place when the record fits in one page of the reservoir and the
-    /// file stays within twice its live bytes (plus [`SLACK`]); otherwise
+    /// file stays within twice its live bytes (plus `SLACK`); otherwise
     /// the whole file is rendered anew with a fresh reservoir and replaces
     /// the old one atomically (which also drops superseded records).
     fn append(
