@@ -128,6 +128,27 @@ int main(int argc, char **argv) {
   }
   asset_cache_free(c);
 
+  /* Chosen modes, through the options object: a cache shared by a group. */
+  umask(022);
+  snprintf(dir, sizeof dir, "%s/modes/shared", root);
+  asset_cache_config *cfg = NULL;
+  CHECK_OK(asset_cache_config_new(&cfg));
+  CHECK_OK(asset_cache_config_set_name(cfg, "models"));
+  CHECK_OK(asset_cache_config_set_dir(cfg, dir));
+  CHECK_STATUS(asset_cache_config_set_file_mode(cfg, 0400), ASSET_CACHE_INVALID_ARGUMENT);
+  CHECK(strstr(asset_cache_last_error(), "mode") != NULL);
+  CHECK_STATUS(asset_cache_config_set_dir_mode(cfg, 010700), ASSET_CACHE_INVALID_ARGUMENT);
+  CHECK_OK(asset_cache_config_set_file_mode(cfg, 0660));
+  CHECK_OK(asset_cache_config_set_dir_mode(cfg, 02770));
+  CHECK_OK(asset_cache_open_config(cfg, &c, NULL));
+  asset_cache_config_free(cfg);
+  CHECK_OK(asset_cache_add(c, "{\"id\":\"m1\"}"));
+  snprintf(path, sizeof path, "%s/models.json", dir);
+  snprintf(lock, sizeof lock, "%s/models.lock", dir);
+  CHECK(mode_of(dir) == 02770);
+  CHECK(mode_of(path) == 0660 && mode_of(lock) == 0660);
+  asset_cache_free(c);
+
   /* Item 7: with durable, a folder made by the first write is flushed into
    * its parent. */
   char d1[PATH_MAX + 64];

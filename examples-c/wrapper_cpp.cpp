@@ -121,6 +121,22 @@ int main(int argc, char **argv) {
     EXPECT_ERROR(assetcache::cache c(zero), ASSET_CACHE_INVALID_ARGUMENT, "ttl is negative");
   }
 
+  // Issue 10 item 2: chosen modes for new files and folders, exactly.
+  {
+    assetcache::options shared = opts;
+    shared.dir = dir + "/shared-modes";
+    shared.name = "shared";
+    shared.file_mode = 0640;
+    shared.dir_mode = 0750;
+    assetcache::cache s(shared);
+    s.add(R"({"id":"m1"})");
+    struct stat st_dir, st_file;
+    CHECK(stat(shared.dir.c_str(), &st_dir) == 0 && (st_dir.st_mode & 07777) == 0750);
+    CHECK(stat((shared.dir + "/shared.json").c_str(), &st_file) == 0 && (st_file.st_mode & 07777) == 0640);
+    shared.file_mode = 0444;  // the owner could not write it
+    EXPECT_ERROR(assetcache::cache bad(shared), ASSET_CACHE_INVALID_ARGUMENT, "mode");
+  }
+
   // Issue 10 item 6: in a child made by fork(), the inherited cache throws
   // at once; a cache opened in the child works. Checked by removing the
   // generation check in the C layer: the child's add then succeeded on the

@@ -415,6 +415,32 @@ asset_cache_status asset_cache_config_set_lock_timeout_ms(asset_cache_config *cf
 asset_cache_status asset_cache_config_set_durable(asset_cache_config *cfg, bool durable);
 
 /**
+ * Sets the mode of a cache file or lock file the library creates: 0600 by
+ * default (read and write for the owner only, as the aiXplain SDK's
+ * development branch writes its cache), e.g. 0660 for a cache shared by a
+ * group on purpose. Applied exactly, whatever the umask; the temporary file
+ * of a rewrite is 0600 until it takes its final mode. A rewrite keeps the
+ * mode of the file it replaces (and its owner and group where the process
+ * may set them); a lock file created beside an existing cache file takes
+ * that file's mode. `mode` must give the owner read and write (0600) and be
+ * at most 0777.
+ * Statuses: OK, INVALID_ARGUMENT (NULL `cfg`, bad `mode`), PANIC. Since 0.2.0.
+ */
+asset_cache_status asset_cache_config_set_file_mode(asset_cache_config *cfg, uint32_t mode);
+
+/**
+ * Sets the mode of each folder the library creates (the first write
+ * creates the cache folder and its missing parents): 0700 by default, e.g.
+ * 02770 for a folder shared by a group (set-group-ID, so that new files
+ * take the folder's group). Applied exactly, whatever the umask; a new
+ * folder also keeps the set-group-ID bit it inherits from its parent.
+ * Existing folders are never changed. `mode` must give the owner read,
+ * write and search (0700) and be at most 07777.
+ * Statuses: OK, INVALID_ARGUMENT (NULL `cfg`, bad `mode`), PANIC. Since 0.2.0.
+ */
+asset_cache_status asset_cache_config_set_dir_mode(asset_cache_config *cfg, uint32_t mode);
+
+/**
  * Opens a cache with the options of `cfg` and loads its file if there is
  * one; opening never creates files, the first write does. An unreadable
  * file is moved aside to `<name>.json.corrupt` (with a warning in the log)

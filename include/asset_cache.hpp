@@ -95,6 +95,13 @@ struct options {
   std::optional<std::chrono::milliseconds> lock_timeout;
   /** fsync every write, so it survives power loss and not just a crash. */
   bool durable = false;
+  /**
+   * Mode of a cache file or lock file the library creates (unset: 0600);
+   * a rewrite keeps the existing file's mode. See asset_cache_config_set_file_mode.
+   */
+  std::optional<unsigned> file_mode;
+  /** Mode of each folder the library creates (unset: 0700). See asset_cache_config_set_dir_mode. */
+  std::optional<unsigned> dir_mode;
 };
 
 /** The library's lock timeout when options::lock_timeout is unset (ASSET_CACHE_DEFAULT_LOCK_TIMEOUT_MS). */
@@ -300,6 +307,8 @@ class cache {
       asset_cache_config_set_lock_timeout_ms(cfg.get(), static_cast<int64_t>(opts.lock_timeout->count()));
     }
     asset_cache_config_set_durable(cfg.get(), opts.durable);
+    if (opts.file_mode) asset_cache_config_set_file_mode(cfg.get(), static_cast<uint32_t>(*opts.file_mode));
+    if (opts.dir_mode) asset_cache_config_set_dir_mode(cfg.get(), static_cast<uint32_t>(*opts.dir_mode));
     asset_cache *raw = nullptr;
     detail::check("open", [&](asset_cache_error **err) {
       return asset_cache_open_config(cfg.get(), &raw, err);

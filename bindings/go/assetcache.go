@@ -44,6 +44,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"reflect"
 	"runtime"
 	"sync"
@@ -256,7 +257,42 @@ type config struct {
 	ttlSeconds  *int64
 	lockTimeout *int64 // milliseconds; negative waits forever
 	durable     bool
+	fileMode    *uint32
+	dirMode     *uint32
 	err         error
+}
+
+// unixMode turns an os.FileMode into the permission and set-id bits of
+// chmod(2) (os.FileMode keeps set-id and sticky bits elsewhere).
+func unixMode(m os.FileMode) uint32 {
+	u := uint32(m.Perm())
+	if m&os.ModeSetuid != 0 {
+		u |= 0o4000
+	}
+	if m&os.ModeSetgid != 0 {
+		u |= 0o2000
+	}
+	if m&os.ModeSticky != 0 {
+		u |= 0o1000
+	}
+	return u
+}
+
+// WithFileMode sets the mode of a cache file or lock file the library
+// creates (default 0600: the owner's only), e.g. 0660 for a cache shared by
+// a group. Applied exactly, whatever the umask. A rewrite keeps the mode of
+// the file it replaces (and its owner and group where permitted). It must
+// give the owner read and write; else Open fails with ErrInvalidArgument.
+func WithFileMode(mode os.FileMode) Option {
+	return func(c *config) { m := unixMode(mode); c.fileMode = &m }
+}
+
+// WithDirMode sets the mode of each folder the library creates (default
+// 0700), e.g. 0770|os.ModeSetgid for a folder shared by a group. Existing
+// folders are never changed. It must give the owner read, write and search;
+// else Open fails with ErrInvalidArgument.
+func WithDirMode(mode os.FileMode) Option {
+	return func(c *config) { m := unixMode(mode); c.dirMode = &m }
 }
 
 // ceilDiv is d/unit rounded up, without the overflow of (d+unit-1)/unit.
@@ -365,6 +401,12 @@ func Open(name string, opts ...Option) (*Cache, error) {
 		C.asset_cache_config_set_lock_timeout_ms(copts, C.int64_t(*cfg.lockTimeout))
 	}
 	C.asset_cache_config_set_durable(copts, C.bool(cfg.durable))
+	if cfg.fileMode != nil {
+		C.asset_cache_config_set_file_mode(copts, C.uint32_t(*cfg.fileMode))
+	}
+	if cfg.dirMode != nil {
+		C.asset_cache_config_set_dir_mode(copts, C.uint32_t(*cfg.dirMode))
+	}
 
 	var h *C.asset_cache
 	if err := call("open", func(cerr **C.asset_cache_error) C.asset_cache_status {

@@ -180,3 +180,23 @@ func TestAnExpiredCacheOpensForAReaderThatCannotWrite(t *testing.T) {
 		t.Fatal("the file was changed; it is left for a writer")
 	}
 }
+
+func TestChosenModesForNewFilesAndFolders(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "shared")
+	c := open(t, dir, "models", WithFileMode(0o660), WithDirMode(0o770|os.ModeSetgid))
+	if err := c.Add(model{ID: "m1"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := fileMode(t, dir); got != 0o770|os.ModeSetgid {
+		t.Errorf("folder mode %v", got)
+	}
+	for _, f := range []string{"models.json", "models.lock"} {
+		if got := fileMode(t, filepath.Join(dir, f)); got != 0o660 {
+			t.Errorf("%s: mode %v, want 0660", f, got)
+		}
+	}
+	_, err := Open("bad", WithDir(dir), WithFileMode(0o400))
+	if !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "mode") {
+		t.Fatalf("WithFileMode(0400): %v", err)
+	}
+}

@@ -64,6 +64,18 @@ export interface AssetCacheOptions {
   lockTimeoutMs?: number;
   /** fsync every write so it survives power loss (default false). */
   durable?: boolean;
+  /**
+   * Mode of a cache file or lock file the library creates (default 0o600,
+   * the owner's only), e.g. 0o660 for a cache shared by a group; applied
+   * exactly, whatever the umask. A rewrite keeps the existing file's mode.
+   * Must give the owner read and write, else ASSET_CACHE_INVALID_ARGUMENT.
+   */
+  fileMode?: number;
+  /**
+   * Mode of each folder the library creates (default 0o700), e.g. 0o2770
+   * for a folder shared by a group. Existing folders are never changed.
+   */
+  dirMode?: number;
 }
 
 /** Any JSON object with a non-empty string `id`. */

@@ -146,6 +146,8 @@ function lib() {
     configSetTtlSeconds: 'int asset_cache_config_set_ttl_seconds(asset_cache_config *cfg, int64_t seconds)',
     configSetLockTimeoutMs: 'int asset_cache_config_set_lock_timeout_ms(asset_cache_config *cfg, int64_t ms)',
     configSetDurable: 'int asset_cache_config_set_durable(asset_cache_config *cfg, bool durable)',
+    configSetFileMode: 'int asset_cache_config_set_file_mode(asset_cache_config *cfg, uint32_t mode)',
+    configSetDirMode: 'int asset_cache_config_set_dir_mode(asset_cache_config *cfg, uint32_t mode)',
     open: 'int asset_cache_open_config(const asset_cache_config *cfg, _Out_ asset_cache **out, _Out_ asset_cache_error **err)',
     free: 'void asset_cache_free(asset_cache *cache)',
     stringFree: 'void asset_cache_string_free(void *s)',
@@ -305,7 +307,12 @@ function callAsync(op, fn, ...args) {
 function makeConfig(name, options) {
   const n = lib();
   const cname = cText('open', 'name', name);
-  const { dir, ttlSeconds, lockTimeoutMs, durable } = options ?? {};
+  const { dir, ttlSeconds, lockTimeoutMs, durable, fileMode, dirMode } = options ?? {};
+  for (const [key, value] of [['fileMode', fileMode], ['dirMode', dirMode]]) {
+    if (value !== undefined && !(Number.isInteger(value) && value >= 0 && value <= 0o7777)) {
+      throw new AssetCacheError('open', Status.INVALID_ARGUMENT, `${key} must be an integer mode such as 0o600, got ${value}`);
+    }
+  }
   const cdir = dir !== undefined && dir !== null ? cText('open', 'dir', dir) : undefined;
   if (ttlSeconds !== undefined) {
     // Negative is refused by the library too; NaN and Infinity are not integers.
@@ -339,6 +346,12 @@ function makeConfig(name, options) {
   }
   if (durable !== undefined) {
     n.configSetDurable(cfg, Boolean(durable));
+  }
+  if (fileMode !== undefined) {
+    n.configSetFileMode(cfg, fileMode);
+  }
+  if (dirMode !== undefined) {
+    n.configSetDirMode(cfg, dirMode);
   }
   return cfg;
 }

@@ -98,3 +98,18 @@ test('an expired cache opens for a reader that cannot write its folder', (t) => 
   assert.equal(r.status, 0, r.stderr);
   assert.equal(fs.readFileSync(file, 'utf8'), expired, 'left for a writer');
 });
+
+test('fileMode and dirMode choose the modes of new files and folders', (t) => {
+  const dir = path.join(tempDir(t), 'shared');
+  const c = AssetCache.open('models', { dir, fileMode: 0o660, dirMode: 0o2770 });
+  t.after(() => c.close());
+  c.add({ id: 'm1' });
+  assert.equal(mode(dir), 0o2770);
+  assert.equal(mode(path.join(dir, 'models.json')), 0o660);
+  assert.equal(mode(path.join(dir, 'models.lock')), 0o660);
+  assert.throws(
+    () => AssetCache.open('bad', { dir, fileMode: 0o400 }),
+    (err) => err.code === 'ASSET_CACHE_INVALID_ARGUMENT' && /mode/.test(err.message),
+  );
+  assert.throws(() => AssetCache.open('bad', { dir, dirMode: -1 }), (err) => err.code === 'ASSET_CACHE_INVALID_ARGUMENT');
+});
