@@ -90,6 +90,10 @@ static void on_log(void *userdata, asset_cache_log_level level, const char *mess
 
 int main(int argc, char **argv) {
   const char *arg = argc > 1 ? argv[1] : "scratch-files";
+  /* A fresh folder: the durable check needs folders the library creates. */
+  char cmd[PATH_MAX + 32];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", arg);
+  CHECK(strchr(arg, '\'') == NULL && system(cmd) == 0);
   char made[PATH_MAX];
   snprintf(made, sizeof made, "%s", arg);
   for (char *p = made + 1; *p; p++) { /* mkdir -p */
@@ -160,6 +164,7 @@ int main(int argc, char **argv) {
   if (!was_synced(root) || !was_synced(d1) || !was_synced(dir)) {
     fprintf(stderr, "durable first add: folders not flushed; fsynced:\n");
     for (int i = 0; i < n_synced; i++) fprintf(stderr, "  %s\n", synced[i]);
+    asset_cache_free(c);
     return 1;
   }
   CHECK_OK(asset_cache_invalidate(c));
