@@ -400,7 +400,7 @@ class AssetCache {
    * and loads its file if there is one, on this thread: the same as
    * AssetCache.openSync(). AssetCache.open() does it on a worker thread.
    * @param {string} name
-   * @param {{dir?: string, ttlSeconds?: number, lockTimeoutMs?: number, durable?: boolean}} [options]
+   * @param {{dir?: string, ttlSeconds?: number, lockTimeoutMs?: number, durable?: boolean, fileMode?: number, dirMode?: number}} [options]
    */
   constructor(name, options = {}) {
     if (name === adopt) {
