@@ -101,15 +101,15 @@ test('an expired cache opens for a reader that cannot write its folder', (t) => 
 
 test('fileMode and dirMode choose the modes of new files and folders', (t) => {
   const dir = path.join(tempDir(t), 'shared');
-  const c = AssetCache.open('models', { dir, fileMode: 0o660, dirMode: 0o2770 });
+  const c = AssetCache.openSync('models', { dir, fileMode: 0o660, dirMode: 0o2770 });
   t.after(() => c.close());
-  c.add({ id: 'm1' });
+  c.addSync({ id: 'm1' });
   assert.equal(mode(dir), 0o2770);
   assert.equal(mode(path.join(dir, 'models.json')), 0o660);
   assert.equal(mode(path.join(dir, 'models.lock')), 0o660);
   assert.throws(
-    () => AssetCache.open('bad', { dir, fileMode: 0o400 }),
+    () => AssetCache.openSync('bad', { dir, fileMode: 0o400 }),
     (err) => err.code === 'ASSET_CACHE_INVALID_ARGUMENT' && /mode/.test(err.message),
   );
-  assert.throws(() => AssetCache.open('bad', { dir, dirMode: -1 }), (err) => err.code === 'ASSET_CACHE_INVALID_ARGUMENT');
+  assert.throws(() => AssetCache.openSync('bad', { dir, dirMode: -1 }), (err) => err.code === 'ASSET_CACHE_INVALID_ARGUMENT');
 });
