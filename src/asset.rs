@@ -135,8 +135,16 @@ impl RawAsset {
     /// lone surrogate escape (`"\ud800"`, which JSON allows and Python
     /// writes) and so has no UTF-8 form to be looked up by.
     pub fn checked_id(&self) -> Result<String> {
-        let probe: IdProbe = serde_json::from_str(self.json())
-            .map_err(|e| Error::new(ErrorKind::MissingId, format!("asset {e}")))?;
+        // serde's own message ("invalid type: sequence, expected a JSON
+        // object at line 1 column 0") names positions the caller never wrote:
+        // say plainly what was given instead.
+        let probe: IdProbe = serde_json::from_str(self.json()).map_err(|e| {
+            let message = match text_type_name(self.json()) {
+                Some(got) => format!("asset must be a JSON object with a string \"id\", got {got}"),
+                None => format!("asset {e}"),
+            };
+            Error::new(ErrorKind::MissingId, message)
+        })?;
         match probe.0 {
             Some(IdText::Str(id)) if !id.is_empty() => Ok(id),
             Some(IdText::Str(_)) => Err(Error::new(
@@ -159,6 +167,19 @@ impl RawAsset {
                 "asset has no \"id\" member",
             )),
         }
+    }
+}
+
+/// The kind of value valid JSON `text` holds, with its article ("an
+/// array"), when it is not an object; None for an object.
+fn text_type_name(text: &str) -> Option<&'static str> {
+    match text.trim_start().as_bytes().first()? {
+        b'{' => None,
+        b'[' => Some("an array"),
+        b'"' => Some("a string"),
+        b't' | b'f' => Some("a boolean"),
+        b'n' => Some("null"),
+        _ => Some("a number"),
     }
 }
 
@@ -309,6 +330,27 @@ fn json_type_name(v: &serde_json::Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_non_object_is_named_plainly() {
+        // Checked: with serde's message back ("asset {e}") this fails: it said
+        // "invalid type: sequence, expected a JSON object at line 1 column 0".
+        for (text, got) in [
+            ("[1,2]", "an array"),
+            ("null", "null"),
+            ("7", "a number"),
+            ("\"x\"", "a string"),
+            ("true", "a boolean"),
+        ] {
+            let e = RawAsset::parse(text).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::MissingId, "{text}");
+            assert_eq!(
+                e.to_string(),
+                format!("asset must be a JSON object with a string \"id\", got {got}"),
+                "{text}"
+            );
+        }
+    }
 
     #[test]
     fn parse_keeps_text_and_finds_id() {
