@@ -193,3 +193,77 @@ def test_status_enum_matches_the_header():
     assert in_header == {s.name: s.value for s in Status}
     for s in Status:
         assert asset_cache.status_str(s) != "unknown status"
+
+
+@pytest.mark.parametrize(
+    "call, exc, words",
+    [
+        (lambda: Cache(None, "d"), TypeError, "name must be a str, got NoneType"),
+        (lambda: Cache("m", 5), TypeError, "dir must be a str"),
+        (lambda: Cache("m", lock_timeout_ms="x"), TypeError, "lock_timeout_ms must be an int (milliseconds), got str"),
+        (lambda: Cache("m", ttl_seconds="60"), TypeError, "ttl_seconds must be a number of seconds or None, got str"),
+    ],
+)
+def test_wrong_argument_types_name_the_parameter(workdir, call, exc, words):
+    # checked: without the isinstance checks Cache(None) said "argument of
+    # type 'NoneType' is not iterable" and lock_timeout_ms="x" a bare ValueError.
+    with pytest.raises(exc) as info:
+        call()
+    assert words in str(info.value), str(info.value)
+    assert not os.path.exists(".cache")
+
+
+@pytest.mark.parametrize("bad", [None, 5, b"a"])
+def test_get_with_a_non_str_id_names_it(workdir, bad):
+    # checked: without the isinstance check in _c_text, get(None) said
+    # "argument of type 'NoneType' is not iterable".
+    with Cache("m") as c:
+        with pytest.raises(TypeError) as info:
+            c.get(bad)
+        assert str(info.value) == f"id must be a str, got {type(bad).__name__}"
+
+
+@pytest.mark.parametrize("given, got", [("[1,2]", "an array"), ("null", "null"), ('"x"', "a string"), ("7", "a number")])
+def test_a_non_object_asset_is_named_plainly(workdir, given, got):
+    # checked: with the library's old message ("asset invalid type: sequence,
+    # expected a JSON object at line 1 column 0") both asserts fail.
+    with Cache("m") as c:
+        with pytest.raises(asset_cache.MissingIdError) as info:
+            c.add_json(given)
+        assert info.value.message == f'asset must be a JSON object with a string "id", got {got}'
+        with pytest.raises(asset_cache.MissingIdError) as info:
+            c.add_list([{"id": "ok"}, json.loads(given)])
+        assert info.value.message == f'element 1: asset must be a JSON object with a string "id", got {got}'
+
+
+@pytest.mark.parametrize("bad", [{"id": "a"}, "ab", b"ab"])
+def test_add_list_refuses_a_mapping_or_str_for_the_list(workdir, bad):
+    # checked: without the check, add_list({"id": "a"}) iterated the dict's keys
+    # and failed with MISSING_ID on the key "id".
+    with Cache("m") as c:
+        c.add({"id": "keep"})
+        with pytest.raises(TypeError) as info:
+            c.add_list(bad)
+        assert f"assets must be a list of assets (mappings), got {type(bad).__name__}" == str(info.value)
+        assert c.get_all() == [{"id": "keep"}]
+
+
+@pytest.mark.parametrize("ttl, expected", [(0.5, 1), (1, 1), (1.5, 2), (59.01, 60)])
+def test_ttl_is_whole_seconds_a_fraction_rounded_up(workdir, ttl, expected):
+    # checked: int(ttl_seconds) (the old truncation) fails 0.5 with
+    # INVALID_ARGUMENT "ttl is 0 seconds" and 1.5 with 1 s.
+    with Cache("m", ttl_seconds=ttl) as c:
+        c.add({"id": "a"})
+        before = time.time()
+        c.invalidate()  # a fresh expiry: now + ttl
+        assert before + expected - 0.5 < c.expiry() < time.time() + expected + 0.5, (ttl, c.expiry() - before)
+
+
+@pytest.mark.parametrize("ttl", [0, -5, -0.5, float("nan"), float("inf")])
+def test_ttl_zero_or_negative_is_refused(workdir, ttl, monkeypatch):
+    # checked: passing a negative ttl through (the old int()) opened with
+    # CACHE_EXPIRY_TIME's 86400 and failed the raise.
+    monkeypatch.delenv("CACHE_EXPIRY_TIME", raising=False)
+    with pytest.raises(asset_cache.InvalidArgumentError) as info:
+        Cache("m", ttl_seconds=ttl)
+    assert info.value.status == Status.INVALID_ARGUMENT and "ttl_seconds" in info.value.message

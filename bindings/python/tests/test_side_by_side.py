@@ -144,6 +144,25 @@ def test_add_then_get_in_the_same_object(impl, workdir):
     assert c.get("absent") is None
 
 
+@pytest.mark.parametrize("bad", [{"id": "x"}, Model(name="no id")], ids=["dict", "no-id-attribute"])
+def test_add_of_an_asset_without_an_id_raises(impl, workdir, bad, caplog):
+    # The original raises AttributeError from asset.id; a programming error
+    # must not be only logged. checked: the drop-in's old add (MISSING_ID
+    # caught and logged) fails pytest.raises.
+    c = impl.AssetCache(dict, cache_filename="dd")
+    with pytest.raises(AttributeError):
+        c.add(bad)
+    assert c.get("x") is None and not os.path.exists(".cache/dd.json") or read_file(".cache/dd.json")["data"] == {}
+
+
+def test_add_of_an_unserializable_asset_raises_in_the_dropin(workdir):
+    # checked: the drop-in's old add (INVALID_JSON caught and logged) fails pytest.raises.
+    c = asset_cache.AssetCache(Model)
+    with pytest.raises(asset_cache.InvalidJsonError):
+        c.add(Model(id="nan", n=float("nan")))
+    assert c.get("nan") is None and not os.path.exists(".cache/model.json")
+
+
 def test_a_new_object_loads_assets_with_from_dict(impl, workdir):
     # checked: returning the raw dict (no from_dict) in the drop-in fails isinstance.
     impl.AssetCache(Model).add(Model(id="m1", name="first"))

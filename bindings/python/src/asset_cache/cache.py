@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import ctypes
 import json
+import math
+import numbers
 import os
 import weakref
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
@@ -48,6 +50,8 @@ def status_str(status: int) -> str:
 
 
 def _c_text(value: str, what: str) -> bytes:
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, got {type(value).__name__}")
     # A NUL would silently cut the C string short: refuse it here, by name.
     if "\0" in value:
         raise InvalidArgumentError(Status.INVALID_ARGUMENT, f"{what} contains a NUL character")
@@ -72,6 +76,24 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
+def _ttl_seconds(ttl: Optional[float]) -> int:
+    # One rule in every binding: whole seconds (the C API's ttl_seconds is an
+    # integer), a fraction rounded up, zero or negative refused.
+    if ttl is None:
+        return -1
+    if isinstance(ttl, bool) or not isinstance(ttl, numbers.Real):
+        raise TypeError(f"ttl_seconds must be a number of seconds or None, got {type(ttl).__name__}")
+    if not math.isfinite(ttl) or ttl <= 0:
+        raise InvalidArgumentError(Status.INVALID_ARGUMENT, f"ttl_seconds must be a positive number of seconds, got {ttl}")
+    return math.ceil(ttl)
+
+
+def _lock_timeout_ms(ms: int) -> int:
+    if isinstance(ms, bool) or not isinstance(ms, numbers.Integral):
+        raise TypeError(f"lock_timeout_ms must be an int (milliseconds), got {type(ms).__name__}")
+    return int(ms)
+
+
 class Cache:
     """One open cache: ``<dir>/<name>.json`` and its lock ``<dir>/<name>.lock``.
 
@@ -84,16 +106,22 @@ class Cache:
             control characters (else `InvalidArgumentError`).
         dir: folder of the files; None means ``.cache`` in the current
             directory, as in the Python original (aixplain 0.2.48).
-        ttl_seconds: lifetime of a new store in seconds, at least 1 (0 is
-            `InvalidArgumentError`); None reads CACHE_EXPIRY_TIME once, at
-            open, as the original's ``int()`` does, else 86400.
+        ttl_seconds: lifetime of a new store in whole seconds (the C API's
+            ``ttl_seconds`` is an integer): a fraction is rounded up (0.5 and
+            1 give 1 s, 1.5 gives 2 s), as in the Go and Node bindings; zero,
+            negative, NaN or infinite is `InvalidArgumentError`, not a number
+            `TypeError`. None reads CACHE_EXPIRY_TIME once, at open, as the
+            original's ``int()`` does, else 86400.
         lock_timeout_ms: longest wait for another process's lock, in
-            milliseconds, before `LockTimeoutError`; 0 tries once, negative
-            waits forever. Default 30000.
+            milliseconds (an int, else `TypeError`), before
+            `LockTimeoutError`; 0 tries once, negative waits forever.
+            Default 30000.
         durable: fsync every write before the call returns (survives power
             loss, not only a crash of the process). Default False.
 
     Raises:
+        TypeError: an argument of the wrong type, naming it (``name`` not a
+            str, ``dir`` not a str or path, ...).
         InvalidArgumentError, InvalidUtf8Error, CacheIOError, LockError,
         LockTimeoutError: as ``asset_cache_open``.
     """
@@ -103,19 +131,23 @@ class Cache:
         name: str,
         dir: Optional[PathLike] = None,
         *,
-        ttl_seconds: Optional[int] = None,
+        ttl_seconds: Optional[float] = None,
         lock_timeout_ms: int = 30_000,
         durable: bool = False,
     ) -> None:
+        name_b = _c_text(name, "name")
+        if dir is not None and not isinstance(dir, (str, os.PathLike)):
+            raise TypeError(f"dir must be a str, an os.PathLike or None, got {type(dir).__name__}")
+        dir_b = None if dir is None else _c_text(os.fsdecode(dir), "dir")
+        ttl = _ttl_seconds(ttl_seconds)
+        timeout = _lock_timeout_ms(lock_timeout_ms)
         lib = _native.lib()
         opts = _native.Options()
         lib.asset_cache_options_init(ctypes.byref(opts))
-        name_b = _c_text(name, "name")
-        dir_b = None if dir is None else _c_text(os.fsdecode(dir), "dir")
         opts.name = name_b
         opts.dir = dir_b
-        opts.ttl_seconds = -1 if ttl_seconds is None else int(ttl_seconds)
-        opts.lock_timeout_ms = int(lock_timeout_ms)
+        opts.ttl_seconds = ttl
+        opts.lock_timeout_ms = timeout
         opts.durable = bool(durable)
         handle = ctypes.c_void_p()
         _native.check(lib.asset_cache_open(ctypes.byref(opts), ctypes.byref(handle)))
@@ -227,7 +259,13 @@ class Cache:
         )
 
     def add_list(self, assets: Iterable[Mapping[str, Any]]) -> None:
-        """Replace the whole cache with these assets; see `add_list_json`."""
+        """Replace the whole cache with these assets (a list or other iterable of mappings); see `add_list_json`.
+
+        Raises TypeError for a mapping, str or bytes given as the whole list
+        (iterating it would store its keys or characters).
+        """
+        if isinstance(assets, (Mapping, str, bytes, bytearray)) or not isinstance(assets, Iterable):
+            raise TypeError(f"assets must be a list of assets (mappings), got {type(assets).__name__}")
         self.add_list_json(_dumps(list(assets)))
 
     def load(self) -> None:

@@ -39,7 +39,11 @@ library's own warnings, such as a corrupt file set aside, go to
 ``asset_cache.library`` from the first AssetCache on) instead of raising,
 because SDK code calls them without handling errors; pass ``strict=True`` to
 have them raise `asset_cache.CacheError` (with ``.status``). A bad
-``cache_filename`` raises `InvalidArgumentError` in both modes.
+``cache_filename`` raises `InvalidArgumentError` in both modes, and so does a
+bad asset given to ``add`` (programming errors, as in the original, which
+raises AttributeError from ``asset.id``): no non-empty str ``id`` raises
+`MissingIdError`, which is also an AttributeError; not writable as JSON,
+`InvalidJsonError`.
 
 What is written: as in 0.2.48, ``serialize(asset.__dict__)``, credentials
 included (the SDK's Model carries ``api_key``); the development branch's
@@ -170,6 +174,10 @@ def _forward_library_log_once() -> None:
     if not _log_installed:
         _log_installed = True
         _native.forward_library_log(logging.WARNING)
+
+
+class _AssetIdError(MissingIdError, AttributeError):
+    """MISSING_ID for an asset without an id; an AttributeError too, as the original raises from ``asset.id``."""
 
 
 def _compute_expiry() -> float:
@@ -458,10 +466,10 @@ class AssetCache(Generic[T]):
         # be there and agree with asset.id.
         asset_id = getattr(asset, "id", None)
         if not isinstance(asset_id, str) or not asset_id:
-            raise MissingIdError(Status.MISSING_ID, f"asset {type(asset).__name__} has no non-empty str 'id' attribute")
+            raise _AssetIdError(Status.MISSING_ID, f"asset {type(asset).__name__} has no non-empty str 'id' attribute")
         payload = serialize(vars(asset)) if hasattr(asset, "__dict__") else serialize(asset)
         if not isinstance(payload, dict):
-            raise MissingIdError(Status.MISSING_ID, f"asset {asset_id!r} does not serialize to a JSON object")
+            raise _AssetIdError(Status.MISSING_ID, f"asset {asset_id!r} does not serialize to a JSON object")
         if payload.get("id") != asset_id:
             payload = {**payload, "id": asset_id}
         return payload
@@ -470,16 +478,25 @@ class AssetCache(Generic[T]):
         """Add or replace one asset (``asset.__dict__`` through `serialize`, under ``asset.id``).
 
         On disk when this returns, merged with other processes' writes under
-        the lock (the original overwrote them). Failures are logged (raised
-        with ``strict=True``); the asset is then not cached.
+        the lock (the original overwrote them). I/O and lock failures are
+        logged (raised with ``strict=True``); the asset is then not cached.
+
+        Raises (in both modes, as the original raises AttributeError from
+        ``asset.id``): `MissingIdError`, also an AttributeError, for an asset
+        without a non-empty str ``id`` or that does not serialize to a JSON
+        object; `InvalidJsonError` (a ValueError) for one that cannot be
+        written as JSON (NaN, a circular reference, a failing ``to_dict``).
         """
         try:
             text = _dumps(self._payload(asset))
+        except CacheError:
+            raise
+        except (ValueError, TypeError, RecursionError) as e:
+            raise InvalidJsonError(Status.INVALID_JSON, f"asset cannot be serialized: {e}") from e
+        try:
             self.native.add_json(text)
         except CacheError as e:
             self._failed("add", e)
-        except (ValueError, TypeError, RecursionError) as e:
-            self._failed("add", InvalidJsonError(Status.INVALID_JSON, f"asset cannot be serialized: {e}"))
 
     def add_list(self, assets: List[T]) -> None:
         """Replace all cached assets with these (the last of equal ids wins), with a fresh expiry.
