@@ -45,14 +45,17 @@ export declare class AssetCacheError extends Error {
   readonly code: AssetCacheErrorCode;
 }
 
+/** Options of open(); any other key throws ASSET_CACHE_INVALID_ARGUMENT naming it. */
 export interface AssetCacheOptions {
   /** Folder of the cache and lock files; default ".cache" in the current directory. */
   dir?: string;
   /**
-   * Lifetime of a new store in seconds (rounded up). Default: the
-   * CACHE_EXPIRY_TIME environment variable (read as Python's int() reads
-   * it), or 86400. At least 1 (a fraction is rounded up): 0 throws
-   * ASSET_CACHE_INVALID_ARGUMENT, since every asset would expire as it is added.
+   * Lifetime of a new store in whole seconds (the C API's ttl_seconds is an
+   * integer): a fraction is rounded up (0.5 and 1 give 1 s, 1.5 gives 2 s),
+   * the rule of every binding (Go's WithTTL, Python's ttl_seconds). Default:
+   * the CACHE_EXPIRY_TIME environment variable (read as Python's int() reads
+   * it), or 86400. Zero or negative throws ASSET_CACHE_INVALID_ARGUMENT,
+   * since every asset would expire as it is added.
    */
   ttlSeconds?: number;
   /**

@@ -300,6 +300,8 @@ function callAsync(op, fn, ...args) {
   });
 }
 
+const OPTION_KEYS = new Set(['dir', 'ttlSeconds', 'lockTimeoutMs', 'durable', 'fileMode', 'dirMode']);
+
 /**
  * Checks the options and fills an asset_cache_config; the caller frees it.
  * Throws AssetCacheError for a bad option.
@@ -307,6 +309,16 @@ function callAsync(op, fn, ...args) {
 function makeConfig(name, options) {
   const n = lib();
   const cname = cText('open', 'name', name);
+  if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
+    throw new AssetCacheError('open', Status.INVALID_ARGUMENT, `options must be an object, got ${Array.isArray(options) ? 'array' : typeof options}`);
+  }
+  // A misspelt option ({ dirr: ... }) would otherwise open with the default
+  // silently: refuse any key the TypeScript AssetCacheOptions does not list.
+  for (const key of Object.keys(options ?? {})) {
+    if (!OPTION_KEYS.has(key)) {
+      throw new AssetCacheError('open', Status.INVALID_ARGUMENT, `unknown option ${JSON.stringify(key)} (known: ${[...OPTION_KEYS].join(', ')})`);
+    }
+  }
   const { dir, ttlSeconds, lockTimeoutMs, durable, fileMode, dirMode } = options ?? {};
   for (const [key, value] of [['fileMode', fileMode], ['dirMode', dirMode]]) {
     if (value !== undefined && !(Number.isInteger(value) && value >= 0 && value <= 0o7777)) {

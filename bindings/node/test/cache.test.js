@@ -329,3 +329,51 @@ test('a bad option fails the open naming it, and creates nothing', (t) => {
     /asset_cache_config_set_dir failed: dir is empty/);
   assert.deepEqual(fs.readdirSync(dir), []);
 });
+
+test('an unknown option name is refused, naming the key, and creates nothing', async (t) => {
+  // checked: without the OPTION_KEYS check, { dirr, ttl } opened with the
+  // defaults (".cache" in the working directory) and both throwsCode failed.
+  const dir = tempDir(t);
+  const cwd = process.cwd();
+  process.chdir(dir);
+  t.after(() => process.chdir(cwd));
+  throwsCode(() => AssetCache.openSync('m', { dirr: 'x', ttl: 5 }), 'ASSET_CACHE_INVALID_ARGUMENT', Status.INVALID_ARGUMENT,
+    /unknown option "dirr"/);
+  throwsCode(() => new AssetCache('m', { dir, ttl: 5 }), 'ASSET_CACHE_INVALID_ARGUMENT', Status.INVALID_ARGUMENT,
+    /unknown option "ttl"/);
+  await assert.rejects(AssetCache.open('m', { dir, lockTimeout: 5 }),
+    (err) => err.code === 'ASSET_CACHE_INVALID_ARGUMENT' && /unknown option "lockTimeout"/.test(err.message));
+  throwsCode(() => AssetCache.openSync('m', 'dir'), 'ASSET_CACHE_INVALID_ARGUMENT', Status.INVALID_ARGUMENT,
+    /options must be an object, got string/);
+  assert.deepEqual(fs.readdirSync(dir), []);
+  opened(t, dir, 'ok', { dir, ttlSeconds: 5, lockTimeoutMs: 10, durable: false }).addSync({ id: 'a' });
+});
+
+test('a non-object asset gets MISSING_ID saying plainly what was given', (t) => {
+  // checked: with the library's old message ("asset invalid type: null,
+  // expected a JSON object at line 1 column 4") the regexps fail.
+  const cache = opened(t, tempDir(t), 'm');
+  throwsCode(() => cache.addSync(null), 'ASSET_CACHE_MISSING_ID', Status.MISSING_ID,
+    /^.*asset must be a JSON object with a string "id", got null$/);
+  throwsCode(() => cache.addRawSync('[1,2]'), 'ASSET_CACHE_MISSING_ID', Status.MISSING_ID,
+    /asset must be a JSON object with a string "id", got an array$/);
+  throwsCode(() => cache.addListSync([{ id: 'a' }, 5]), 'ASSET_CACHE_MISSING_ID', Status.MISSING_ID,
+    /element 1: asset must be a JSON object with a string "id", got a number$/);
+  assert.equal(cache.size, 0);
+});
+
+test('ttlSeconds is whole seconds, a fraction rounded up; 0 and negative are refused', (t) => {
+  // The rule of every binding (Go's WithTTL, Python's ttl_seconds). checked:
+  // Math.floor in makeConfig fails 0.5 (INVALID_ARGUMENT) and 1.5 (1 s).
+  const dir = tempDir(t);
+  for (const [ttl, whole] of [[0.5, 1], [1, 1], [1.5, 2], [59.01, 60]]) {
+    const c = opened(t, dir, `ttl${whole}x${String(ttl).replace('.', '_')}`, { ttlSeconds: ttl });
+    const before = Date.now() / 1000;
+    c.invalidateSync();
+    const left = c.expiry().getTime() / 1000 - before;
+    assert.ok(left > whole - 0.5 && left < whole + 0.5, `ttlSeconds ${ttl}: ${left} s left, want ${whole}`);
+  }
+  for (const ttl of [0, -1, -0.5]) {
+    throwsCode(() => AssetCache.openSync('bad', { dir, ttlSeconds: ttl }), 'ASSET_CACHE_INVALID_ARGUMENT', Status.INVALID_ARGUMENT);
+  }
+});
