@@ -18,7 +18,7 @@
 // not, or a value holding such a string (which encoding/json would silently
 // turn into U+FFFD), fails with ErrInvalidUTF8 and a message saying where.
 //
-// Errors from the library are *Error values carrying the Status and the
+// Every error is an *Error carrying the Status and the
 // library's message; errors.Is matches them against the sentinels ErrNotFound,
 // ErrInvalidJSON, ErrLockTimeout, and so on.
 //
@@ -81,13 +81,21 @@ func (s Status) String() string {
 	return C.GoString(C.asset_cache_status_str(C.int(s)))
 }
 
-// Error is a failure reported by the library (or caught before calling it,
-// such as a NUL byte inside a string).
+// Error is every failure of this package: one reported by the library, one
+// caught before calling it (a NUL byte inside a string), a value
+// encoding/json cannot encode or decode (StatusInvalidJSON, the json error
+// in Err), and a call after Close (StatusInvalidArgument, as the C API
+// answers a freed handle, with ErrClosed in Err).
 type Error struct {
 	Op      string // the method that failed, e.g. "add"
 	Status  Status
 	Message string // the library's explanation; empty only in the sentinels
+	Err     error  // the underlying Go error (ErrClosed, encoding/json's), or nil
 }
+
+// Unwrap returns Err, so errors.Is(err, ErrClosed) and errors.As with
+// encoding/json's error types see through an *Error.
+func (e *Error) Unwrap() error { return e.Err }
 
 func (e *Error) Error() string {
 	if e.Op == "" {
@@ -121,8 +129,13 @@ var (
 	ErrBackendError       error = &Error{Status: StatusBackendError}
 )
 
-// ErrClosed is wrapped by the error of any method called after Close.
+// ErrClosed is wrapped (as Err of an *Error with StatusInvalidArgument) by
+// the error of any method called after Close.
 var ErrClosed = errors.New("assetcache: cache is closed")
+
+func closedError(op string) error {
+	return &Error{Op: op, Status: StatusInvalidArgument, Message: "cache is closed", Err: ErrClosed}
+}
 
 // Version is the version of the loaded library, e.g. "0.2.0".
 func Version() string {
@@ -438,12 +451,12 @@ func (c *Cache) Close() error {
 // with runs f on the live handle, or fails with ErrClosed.
 func (c *Cache) with(op string, f func(h *C.asset_cache, err **C.asset_cache_error) C.asset_cache_status) error {
 	if c == nil {
-		return fmt.Errorf("assetcache: %s: %w", op, ErrClosed)
+		return closedError(op)
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.handle == nil {
-		return fmt.Errorf("assetcache: %s: %w", op, ErrClosed)
+		return closedError(op)
 	}
 	err := call(op, func(cerr **C.asset_cache_error) C.asset_cache_status { return f(c.handle, cerr) })
 	// The finalizer must not free the handle while the library still uses it.
@@ -477,7 +490,7 @@ func GetAs[T any](c *Cache, id string) (T, error) {
 		return v, err
 	}
 	if err := json.Unmarshal(b, &v); err != nil {
-		return v, fmt.Errorf("assetcache: get %q: %w", id, err)
+		return v, &Error{Op: "get", Status: StatusInvalidJSON, Message: fmt.Sprintf("cannot decode %q: %v", id, err), Err: err}
 	}
 	return v, nil
 }
@@ -493,7 +506,7 @@ func (c *Cache) GetAll() ([]json.RawMessage, error) {
 	}
 	all := []json.RawMessage{}
 	if err := json.Unmarshal(takeString(out), &all); err != nil {
-		return nil, fmt.Errorf("assetcache: get all: %w", err)
+		return nil, &Error{Op: "get all", Status: StatusInvalidJSON, Message: err.Error(), Err: err}
 	}
 	return all, nil
 }
@@ -507,7 +520,7 @@ func GetAllAs[T any](c *Cache) ([]T, error) {
 	out := make([]T, len(all))
 	for i, raw := range all {
 		if err := json.Unmarshal(raw, &out[i]); err != nil {
-			return nil, fmt.Errorf("assetcache: get all: asset %d: %w", i, err)
+			return nil, &Error{Op: "get all", Status: StatusInvalidJSON, Message: fmt.Sprintf("cannot decode asset %d: %v", i, err), Err: err}
 		}
 	}
 	return out, nil
@@ -530,7 +543,7 @@ func encode(op string, v any) ([]byte, error) {
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
-		return nil, fmt.Errorf("assetcache: %s: %w", op, err)
+		return nil, &Error{Op: op, Status: StatusInvalidJSON, Message: "cannot encode the value as JSON: " + err.Error(), Err: err}
 	}
 	return b, nil
 }

@@ -606,3 +606,32 @@ func TestBadOptionNamesTheSetter(t *testing.T) {
 		t.Fatalf("DefaultLockTimeout = %v", DefaultLockTimeout)
 	}
 }
+
+// README: "Every failure is an *assetcache.Error". Checked to fail before:
+// after Close the error was fmt.Errorf's "assetcache: add: assetcache: cache
+// is closed" (no *Error, the prefix twice), and a json.Marshal failure was
+// encoding/json's own error.
+func TestEveryFailureIsAnError(t *testing.T) {
+	c := open(t, t.TempDir(), "errs")
+	var e *Error
+	err := c.Add(map[string]any{"id": "nan", "v": math.NaN()})
+	var unsupported *json.UnsupportedValueError
+	if !errors.As(err, &e) || e.Status != StatusInvalidJSON || e.Op != "add" || !errors.Is(err, ErrInvalidJSON) ||
+		!errors.As(err, &unsupported) || !strings.Contains(e.Message, "NaN") {
+		t.Fatalf("Add(NaN) = %#v, want *Error{add, INVALID_JSON} wrapping encoding/json's error", err)
+	}
+	if err := c.Add(model{ID: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := GetAs[int](c, "a"); !errors.As(err, &e) || e.Status != StatusInvalidJSON || e.Op != "get" {
+		t.Fatalf("GetAs[int] of an object = %#v, want *Error{get, INVALID_JSON}", err)
+	}
+	c.Close()
+	err = c.Add(model{ID: "b"})
+	if !errors.As(err, &e) || !errors.Is(err, ErrClosed) || !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("Add after Close = %#v, want *Error wrapping ErrClosed", err)
+	}
+	if got, want := err.Error(), "assetcache: add: cache is closed"; got != want {
+		t.Fatalf("Add after Close says %q, want %q", got, want)
+	}
+}

@@ -49,3 +49,34 @@ func TestExpiryTimeFromEnvironmentAsPythonIntReadsIt(t *testing.T) {
 		}
 	}
 }
+
+// The rule of every binding (Node's ttlSeconds, Python's ttl_seconds): whole
+// seconds, a fraction rounded up, zero or negative refused. Checked to fail:
+// truncating in WithTTL (int64(ttl / time.Second)) refuses 500ms as "ttl is 0"
+// and gives 1500ms a lifetime of 1 s.
+func TestFractionalTTLIsRoundedUp(t *testing.T) {
+	dir := t.TempDir()
+	for i, row := range []struct {
+		ttl   time.Duration
+		whole float64
+	}{{500 * time.Millisecond, 1}, {time.Second, 1}, {1500 * time.Millisecond, 2}, {59*time.Second + 10*time.Millisecond, 60}} {
+		c := open(t, dir, "frac"+string(rune('a'+i)), WithTTL(row.ttl))
+		before := float64(time.Now().UnixNano()) / 1e9
+		if err := c.Invalidate(); err != nil { // a fresh expiry: now + ttl
+			t.Fatal(err)
+		}
+		exp, err := c.Expiry()
+		if err != nil {
+			t.Fatal(err)
+		}
+		left := float64(exp.UnixNano())/1e9 - before
+		if math.Abs(left-row.whole) > 0.5 {
+			t.Errorf("WithTTL(%v): %.2f s left, want %v", row.ttl, left, row.whole)
+		}
+	}
+	for _, ttl := range []time.Duration{-time.Second, -time.Millisecond} {
+		if _, err := Open("neg", WithDir(dir), WithTTL(ttl)); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("WithTTL(%v): %v, want ErrInvalidArgument", ttl, err)
+		}
+	}
+}
