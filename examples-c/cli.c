@@ -38,8 +38,11 @@ static int usage_error(const char *fmt, const char *arg) {
 }
 
 static int library_error(const char *what, asset_cache_status status) {
-  fprintf(stderr, "asset-cache: %s failed: %s: %s\n", what, asset_cache_status_str((int)status),
-          asset_cache_last_error());
+  /* The library's message names the problem and usually its kind ("invalid
+     JSON: ..."): the status text in front of it only repeated it. */
+  const char *message = asset_cache_last_error();
+  fprintf(stderr, "asset-cache: %s failed: %s\n", what,
+          message != NULL && message[0] != '\0' ? message : asset_cache_status_str((int)status));
   return EXIT_LIBRARY;
 }
 

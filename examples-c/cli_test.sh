@@ -40,6 +40,18 @@ out=$(echo '{"id":"from-stdin","name":"piped"}' | "${launcher[@]}" "$cli" "${c[@
 expect 0 '^\[\{"id":"640b517694bf816d35a59125".*"id":"from-stdin","name":"piped"\}\]$' -- "${c[@]}" list
 expect 3 "MISSING_ID|no \"id\"|has no" -- "${c[@]}" add "$data/models.json"
 expect 3 "invalid JSON" -- "${c[@]}" add-list "$data/new-model.json"
+# The message once, plainly, no status text repeating it. Checked: the old
+# "%s failed: %s: %s" (status text, then message) fails all three, and the
+# library's old serde message ("invalid type: sequence, ... column 0") the first two.
+expect 3 '^asset-cache: add failed: asset must be a JSON object with a string "id", got an array$' -- "${c[@]}" add "$data/models.json"
+echo '[1]' >"$dir/one.json"
+expect 3 '^asset-cache: add-list failed: element 0: asset must be a JSON object with a string "id", got a number$' -- "${c[@]}" add-list "$dir/one.json"
+echo '{"id": oops}' >"$dir/bad.json"
+expect 3 '^asset-cache: add failed: invalid JSON: ' -- "${c[@]}" add "$dir/bad.json"
+out=$("${launcher[@]}" "$cli" "${c[@]}" add "$dir/bad.json" 2>&1)
+! grep -q "invalid JSON: invalid JSON" <<<"$out" || { echo "FAIL: add of bad JSON repeats itself: $out"; fails=$((fails + 1)); }
+echo '{"name": "no id"}' >"$dir/noid.json"
+expect 3 '^asset-cache: add failed: asset has no "id" member$' -- "${c[@]}" add "$dir/noid.json"
 expect 3 "cannot open .*/missing.json" -- "${c[@]}" add "$dir/missing.json"
 expect 0 "assets:  10" -- "${c[@]}" info
 # The file is still the Python original's shape after all of that.
