@@ -288,9 +288,10 @@ func TestBadInput(t *testing.T) {
 	// Failed writes leave the cache as it was.
 	mustLen(t, c, 0)
 
-	// A value encoding/json cannot encode fails in Go, before the library.
-	if err := c.Add(make(chan int)); err == nil || errors.As(err, new(*Error)) {
-		t.Fatalf("Add(chan) = %v, want a json error", err)
+	// A value encoding/json cannot encode fails in Go, before the library,
+	// as an *Error (INVALID_JSON) wrapping encoding/json's error.
+	if err := c.Add(make(chan int)); !errors.Is(err, ErrInvalidJSON) || !errors.As(err, new(*json.UnsupportedTypeError)) {
+		t.Fatalf("Add(chan) = %v, want ErrInvalidJSON wrapping a json error", err)
 	}
 }
 
