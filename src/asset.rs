@@ -171,6 +171,12 @@ impl RawAsset {
 }
 
 /// The kind of value valid JSON `text` holds, with its article ("an
+/// object", "an array", "null", ...).
+pub(crate) fn json_text_kind(text: &str) -> &'static str {
+    text_type_name(text).unwrap_or("an object")
+}
+
+/// The kind of value valid JSON `text` holds, with its article ("an
 /// array"), when it is not an object; None for an object.
 fn text_type_name(text: &str) -> Option<&'static str> {
     match text.trim_start().as_bytes().first()? {

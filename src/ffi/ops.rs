@@ -88,10 +88,16 @@ unsafe fn add_list(cache: *const asset_cache, assets_json: *const c_char) -> Out
     // SAFETY: the caller passes NULL or valid pointers, per the docs.
     let (cache, text) = unsafe { (cache_ref(cache)?, as_str(assets_json, "assets_json")?) };
     let items: Vec<Box<RawValue>> = serde_json::from_str(text).map_err(|e| {
-        Failure::new(
-            ASSET_CACHE_INVALID_JSON,
-            format!("assets_json must be a JSON array of assets: {e}"),
-        )
+        // Valid JSON of another kind: say what it is, not serde's
+        // "invalid type: map, expected a sequence at line 1 column 0".
+        let message = match serde_json::from_str::<&RawValue>(text) {
+            Ok(raw) => format!(
+                "assets_json must be a JSON array of assets, got {}",
+                crate::asset::json_text_kind(raw.get())
+            ),
+            Err(_) => format!("assets_json must be a JSON array of assets: invalid JSON: {e}"),
+        };
+        Failure::new(ASSET_CACHE_INVALID_JSON, message)
     })?;
     let mut pairs = Vec::with_capacity(items.len());
     for (i, raw) in items.into_iter().enumerate() {
