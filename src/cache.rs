@@ -61,7 +61,7 @@ use crossbeam_utils::sync::{ShardedLock, ShardedLockReadGuard, ShardedLockWriteG
 use crate::asset::Asset;
 use crate::backend::any::AnyBackend;
 use crate::backend::file::FileBackend;
-use crate::backend::{Backend, Change};
+use crate::backend::{Backend, Change, Claimer};
 use crate::error::{Error, ErrorKind, Result};
 use crate::expiry;
 use crate::store::{Store, StoreBuilder};
@@ -84,6 +84,46 @@ pub struct AssetCache<T, B = FileBackend> {
     /// so readers on different cores do not pass one lock word back and
     /// forth; a (rare) writer locks every shard.
     store: ShardedLock<Store<T>>,
+    /// How get-or-fetch and refresh-all claim a fetch (single-flight).
+    claimer: Claimer,
+    /// Bounds the wait for another caller's fetch.
+    lock_timeout: Option<Duration>,
+    stale_if_error: Option<Duration>,
+    /// The size cap: the most recently written N assets are kept.
+    max_entries: Option<usize>,
+    /// Fresh reads (`Options::max_staleness`), when on.
+    fresh: Option<crate::fresh::Freshness>,
+    /// The last expired store this handle dropped, kept for stale-if-error
+    /// (only when that is on: it costs the memory).
+    expired: Mutex<Option<Store<T>>>,
+}
+
+/// What an open takes from [`Options`] besides the backend's own settings.
+struct Behaviour {
+    ttl: Duration,
+    lock_timeout: Option<Duration>,
+    stale_if_error: Option<Duration>,
+    max_entries: Option<usize>,
+    max_staleness: Option<Duration>,
+}
+
+impl Behaviour {
+    fn of(options: &Options) -> Result<Self> {
+        Ok(Behaviour {
+            ttl: match options.ttl {
+                Some(ttl) => expiry::check_ttl(ttl)?,
+                None => expiry::ttl_from_env(),
+            },
+            lock_timeout: options.lock_timeout,
+            stale_if_error: options.stale_if_error,
+            max_entries: match options.max_entries {
+                Some(0) => None,
+                Some(n) => Some(n),
+                None => expiry::max_entries_from_env(),
+            },
+            max_staleness: options.max_staleness,
+        })
+    }
 }
 
 impl<T: Asset> AssetCache<T, FileBackend> {
@@ -100,10 +140,7 @@ impl<T: Asset> AssetCache<T, FileBackend> {
             return Err(Error::invalid_argument("cache folder is an empty path"));
         }
         options.validate_modes()?;
-        let ttl = match options.ttl {
-            Some(ttl) => expiry::check_ttl(ttl)?,
-            None => expiry::ttl_from_env(),
-        };
+        let behaviour = Behaviour::of(&options)?;
         let backend = FileBackend::new(
             options.dir,
             options.name,
@@ -111,7 +148,7 @@ impl<T: Asset> AssetCache<T, FileBackend> {
             options.durable,
         )
         .with_modes(options.file_mode, options.dir_mode);
-        Self::with_backend(backend, ttl)
+        Self::with_backend(backend, behaviour)
     }
 }
 
@@ -135,10 +172,8 @@ impl<T: Asset> AssetCache<T, AnyBackend> {
     /// ```
     pub fn open_any(options: Options) -> Result<Self> {
         validate_name(&options.name)?;
-        let ttl = match options.ttl {
-            Some(ttl) => expiry::check_ttl(ttl)?,
-            None => expiry::ttl_from_env(),
-        };
+        let behaviour = Behaviour::of(&options)?;
+        let ttl = behaviour.ttl;
         let backend = match &options.backend_url {
             #[cfg(feature = "redis")]
             Some(url) => AnyBackend::Redis(Box::new(crate::backend::redis::RedisBackend::new(
@@ -169,18 +204,27 @@ impl<T: Asset> AssetCache<T, AnyBackend> {
                 )
             }
         };
-        Self::with_backend(backend, ttl)
+        Self::with_backend(backend, behaviour)
     }
 }
 
 impl<T: Asset, B: Backend<T>> AssetCache<T, B> {
     /// A cache over `backend`, whose new stores live `ttl`; loads what it
     /// stores.
-    fn with_backend(backend: B, ttl: Duration) -> Result<Self> {
+    fn with_backend(backend: B, behaviour: Behaviour) -> Result<Self> {
+        let ttl = behaviour.ttl;
         let cache = AssetCache {
             ttl,
+            claimer: backend.claimer(),
+            fresh: behaviour
+                .max_staleness
+                .map(|bound| crate::fresh::Freshness::new(bound, backend.watched_file())),
             backend: Mutex::new(backend),
             store: ShardedLock::new(Store::new(expiry::expiry_from(expiry::now(), ttl))),
+            lock_timeout: behaviour.lock_timeout,
+            stale_if_error: behaviour.stale_if_error,
+            max_entries: behaviour.max_entries,
+            expired: Mutex::new(None),
         };
         cache.load()?;
         Ok(cache)
@@ -189,6 +233,7 @@ impl<T: Asset, B: Backend<T>> AssetCache<T, B> {
     /// Runs `f` on the asset, if present and the store has not expired,
     /// without copying it.
     pub fn with_asset<R>(&self, id: &str, f: impl FnOnce(&T) -> R) -> Option<R> {
+        self.freshen();
         let store = self.read_store();
         if store.is_expired() {
             return None;
@@ -206,6 +251,7 @@ impl<T: Asset, B: Backend<T>> AssetCache<T, B> {
 
     /// Runs `f` on every asset in insertion order (none when expired).
     pub fn with_all<R>(&self, f: impl FnOnce(&mut dyn ExactSizeIterator<Item = &T>) -> R) -> R {
+        self.freshen();
         let store = self.read_store();
         if store.is_expired() {
             return f(&mut std::iter::empty::<&T>());
@@ -222,8 +268,25 @@ impl<T: Asset, B: Backend<T>> AssetCache<T, B> {
         self.with_all(|it| it.cloned().collect())
     }
 
+    /// True when `id` is cached and the store has not expired (the SDK's
+    /// `id in cache`).
+    pub fn contains(&self, id: &str) -> bool {
+        self.with_asset(id, |_| ()).is_some()
+    }
+
+    /// The ids in insertion order (none when expired).
+    pub fn ids(&self) -> Vec<String> {
+        self.freshen();
+        let store = self.read_store();
+        if store.is_expired() {
+            return Vec::new();
+        }
+        store.iter().map(|(id, _)| id.to_string()).collect()
+    }
+
     /// True when the store has not expired and holds at least one asset.
     pub fn has_valid_cache(&self) -> bool {
+        self.freshen();
         let store = self.read_store();
         !store.is_expired() && !store.is_empty()
     }
@@ -271,8 +334,11 @@ impl<T: Asset, B: Backend<T>> AssetCache<T, B> {
         self.add_with_id(id, asset)
     }
 
-    /// `add` for a caller that already knows the asset's id (checked once, by
-    /// the caller; here only for being empty).
+    /// `add` under a key of the caller's choice, which need not be the
+    /// asset's own id: a lookup by slug answered with the canonical asset
+    /// (the SDK development branch's `add(asset, key=...)`). Also `add` for a
+    /// caller that already knows the id (checked once, by the caller; here
+    /// only for being empty).
     pub fn add_with_id(&self, id: String, asset: T) -> Result<()> {
         if id.is_empty() {
             return Err(Error::new(ErrorKind::MissingId, "asset id is empty"));
@@ -280,14 +346,108 @@ impl<T: Asset, B: Backend<T>> AssetCache<T, B> {
         // Memory changes inside the write, under the I/O mutex: another thread's
         // write in between would otherwise rewrite storage from a memory
         // that lacks this asset.
-        self.write(move |cache, backend, lock| {
-            let change = backend.append(lock, &cache.read_store(), &id, &asset)?;
+        self.write(move |cache, backend, lock| cache.add_locked(backend, lock, id, asset))
+    }
+
+    /// One add under the exclusive lock: an append, or, when the size cap
+    /// must drop assets (or move a re-added one to the newest place), a
+    /// rewrite without them.
+    fn add_locked(
+        &self,
+        backend: &mut B,
+        lock: &mut B::WriteLock,
+        id: String,
+        asset: T,
+    ) -> Result<()> {
+        let capped = self.max_entries.and_then(|cap| {
+            let store = self.read_store();
+            let len = store.len();
+            let at = store.index_of(&id);
+            let others = len - usize::from(at.is_some());
+            let over = (others + 1).saturating_sub(cap);
+            let moves = at.is_some_and(|p| p + 1 != len);
+            (over > 0 || moves).then_some(over)
+        });
+        let Some(over) = capped else {
+            let change = backend.append(lock, &self.read_store(), &id, &asset)?;
             match change {
-                None => cache.write_store().insert(id, asset),
-                Some(change) => cache.apply(change),
+                None => self.write_store().insert(id, asset),
+                Some(change) => self.apply(change),
+            }
+            return Ok(());
+        };
+        // Keep every asset but `id` and the `over` oldest, then `id` last.
+        let keeper = || {
+            let mut seen = 0;
+            let id = id.clone();
+            move |_: usize, k: &str| {
+                if k == id {
+                    return false;
+                }
+                seen += 1;
+                seen > over
+            }
+        };
+        backend.rewrite_filtered(lock, &self.read_store(), &mut keeper(), Some((&id, &asset)))?;
+        let mut store = self.write_store();
+        store.retain(keeper());
+        store.insert(id, asset);
+        Ok(())
+    }
+
+    /// Adds several assets in one write (one hold of the lock: no reader sees
+    /// some of them without the others), keeping every other asset: the SDK
+    /// development branch's `add_many`. Ids are checked before anything is
+    /// written; should storage fail part-way (disk full), the assets before
+    /// the failing one stay stored and the error names the index.
+    pub fn add_many(&self, assets: Vec<T>) -> Result<()> {
+        let pairs = assets
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| asset_id(&a, Some(i)).map(|id| (id, a)))
+            .collect::<Result<Vec<_>>>()?;
+        self.add_pairs(pairs)
+    }
+
+    /// `add_many` with the keys given (see `add_with_id`).
+    pub fn add_pairs(&self, pairs: Vec<(String, T)>) -> Result<()> {
+        if let Some(i) = pairs.iter().position(|(id, _)| id.is_empty()) {
+            return Err(Error::new(
+                ErrorKind::MissingId,
+                format!("asset at index {i} has an empty id"),
+            ));
+        }
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        self.write(move |cache, backend, lock| {
+            for (i, (id, asset)) in pairs.into_iter().enumerate() {
+                cache
+                    .add_locked(backend, lock, id, asset)
+                    .map_err(|e| Error::new(e.kind(), format!("asset at index {i}: {e}")))?;
             }
             Ok(())
         })
+    }
+
+    /// Removes one asset (a model deleted or changed on the service) from
+    /// storage, then from memory; true when it was cached. The file is
+    /// rewritten whole (temporary file and rename), so it stays readable by
+    /// the Python original at every instant: there is no tombstone record.
+    pub fn remove(&self, id: &str) -> Result<bool> {
+        if id.is_empty() {
+            return Err(Error::new(ErrorKind::MissingId, "asset id is empty"));
+        }
+        let mut removed = false;
+        self.write(|cache, backend, lock| {
+            if !cache.read_store().contains(id) {
+                return Ok(());
+            }
+            backend.rewrite_filtered(lock, &cache.read_store(), &mut |_, k| k != id, None)?;
+            removed = cache.write_store().remove(id);
+            Ok(())
+        })?;
+        Ok(removed)
     }
 
     /// Replaces the whole cache by `assets` (the last of equal ids wins, at the
@@ -309,10 +469,14 @@ impl<T: Asset, B: Backend<T>> AssetCache<T, B> {
                 format!("asset at index {i} has an empty id"),
             ));
         }
-        let store = pairs
+        let mut store = pairs
             .into_iter()
             .collect::<StoreBuilder<T>>()
             .with_expiry(self.fresh_expiry());
+        if let Some(cap) = self.max_entries {
+            let over = store.len().saturating_sub(cap);
+            store.retain(|i, _| i >= over);
+        }
         self.write(move |cache, backend, lock| {
             backend.rewrite(lock, &store)?;
             *cache.write_store() = store;
@@ -331,7 +495,39 @@ impl<T: Asset, B: Backend<T>> AssetCache<T, B> {
         let mut backend = self.lock_io();
         backend.invalidate()?;
         self.reset();
+        // Thrown away on purpose: nothing to serve stale.
+        *self.expired.lock().unwrap_or_else(PoisonError::into_inner) = None;
         Ok(())
+    }
+
+    // ---- for single_flight ----
+
+    pub(crate) fn claimer(&self) -> &Claimer {
+        &self.claimer
+    }
+
+    pub(crate) fn lock_timeout(&self) -> Option<Duration> {
+        self.lock_timeout
+    }
+
+    pub(crate) fn stale_if_error(&self) -> Option<Duration> {
+        self.stale_if_error
+    }
+
+    /// Runs `f` on the expired store this handle still knows: memory, if it
+    /// has expired and not been dropped yet, else the last one dropped.
+    pub(crate) fn with_expired_store<R>(
+        &self,
+        f: impl FnOnce(&Store<T>) -> Option<R>,
+    ) -> Option<R> {
+        {
+            let store = self.read_store();
+            if store.is_expired() && !store.is_empty() {
+                return f(&store);
+            }
+        }
+        let expired = self.expired.lock().unwrap_or_else(PoisonError::into_inner);
+        expired.as_ref().and_then(f)
     }
 
     // ---- under the I/O mutex and the backend's lock ----
@@ -370,7 +566,7 @@ impl<T: Asset, B: Backend<T>> AssetCache<T, B> {
                     store.insert(id, asset);
                 }
             }
-            Change::Whole(store) => *self.write_store() = store,
+            Change::Whole(store) => self.replace_memory(store),
             Change::Gone => self.reset(),
         }
     }
@@ -386,9 +582,26 @@ impl<T: Asset, B: Backend<T>> AssetCache<T, B> {
         expiry::expiry_from(expiry::now(), self.ttl)
     }
 
-    /// Memory becomes a fresh empty store.
+    /// Memory becomes a fresh empty store. An expired one it replaces is kept
+    /// for stale-if-error, when that is on.
     fn reset(&self) {
-        *self.write_store() = Store::new(self.fresh_expiry());
+        self.replace_memory(Store::new(self.fresh_expiry()));
+    }
+
+    fn replace_memory(&self, store: Store<T>) {
+        let old = std::mem::replace(&mut *self.write_store(), store);
+        if self.stale_if_error.is_some() && old.is_expired() && !old.is_empty() {
+            *self.expired.lock().unwrap_or_else(PoisonError::into_inner) = Some(old);
+        }
+    }
+
+    /// With fresh reads on, brings memory up to date when the bound has
+    /// passed and storage changed (see `fresh.rs`); a no-op otherwise.
+    #[inline]
+    fn freshen(&self) {
+        if let Some(fresh) = &self.fresh {
+            fresh.check(|| self.load());
+        }
     }
 
     fn lock_io(&self) -> MutexGuard<'_, B> {

@@ -39,6 +39,9 @@ pub enum ErrorKind {
     /// size limit, `MAX_FILE_BYTES`, but more than the process may allocate).
     /// Nothing changed, on disk or in memory.
     NoMemory,
+    /// A caller-supplied fetch (get-or-fetch, refresh-all) reported failure;
+    /// the message is the fetch's own.
+    FetchFailed,
 }
 
 /// An error with its kind and a message that names the problem.
@@ -67,6 +70,13 @@ impl Error {
 
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The failure of a caller-supplied fetch, with its message: what a
+    /// fetch given to `get_or_fetch` or `refresh_all` returns so that
+    /// stale-if-error applies to it.
+    pub fn fetch_failed(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::FetchFailed, message)
     }
 
     pub(crate) fn invalid_argument(message: impl Into<String>) -> Self {

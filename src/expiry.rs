@@ -166,6 +166,28 @@ fn decimal_value(c: char) -> Option<u32> {
     (d < 10).then_some(d)
 }
 
+/// The environment variable of the size cap, as the SDK's development
+/// branch names it.
+pub const MAX_ENTRIES_ENV: &str = "CACHE_MAX_ENTRIES";
+
+/// The size cap from `CACHE_MAX_ENTRIES` (read as Python's `int()` reads
+/// it): `None` when unset or 0 (no cap). A value that is not a whole number
+/// >= 0 is reported and ignored.
+pub fn max_entries_from_env() -> Option<usize> {
+    let text = std::env::var(MAX_ENTRIES_ENV).ok()?;
+    match python_int(&text) {
+        Some((false, 0)) => None,
+        Some((false, n)) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+        _ => {
+            log::emit(
+                Level::Warn,
+                &format!("{MAX_ENTRIES_ENV}={text:?} is not a whole number >= 0; no size cap"),
+            );
+            None
+        }
+    }
+}
+
 /// The expiry of a store created now.
 pub fn expiry_from(now: f64, ttl: Duration) -> f64 {
     now + ttl.as_secs_f64()

@@ -25,6 +25,9 @@
 //!   bytes: render, parse, header rev, repair), `backend/file/io.rs` (open,
 //!   pwrite with rollback, atomic replace, temporary files, quarantine) and
 //!   `backend/file/lock.rs` (the inter-process lock).
+//! * `single_flight`: get-or-fetch and refresh-all, one fetch per id for the
+//!   whole fleet (claims from the backend: `backend/file/claim.rs`), and
+//!   stale-if-error.
 //! * `options`: [`Options`] and the rules for a cache's name.
 //! * [`expiry`]: TTL and clock rules shared with the Python original.
 //! * `fork`: keeps a child made by `fork()` from hanging on an inherited
@@ -46,10 +49,12 @@ mod error;
 pub mod expiry;
 pub mod ffi;
 mod fork;
+pub(crate) mod fresh;
 mod index;
 pub mod log;
 mod memory;
 mod options;
+mod single_flight;
 mod store;
 
 pub use asset::{Asset, RawAsset};
@@ -58,17 +63,18 @@ pub use backend::file::io::MAX_FILE_BYTES;
 pub use backend::file::FileBackend;
 #[cfg(feature = "redis")]
 pub use backend::redis::RedisBackend;
-pub use backend::{Backend, Change};
+pub use backend::{Backend, Change, Claim, Claimer};
 pub use cache::AssetCache;
 pub use error::{Error, ErrorKind, Result};
 pub use options::{validate_name, Options, DEFAULT_DIR, DEFAULT_LOCK_TIMEOUT};
+pub use single_flight::{Begin, FetchClaim, Got, Source};
 
 /// Not part of the API: the file format and the inter-process lock, reachable
 /// for this crate's own integration tests and fuzz targets only. Anything
 /// here may change in any release.
 #[doc(hidden)]
 pub mod internals {
-    pub use crate::backend::file::{format, lock};
+    pub use crate::backend::file::{claim, format, lock};
 }
 
 /// MAJOR * 10000 + MINOR * 100 + PATCH, as in the header's

@@ -62,6 +62,21 @@ pub struct Options {
     /// well. Existing folders are never changed. Must give the owner read,
     /// write and search; at most 0o7777 (0o2770: a folder shared by a group).
     pub dir_mode: u32,
+    /// Stale-if-error: for how long after the store's expiry a failed fetch
+    /// (`get_or_fetch`, `refresh_all`) returns the expired value, marked
+    /// stale, instead of the failure. `None` (the default): never.
+    pub stale_if_error: Option<Duration>,
+    /// A size cap: keep the most recently written N assets; older ones are
+    /// dropped at the next write (re-adding an asset makes it the newest).
+    /// `None` (the default) reads `CACHE_MAX_ENTRIES` at open, as the SDK's
+    /// development branch does, and without it there is no cap (that
+    /// branch's default is 1000); `Some(0)`: no cap, whatever the variable.
+    pub max_entries: Option<usize>,
+    /// Fresh reads: the longest a read (`get`, `get_all`, `contains`, ...)
+    /// may lag behind other processes' writes without calling `load` (see
+    /// `fresh.rs` for the cost). `None` (the default): reads see memory
+    /// only, as in the Python original.
+    pub max_staleness: Option<Duration>,
 }
 
 impl Options {
@@ -76,6 +91,9 @@ impl Options {
             backend_timeout: DEFAULT_BACKEND_TIMEOUT,
             file_mode: DEFAULT_FILE_MODE,
             dir_mode: DEFAULT_DIR_MODE,
+            stale_if_error: None,
+            max_entries: None,
+            max_staleness: None,
         }
     }
 
@@ -135,6 +153,24 @@ impl Options {
     /// See [`Options::backend_timeout`].
     pub fn backend_timeout(mut self, timeout: Duration) -> Self {
         self.backend_timeout = timeout;
+        self
+    }
+
+    /// See [`Options::max_staleness`].
+    pub fn max_staleness(mut self, bound: Option<Duration>) -> Self {
+        self.max_staleness = bound;
+        self
+    }
+
+    /// See [`Options::max_entries`].
+    pub fn max_entries(mut self, cap: Option<usize>) -> Self {
+        self.max_entries = cap;
+        self
+    }
+
+    /// See [`Options::stale_if_error`].
+    pub fn stale_if_error(mut self, grace: Option<Duration>) -> Self {
+        self.stale_if_error = grace;
         self
     }
 }

@@ -52,6 +52,13 @@ impl Key {
         }
     }
 
+    fn into_string(self) -> String {
+        match self {
+            Key::Heap(s) => s.into(),
+            other => other.as_str().to_string(),
+        }
+    }
+
     fn as_str(&self) -> &str {
         match self {
             // SAFETY: the bytes were copied from a `String` in `new`, whole.
@@ -110,6 +117,11 @@ impl<T: Asset> Store<T> {
         Some(&self.entries[pos].1)
     }
 
+    /// The position of `id` in insertion order.
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.position(self.index.hash(id), id)
+    }
+
     pub fn contains(&self, id: &str) -> bool {
         self.position(self.index.hash(id), id).is_some()
     }
@@ -136,6 +148,31 @@ impl<T: Asset> Store<T> {
                 self.entries.push((Key::new(id), asset));
             }
         }
+    }
+
+    /// Keeps the entries for which `keep(position, id)` is true, in order,
+    /// and rebuilds the index (entries are never removed one by one: see
+    /// `index`). O(n): for `remove` and the size cap, not for every read.
+    pub fn retain(&mut self, mut keep: impl FnMut(usize, &str) -> bool) {
+        let entries = std::mem::take(&mut self.entries);
+        let mut fresh = Store::new(self.expiry);
+        // Records kept as they were read (ids that are not valid UTF-8) stay.
+        fresh.kept = std::mem::take(&mut self.kept);
+        for (i, (id, asset)) in entries.into_iter().enumerate() {
+            if keep(i, id.as_str()) {
+                fresh.insert(id.into_string(), asset);
+            }
+        }
+        *self = fresh;
+    }
+
+    /// Removes `id`; true when it was there.
+    pub fn remove(&mut self, id: &str) -> bool {
+        if !self.contains(id) {
+            return false;
+        }
+        self.retain(|_, k| k != id);
+        true
     }
 
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &T)> {

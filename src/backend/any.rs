@@ -8,7 +8,7 @@
 use super::file::{self, FileBackend};
 #[cfg(feature = "redis")]
 use super::redis::RedisBackend;
-use super::{sealed, Backend, Change};
+use super::{sealed, Backend, Change, Claimer};
 use crate::asset::Asset;
 use crate::error::Result;
 use crate::store::Store;
@@ -136,6 +136,33 @@ impl<T: Asset> Backend<T> for AnyBackend {
             AnyBackend::File(b) => Backend::<T>::is_stored(b),
             #[cfg(feature = "redis")]
             AnyBackend::Redis(b) => Backend::<T>::is_stored(&**b),
+        }
+    }
+
+    fn rewrite_filtered(
+        &mut self,
+        lock: &mut Self::WriteLock,
+        memory: &Store<T>,
+        keep: &mut dyn FnMut(usize, &str) -> bool,
+        appended: Option<(&str, &T)>,
+    ) -> Result<()> {
+        locked!(self, lock, |b, l| b
+            .rewrite_filtered(l, memory, keep, appended))
+    }
+
+    fn watched_file(&self) -> Option<std::path::PathBuf> {
+        match self {
+            AnyBackend::File(b) => Backend::<T>::watched_file(b),
+            #[cfg(feature = "redis")]
+            AnyBackend::Redis(b) => Backend::<T>::watched_file(&**b),
+        }
+    }
+
+    fn claimer(&self) -> Claimer {
+        match self {
+            AnyBackend::File(b) => Backend::<T>::claimer(b),
+            #[cfg(feature = "redis")]
+            AnyBackend::Redis(b) => Backend::<T>::claimer(&**b),
         }
     }
 }

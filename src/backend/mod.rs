@@ -23,9 +23,56 @@ pub mod file;
 #[cfg(feature = "redis")]
 pub mod redis;
 
+use std::path::PathBuf;
+use std::time::Duration;
+
 use crate::asset::Asset;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::Store;
+
+/// How the caches of a backend claim a fetch for single-flight (see
+/// `single_flight`). Claims are taken outside the I/O mutex: a claim is
+/// waited for across another caller's whole fetch, and that caller needs the
+/// mutex to store what it fetched.
+#[derive(Debug, Clone)]
+pub enum Claimer {
+    /// OFD byte-range locks on the cache's lock file, in its folder (see
+    /// `backend/file/claim.rs`): the whole host, every language.
+    File {
+        dir: PathBuf,
+        lock_path: PathBuf,
+        file_mode: u32,
+        dir_mode: u32,
+        durable: bool,
+    },
+    /// No claim: every caller that misses fetches. The Redis backend, until
+    /// it claims with `SET NX PX` across hosts.
+    Unclaimed,
+}
+
+/// A held claim (see [`Claimer`]); dropping it releases it.
+#[derive(Debug)]
+pub struct Claim(#[allow(dead_code)] Option<file::claim::Claim>);
+
+impl Claimer {
+    /// Claims `target`, waiting up to `wait` (`None`: forever; zero: one
+    /// try, `LockTimeout` when another holds it).
+    pub fn claim(&self, target: file::claim::Target<'_>, wait: Option<Duration>) -> Result<Claim> {
+        match self {
+            Claimer::File {
+                dir,
+                lock_path,
+                file_mode,
+                dir_mode,
+                durable,
+            } => {
+                file::io::create_folder(dir, *dir_mode, *durable)?;
+                file::claim::acquire(lock_path, target, wait, *file_mode).map(|c| Claim(Some(c)))
+            }
+            Claimer::Unclaimed => Ok(Claim(None)),
+        }
+    }
+}
 
 /// How memory must change to equal what is stored.
 pub enum Change<T> {
@@ -115,4 +162,32 @@ pub trait Backend<T: Asset>: sealed::Sealed + Send {
     /// True when memory reflects something stored (an expired store that is
     /// stored must be deleted; one that is not only has to be forgotten).
     fn is_stored(&self) -> bool;
+
+    /// Stores the entries of `memory` for which `keep(position, id)` is
+    /// true, in order, then `appended` (if any) at the end: what `remove`
+    /// and the size cap write, so that no reader (the Python original
+    /// included) ever meets a record of a dropped asset again.
+    fn rewrite_filtered(
+        &mut self,
+        lock: &mut Self::WriteLock,
+        memory: &Store<T>,
+        keep: &mut dyn FnMut(usize, &str) -> bool,
+        appended: Option<(&str, &T)>,
+    ) -> Result<()> {
+        let _ = (lock, memory, keep, appended);
+        Err(Error::invalid_argument(
+            "this backend cannot drop single assets yet (remove, the size cap)",
+        ))
+    }
+
+    /// A file whose `stat` changes whenever what is stored changes, for fresh
+    /// reads (`fresh.rs`); `None`: reads then load once per bound.
+    fn watched_file(&self) -> Option<PathBuf> {
+        None
+    }
+
+    /// How callers claim a fetch (single-flight). Default: no claims.
+    fn claimer(&self) -> Claimer {
+        Claimer::Unclaimed
+    }
 }

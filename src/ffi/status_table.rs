@@ -54,5 +54,14 @@ statuses! {
         /// another type at the cache's key names, out of memory, or another
         /// server error. The message names the server. Since 0.2.0.
         ASSET_CACHE_BACKEND_ERROR = 12, "backend server refused the operation", [Backend];
+        /// Get-or-fetch, refresh-all: the caller's fetch reported failure (its
+        /// message is the error's) and no stale value could stand in for it.
+        /// Nothing was stored. Since 0.2.0.
+        ASSET_CACHE_FETCH_FAILED = 13, "the fetch failed", [FetchFailed];
+        /// Get-or-fetch, refresh-all: the fetch failed within the
+        /// stale-if-error grace period, so the out-parameters were written with
+        /// the expired value; the message is the fetch's. Not a reason to drop
+        /// the value; a reason to try again later. Since 0.2.0.
+        ASSET_CACHE_STALE = 14, "stale: the fetch failed, an expired value was returned", [];
     }
 }

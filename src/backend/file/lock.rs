@@ -329,7 +329,7 @@ fn is_contended(e: &io::Error) -> bool {
 /// blocking (a FIFO planted at its name is refused at once, as is anything
 /// but a regular file); inside `folder` when given, so that the file is in
 /// the folder we announce on even if the folder's path is swapped meanwhile.
-fn open_lock_file(folder: Option<&File>, path: &Path, file_mode: u32) -> Result<File> {
+pub(crate) fn open_lock_file(folder: Option<&File>, path: &Path, file_mode: u32) -> Result<File> {
     let file = open_lock_file_any(folder, path, file_mode)?;
     let meta = file
         .metadata()

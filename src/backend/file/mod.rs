@@ -8,6 +8,7 @@
 //!   files, quarantine.
 //! * [`lock`]: the inter-process lock (lock-file flock, announcement on the
 //!   folder, turnstile).
+//! * [`claim`]: single-flight claims, OFD byte-range locks on the lock file.
 //! * `read.rs`: what changed in the file since the version memory reflects
 //!   (new records, a whole reread), the repair of a torn file, and the live
 //!   bytes' accounting.
@@ -15,6 +16,7 @@
 //! Here: the backend's state, and the operations of the `Backend` trait
 //! (locks, append, rewrite, delete).
 
+pub mod claim;
 pub mod format;
 pub(crate) mod io;
 pub mod lock;
@@ -28,7 +30,7 @@ use self::format::TAIL;
 use self::io::Opened;
 use self::lock::{Held, Mode};
 use self::read::Read;
-use super::{sealed, Backend, Change};
+use super::{sealed, Backend, Change, Claimer};
 use crate::asset::Asset;
 use crate::error::{Error, Result};
 use crate::log;
@@ -337,5 +339,48 @@ impl<T: Asset> Backend<T> for FileBackend {
 
     fn is_stored(&self) -> bool {
         self.known.is_some()
+    }
+
+    /// A whole new file without the dropped assets (temporary file and
+    /// rename, as any rewrite): an append cannot express a removal that the
+    /// Python original would understand (it calls `from_dict` on every
+    /// value, so a tombstone record would make it discard the whole file).
+    fn rewrite_filtered(
+        &mut self,
+        lock: &mut WriteLock,
+        memory: &Store<T>,
+        keep: &mut dyn FnMut(usize, &str) -> bool,
+        appended: Option<(&str, &T)>,
+    ) -> Result<()> {
+        if let Some(e) = lock.write_denied.take() {
+            return Err(e);
+        }
+        self.remove_stale_temp();
+        let rev = format::new_rev();
+        let mut records = memory.kept().len();
+        let assets = memory
+            .iter()
+            .enumerate()
+            .filter(|(i, (k, _))| keep(*i, k))
+            .map(|(_, pair)| pair)
+            .chain(appended)
+            .inspect(|_| records += 1);
+        let bytes = format::render_with_kept(memory.expiry(), &rev, assets, memory.kept())?;
+        lock.file = None;
+        self.replace_file(&bytes, rev, records)
+    }
+
+    fn watched_file(&self) -> Option<PathBuf> {
+        Some(self.cache_path.clone())
+    }
+
+    fn claimer(&self) -> Claimer {
+        Claimer::File {
+            dir: self.dir.clone(),
+            lock_path: self.lock_path.clone(),
+            file_mode: self.file_mode,
+            dir_mode: self.dir_mode,
+            durable: self.durable,
+        }
     }
 }
