@@ -50,6 +50,9 @@ def lib():
             getattr(l, "asset_cache_" + f).argtypes = [vp]
         l.asset_cache_len.argtypes = [vp, ctypes.POINTER(ctypes.c_size_t)]
         l.asset_cache_expiry.argtypes = [vp, ctypes.POINTER(ctypes.c_double)]
+        l.asset_cache_remove.argtypes = [vp, ctypes.c_char_p, ctypes.POINTER(ctypes.c_bool)]
+        l.asset_cache_ids.argtypes = [vp, ctypes.POINTER(vp)]
+        l.asset_cache_add_many.argtypes = [vp, ctypes.c_char_p]
         l.asset_cache_last_error.restype = ctypes.c_char_p
         _lib = l
     return _lib
@@ -127,6 +130,19 @@ class Cache:
 
     def load(self):
         _check(lib().asset_cache_load(self._h))
+
+    def remove(self, id):
+        removed = ctypes.c_bool()
+        _check(lib().asset_cache_remove(self._h, id.encode("utf-8"), ctypes.byref(removed)))
+        return removed.value
+
+    def ids(self):
+        out = ctypes.c_void_p()
+        _check(lib().asset_cache_ids(self._h, ctypes.byref(out)))
+        return json.loads(_take_string(out))
+
+    def add_many(self, assets):
+        _check(lib().asset_cache_add_many(self._h, json.dumps(assets).encode("utf-8")))
 
     def save(self):
         _check(lib().asset_cache_save(self._h))

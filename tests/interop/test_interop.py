@@ -114,6 +114,33 @@ def test_library_writes_python_reads_all_values_in_order(original, workdir):
         assert fields_all(original) == expected
 
 
+def test_library_remove_keeps_the_file_readable_by_python(original, workdir):
+    # The Python original deletes a file it cannot parse and calls from_dict
+    # on every value: a remove must leave a plain file without the asset.
+    # Checked to fail: with FileBackend::remove appending a tombstone record
+    # ("id": null), Python's load deleted the whole file.
+    with Cache(".cache", NAME) as lib:
+        lib.add_many(sample_assets("r", 10))
+        lib.add(dict(sample_assets("r", 5)[4], name="re-added"))  # a superseded record
+        assert [a["id"] for a in fields_all(original)] == [f"r{i}" for i in range(10)]
+        assert lib.remove("r4") is True
+        assert lib.remove("r0") is True
+        assert lib.remove("nope") is False
+        want = [f"r{i}" for i in range(1, 10) if i != 4]
+        assert lib.ids() == want
+        py = py_cache(original)
+        assert [x.id for x in py.get_all()] == want
+        assert os.path.exists(".cache/model.json"), "Python deleted the file"
+        assert list(file_data()["data"]) == want
+        # Python writes next (its whole memory): the library sees it, and the
+        # removed assets stay removed.
+        py.add(Model(**sample_assets("p", 1)[0]))
+        lib.load()
+        assert lib.ids() == want + ["p0"]
+        assert lib.remove("p0") is True
+        assert [x.id for x in py_cache(original).get_all()] == want
+
+
 def fields_all(original):
     return [fields(x) for x in py_cache(original).get_all()]
 

@@ -20,6 +20,8 @@ mod faults;
 mod limits;
 mod locking;
 mod readers;
+mod removes;
+mod single_flight;
 mod support;
 mod writers;
 
@@ -124,6 +126,26 @@ const TESTS: &[Test] = &[
         "contention_invalidate_waits_for_the_lock",
         contention::invalidate_waits_for_the_lock,
     ),
+    (
+        "removes_concurrent_adds_and_removes_lose_nothing",
+        removes::concurrent_adds_and_removes,
+    ),
+    (
+        "removes_crash_leaves_a_file_python_reads",
+        removes::kill_during_removes,
+    ),
+    (
+        "single_flight_processes_fetch_each_id_once",
+        single_flight::fetch_each_id_once,
+    ),
+    (
+        "single_flight_refresh_all_fetches_once",
+        single_flight::refresh_all_fetches_once,
+    ),
+    (
+        "single_flight_killed_fetcher_hands_over",
+        single_flight::killed_fetcher_hands_over,
+    ),
 ];
 
 fn child_role(role: &str) {
@@ -157,6 +179,12 @@ fn child_role(role: &str) {
         "contention.quick_caller" => contention::child_quick_caller(),
         "contention.timed_adder" => contention::child_timed_adder(),
         "contention.invalidator" => contention::child_invalidator(),
+        "removes.mixer" => removes::child_mixer(),
+        "removes.remover" => removes::child_remover(),
+        "single_flight.getter" => single_flight::child_getter(),
+        "single_flight.refresher" => single_flight::child_refresher(),
+        "single_flight.stuck_fetcher" => single_flight::child_stuck_fetcher(),
+        "single_flight.taker" => single_flight::child_taker(),
         other => panic!("unknown child role {other:?}"),
     }
 }
