@@ -160,6 +160,19 @@ typedef enum {
    * server error. The message names the server. Since 0.2.0.
    */
   ASSET_CACHE_BACKEND_ERROR = 12,
+  /**
+   * Get-or-fetch, refresh-all: the caller's fetch reported failure (its
+   * message is the error's) and no stale value could stand in for it.
+   * Nothing was stored. Since 0.2.0.
+   */
+  ASSET_CACHE_FETCH_FAILED = 13,
+  /**
+   * Get-or-fetch, refresh-all: the fetch failed within the
+   * stale-if-error grace period, so the out-parameters were written with
+   * the expired value; the message is the fetch's. Not a reason to drop
+   * the value; a reason to try again later. Since 0.2.0.
+   */
+  ASSET_CACHE_STALE = 14,
 } asset_cache_status;
 
 /**
@@ -185,6 +198,22 @@ typedef enum {
   ASSET_CACHE_LOG_DEBUG = 4,
 } asset_cache_log_level;
 
+
+/**
+ * The byte of the refresh-all claim.
+ */
+#define ALL_OFFSET 1
+
+/**
+ * Where id claims start: clear of the turnstile, the refresh-all byte and
+ * any fixed-purpose byte added later below it.
+ */
+#define ID_BASE (1 << 20)
+
+/**
+ * Id claims spread over this many bytes.
+ */
+#define ID_SPAN (1 << 40)
 
 /**
  * How long a call waits for another process's lock unless told otherwise,
@@ -234,6 +263,16 @@ typedef enum {
 typedef struct asset_cache asset_cache;
 
 /**
+ * A claim on a fetch, from `asset_cache_begin_fetch` or
+ * `asset_cache_begin_refresh_all`: while the caller holds it, every other
+ * caller of the fleet (thread or process) asking for the same id waits. End
+ * it with exactly one of `asset_cache_claim_complete`,
+ * `asset_cache_claim_fail` or `asset_cache_claim_abandon`, which free it.
+ * It may be ended on any thread. A process that dies holding it releases it.
+ */
+typedef struct asset_cache_claim asset_cache_claim;
+
+/**
  * Options for opening a cache, as an opaque object: create it with
  * asset_cache_config_new, set what you need with the asset_cache_config_set_*
  * functions (every option has a default except the name), open with
@@ -264,6 +303,28 @@ typedef struct asset_cache_config asset_cache_config;
  * one reads it.
  */
 typedef struct asset_cache_error asset_cache_error;
+
+/**
+ * What a fetch callback answers through: pass it to exactly one of
+ * `asset_cache_fetch_ok` or `asset_cache_fetch_fail`, during the callback.
+ * Owned by the library; valid only during the callback.
+ */
+typedef struct asset_cache_fetch asset_cache_fetch;
+
+/**
+ * A fetch callback for `asset_cache_get_or_fetch` (`id` is the id looked
+ * up) and `asset_cache_refresh_all` (`id` is NULL). It runs the fetch and
+ * answers through `fetch`: `asset_cache_fetch_ok` with the JSON text (one
+ * asset object, or for refresh-all an array of them), or
+ * `asset_cache_fetch_fail` with a message. Answering neither counts as a
+ * failure.
+ *
+ * It runs on the calling thread, with no lock of the cache held (only the
+ * claim, which other callers of the same id wait for), so it may call this
+ * library, on this handle too. It must return normally: no C++ exception,
+ * `longjmp` or Go panic may cross it. `id` is borrowed for the call.
+ */
+typedef void (*asset_cache_fetch_callback)(void *userdata, const char *id, asset_cache_fetch *fetch);
 
 /**
  * A log callback: `userdata` as installed, the level, and the message
@@ -492,6 +553,184 @@ const char *asset_cache_error_message(const asset_cache_error *err);
 void asset_cache_error_free(asset_cache_error *err);
 
 /**
+ * Answers a fetch callback with the fetched JSON text: one asset object
+ * (get-or-fetch; stored under the id looked up, which need not be its own
+ * "id") or an array of them (refresh-all). `json` is copied. It is checked
+ * when the callback returns, with the same statuses as `asset_cache_add` /
+ * `asset_cache_add_list`. A NULL `fetch` or `json` is ignored.
+ */
+void asset_cache_fetch_ok(asset_cache_fetch *fetch, const char *json);
+
+/**
+ * Answers a fetch callback with a failure: `message` (copied; NULL gives a
+ * generic one) becomes the message of the FETCH_FAILED or STALE status.
+ */
+void asset_cache_fetch_fail(asset_cache_fetch *fetch, const char *message);
+
+/**
+ * The asset `id`: from the cache when present and valid; otherwise `fetch`
+ * runs, in one caller of the whole fleet at a time (threads and processes
+ * of this library on this host, whatever their language), its answer is
+ * stored under `id` and returned. The others wait for it (up to the lock
+ * timeout) and get the stored asset without fetching. Memory is brought up
+ * to date with the file before fetching, so another process's add counts.
+ *
+ * On OK or STALE, `*out_json` receives the asset's JSON text, owned by the
+ * caller (free it with `asset_cache_string_free`).
+ * Statuses: OK; STALE (the fetch failed within the stale-if-error grace
+ * period: `*out_json` is the expired asset, `asset_cache_last_error` the
+ * fetch's message); FETCH_FAILED (the fetch's message; nothing stored);
+ * INVALID_JSON, MISSING_ID (what the fetch answered is not an asset, as for
+ * `asset_cache_add`; nothing stored); LOCK_TIMEOUT (another caller's fetch
+ * outlasted the lock timeout); INVALID_ARGUMENT (NULL argument), INVALID_UTF8,
+ * IO, LOCK, NO_MEMORY, PANIC. Thread-safe. (Since 0.2.)
+ */
+asset_cache_status asset_cache_get_or_fetch(const asset_cache *cache,
+                                            const char *id,
+                                            asset_cache_fetch_callback fetch,
+                                            void *userdata,
+                                            char **out_json);
+
+/**
+ * asset_cache_get_or_fetch, with the failure also handed out through `err` (see
+ * asset_cache_error; the rule of the `_ex` functions). Since 0.2.0.
+ */
+asset_cache_status asset_cache_get_or_fetch_ex(const asset_cache *cache,
+                                               const char *id,
+                                               asset_cache_fetch_callback fetch,
+                                               void *userdata,
+                                               char **out_json,
+                                               asset_cache_error **err);
+
+/**
+ * The whole store when valid (not expired, not empty); otherwise `fetch`
+ * (called with a NULL id) runs in one caller of the whole fleet at a time,
+ * and its answer, a JSON array of assets, replaces the store as
+ * `asset_cache_add_list` does; the others wait and read the new store.
+ *
+ * On OK or STALE, `*out_json` receives the store's assets as a JSON array,
+ * owned by the caller. Statuses as `asset_cache_get_or_fetch`.
+ * (Since 0.2.)
+ */
+asset_cache_status asset_cache_refresh_all(const asset_cache *cache,
+                                           asset_cache_fetch_callback fetch,
+                                           void *userdata,
+                                           char **out_json);
+
+/**
+ * asset_cache_refresh_all, with the failure also handed out through `err` (see
+ * asset_cache_error; the rule of the `_ex` functions). Since 0.2.0.
+ */
+asset_cache_status asset_cache_refresh_all_ex(const asset_cache *cache,
+                                              asset_cache_fetch_callback fetch,
+                                              void *userdata,
+                                              char **out_json,
+                                              asset_cache_error **err);
+
+/**
+ * The first half of `asset_cache_get_or_fetch`, for a fetch that runs
+ * elsewhere (an event loop): waits up to `wait_ms` (negative: forever; 0:
+ * not at all) for another caller's fetch of `id`, then
+ * * OK: the asset is cached; `*out_json` receives it (caller-owned) and
+ *   `*out_claim` is set to NULL;
+ * * NOT_FOUND: it is not; `*out_claim` receives a claim, and the caller
+ *   fetches, then ends the claim with `asset_cache_claim_complete`,
+ *   `asset_cache_claim_fail` or `asset_cache_claim_abandon`;
+ * * LOCK_TIMEOUT: another caller still fetches it (at once when `wait_ms`
+ *   is 0: poll again later, e.g. from a timer, without blocking).
+ *
+ * Other statuses: INVALID_ARGUMENT, INVALID_UTF8, MISSING_ID (empty id),
+ * IO, LOCK, NO_MEMORY, PANIC. (Since 0.2.)
+ */
+asset_cache_status asset_cache_begin_fetch(const asset_cache *cache,
+                                           const char *id,
+                                           int64_t wait_ms,
+                                           asset_cache_claim **out_claim,
+                                           char **out_json);
+
+/**
+ * asset_cache_begin_fetch, with the failure also handed out through `err` (see
+ * asset_cache_error; the rule of the `_ex` functions). Since 0.2.0.
+ */
+asset_cache_status asset_cache_begin_fetch_ex(const asset_cache *cache,
+                                              const char *id,
+                                              int64_t wait_ms,
+                                              asset_cache_claim **out_claim,
+                                              char **out_json,
+                                              asset_cache_error **err);
+
+/**
+ * `asset_cache_begin_fetch` for refresh-all: OK with the valid store's
+ * assets as a JSON array in `*out_json`, or NOT_FOUND with a claim in
+ * `*out_claim` (complete it with the array of every asset), or
+ * LOCK_TIMEOUT. (Since 0.2.)
+ */
+asset_cache_status asset_cache_begin_refresh_all(const asset_cache *cache,
+                                                 int64_t wait_ms,
+                                                 asset_cache_claim **out_claim,
+                                                 char **out_json);
+
+/**
+ * asset_cache_begin_refresh_all, with the failure also handed out through `err` (see
+ * asset_cache_error; the rule of the `_ex` functions). Since 0.2.0.
+ */
+asset_cache_status asset_cache_begin_refresh_all_ex(const asset_cache *cache,
+                                                    int64_t wait_ms,
+                                                    asset_cache_claim **out_claim,
+                                                    char **out_json,
+                                                    asset_cache_error **err);
+
+/**
+ * Ends a claim with what was fetched: `json` (borrowed) is one asset for a
+ * claim from `asset_cache_begin_fetch` (stored under the claimed id), or an
+ * array of assets for one from `asset_cache_begin_refresh_all` (replacing
+ * the store). Frees the claim, whatever the status; waiters then read what
+ * was stored. Statuses: as `asset_cache_add` / `asset_cache_add_list`
+ * (INVALID_JSON, MISSING_ID: nothing stored). (Since 0.2.)
+ */
+asset_cache_status asset_cache_claim_complete(const asset_cache *cache,
+                                              asset_cache_claim *claim,
+                                              const char *json);
+
+/**
+ * asset_cache_claim_complete, with the failure also handed out through `err` (see
+ * asset_cache_error; the rule of the `_ex` functions). Since 0.2.0.
+ */
+asset_cache_status asset_cache_claim_complete_ex(const asset_cache *cache,
+                                                 asset_cache_claim *claim,
+                                                 const char *json,
+                                                 asset_cache_error **err);
+
+/**
+ * Ends a claim whose fetch failed, with `message` (borrowed; NULL gives a
+ * generic one). Frees the claim; the next waiter fetches. Statuses:
+ * STALE (within the stale-if-error grace period: `*out_json`, which may be
+ * NULL when not wanted, receives the expired asset, or for refresh-all the
+ * expired store's array, caller-owned), else FETCH_FAILED with `message`.
+ * (Since 0.2.)
+ */
+asset_cache_status asset_cache_claim_fail(const asset_cache *cache,
+                                          asset_cache_claim *claim,
+                                          const char *message,
+                                          char **out_json);
+
+/**
+ * asset_cache_claim_fail, with the failure also handed out through `err` (see
+ * asset_cache_error; the rule of the `_ex` functions). Since 0.2.0.
+ */
+asset_cache_status asset_cache_claim_fail_ex(const asset_cache *cache,
+                                             asset_cache_claim *claim,
+                                             const char *message,
+                                             char **out_json,
+                                             asset_cache_error **err);
+
+/**
+ * Ends a claim without a result (the fetch was cancelled): frees it, and
+ * the next waiter fetches. NULL is a no-op. (Since 0.2.)
+ */
+void asset_cache_claim_abandon(asset_cache_claim *claim);
+
+/**
  * Closes the handle and frees its memory. The files stay. NULL is a no-op.
  * The handle must not be used afterwards, nor freed twice (see
  * `asset_cache` for what that gets).
@@ -717,6 +956,98 @@ asset_cache_status asset_cache_new(const char *name, asset_cache **out);
  * empty dir, ttl_seconds 0), INVALID_UTF8, IO, LOCK, LOCK_TIMEOUT, PANIC.
  */
 asset_cache_status asset_cache_open(const asset_cache_options *opts, asset_cache **out);
+
+/**
+ * Removes the asset `id` (a model deleted or changed on the service) from
+ * the file and from memory, after reading what other processes wrote.
+ * `*out_removed` (may be NULL) receives whether it was cached. The file is
+ * rewritten whole and renamed into place, so every reader, the Python
+ * original included, sees it with or without the asset, never a mark it
+ * cannot read. Statuses: OK, INVALID_ARGUMENT, INVALID_UTF8, MISSING_ID
+ * (empty id), IO, LOCK, LOCK_TIMEOUT, PANIC. (Since 0.2.)
+ */
+asset_cache_status asset_cache_remove(const asset_cache *cache, const char *id, bool *out_removed);
+
+/**
+ * asset_cache_remove, with the failure also handed out through `err` (see
+ * asset_cache_error; the rule of the `_ex` functions). Since 0.2.0.
+ */
+asset_cache_status asset_cache_remove_ex(const asset_cache *cache,
+                                         const char *id,
+                                         bool *out_removed,
+                                         asset_cache_error **err);
+
+/**
+ * Writes to `*out_contains` whether `id` is cached and the store has not
+ * expired, from memory (the SDK's `id in cache`). Statuses: OK,
+ * INVALID_ARGUMENT, INVALID_UTF8, PANIC. (Since 0.2.)
+ */
+asset_cache_status asset_cache_contains(const asset_cache *cache,
+                                        const char *id,
+                                        bool *out_contains);
+
+/**
+ * asset_cache_contains, with the failure also handed out through `err` (see
+ * asset_cache_error; the rule of the `_ex` functions). Since 0.2.0.
+ */
+asset_cache_status asset_cache_contains_ex(const asset_cache *cache,
+                                           const char *id,
+                                           bool *out_contains,
+                                           asset_cache_error **err);
+
+/**
+ * The ids, in insertion order, as a JSON array of strings ("[]" when empty
+ * or expired), from memory. `*out_json` is caller-owned (free it with
+ * `asset_cache_string_free`). Statuses: OK, INVALID_ARGUMENT, NO_MEMORY,
+ * PANIC. (Since 0.2.)
+ */
+asset_cache_status asset_cache_ids(const asset_cache *cache, char **out_json);
+
+/**
+ * asset_cache_ids, with the failure also handed out through `err` (see
+ * asset_cache_error; the rule of the `_ex` functions). Since 0.2.0.
+ */
+asset_cache_status asset_cache_ids_ex(const asset_cache *cache,
+                                      char **out_json,
+                                      asset_cache_error **err);
+
+/**
+ * Adds the assets of `assets_json` (a JSON array of objects with a
+ * non-empty string "id"; borrowed) in one write, keeping every other asset
+ * (the SDK's `add_many`; `asset_cache_add_list` replaces them instead).
+ * Every element is checked first: one bad element rejects the call, the
+ * message names its index, nothing is written. Statuses: as
+ * `asset_cache_add_list`. (Since 0.2.)
+ */
+asset_cache_status asset_cache_add_many(const asset_cache *cache, const char *assets_json);
+
+/**
+ * asset_cache_add_many, with the failure also handed out through `err` (see
+ * asset_cache_error; the rule of the `_ex` functions). Since 0.2.0.
+ */
+asset_cache_status asset_cache_add_many_ex(const asset_cache *cache,
+                                           const char *assets_json,
+                                           asset_cache_error **err);
+
+/**
+ * Adds one asset under `key` instead of its own "id" (a lookup by slug
+ * answered with the canonical asset: the SDK's `add(asset, key=...)`).
+ * `asset_json` must still be an object with a non-empty string "id".
+ * Both strings are borrowed. Statuses: as `asset_cache_add`, and
+ * MISSING_ID for an empty key. (Since 0.2.)
+ */
+asset_cache_status asset_cache_add_with_key(const asset_cache *cache,
+                                            const char *key,
+                                            const char *asset_json);
+
+/**
+ * asset_cache_add_with_key, with the failure also handed out through `err` (see
+ * asset_cache_error; the rule of the `_ex` functions). Since 0.2.0.
+ */
+asset_cache_status asset_cache_add_with_key_ex(const asset_cache *cache,
+                                               const char *key,
+                                               const char *asset_json,
+                                               asset_cache_error **err);
 
 #ifdef __cplusplus
 }  // extern "C"

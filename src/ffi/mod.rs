@@ -20,20 +20,24 @@
 mod boundary;
 mod config;
 mod error;
+mod fetch;
 mod handle;
 mod log;
 mod ops;
 mod options_0_1;
+mod per_asset;
 pub mod status;
 
 use std::ffi::c_char;
 
 pub use config::*;
 pub use error::*;
+pub use fetch::*;
 pub use handle::*;
 pub use log::*;
 pub use ops::*;
 pub use options_0_1::*;
+pub use per_asset::*;
 pub use status::asset_cache_status;
 
 use boundary::run_value;
