@@ -24,6 +24,8 @@ static const char *USAGE =
     "  info            file, number of assets, expiry, validity\n"
     "  get ID          print the asset with this id (exit 1 if absent)\n"
     "  list            print all assets as one JSON array, in insertion order\n"
+    "  ids             print the ids as one JSON array, in insertion order\n"
+    "  remove ID       remove the asset with this id (exit 1 if absent)\n"
     "  add FILE|-      add one asset (a JSON object with an \"id\")\n"
     "  add-list FILE|- replace everything with a JSON array of assets\n"
     "  invalidate      empty the cache and delete its file\n"
@@ -134,9 +136,10 @@ int main(int argc, char **argv) {
   const char *cmd = argv[i++];
   const char *arg = i < argc ? argv[i++] : NULL;
   if (i < argc) return usage_error("unexpected argument '%s'", argv[i]);
-  int needs_arg = strcmp(cmd, "get") == 0 || strcmp(cmd, "add") == 0 || strcmp(cmd, "add-list") == 0;
+  int needs_arg = strcmp(cmd, "get") == 0 || strcmp(cmd, "add") == 0 ||
+                  strcmp(cmd, "add-list") == 0 || strcmp(cmd, "remove") == 0;
   int known = needs_arg || strcmp(cmd, "info") == 0 || strcmp(cmd, "list") == 0 ||
-              strcmp(cmd, "invalidate") == 0;
+              strcmp(cmd, "ids") == 0 || strcmp(cmd, "invalidate") == 0;
   if (!known) return usage_error("unknown command '%s'", cmd);
   if (needs_arg && arg == NULL) return usage_error("'%s' needs an argument", cmd);
   if (!needs_arg && arg != NULL) return usage_error("unexpected argument '%s'", arg);
@@ -167,6 +170,20 @@ int main(int argc, char **argv) {
   } else if (strcmp(cmd, "list") == 0) {
     s = asset_cache_get_all(cache, &json);
     rc = s == ASSET_CACHE_OK ? print_and_free(json) : library_error("list", s);
+  } else if (strcmp(cmd, "ids") == 0) {
+    s = asset_cache_ids(cache, &json);
+    rc = s == ASSET_CACHE_OK ? print_and_free(json) : library_error("ids", s);
+  } else if (strcmp(cmd, "remove") == 0) {
+    bool removed = false;
+    s = asset_cache_remove(cache, arg, &removed);
+    if (s != ASSET_CACHE_OK) {
+      rc = library_error("remove", s);
+    } else if (!removed) {
+      fprintf(stderr, "asset-cache: no asset with id '%s'\n", arg);
+      rc = EXIT_NOT_FOUND;
+    } else {
+      printf("remove: ok (%s removed from %s/%s.json)\n", arg, dir, name);
+    }
   } else if (strcmp(cmd, "add") == 0 || strcmp(cmd, "add-list") == 0) {
     char *input = slurp(arg);
     if (input == NULL) {

@@ -53,6 +53,13 @@ echo '{"name": "no id"}' >"$dir/noid.json"
 expect 3 '^asset-cache: add failed: asset has no "id" member$' -- "${c[@]}" add "$dir/noid.json"
 expect 3 "cannot open .*/missing.json" -- "${c[@]}" add "$dir/missing.json"
 expect 0 "assets:  10" -- "${c[@]}" info
+expect 0 '^\["640b517694bf816d35a59125",.*"from-stdin"\]$' -- "${c[@]}" ids
+expect 0 "remove: ok \(from-stdin removed" -- "${c[@]}" remove from-stdin
+expect 1 "no asset with id 'from-stdin'" -- "${c[@]}" remove from-stdin
+expect 2 "'remove' needs an argument" -- "${c[@]}" remove
+expect 0 "assets:  9" -- "${c[@]}" info
+out=$(echo '{"id":"from-stdin","name":"piped"}' | "${launcher[@]}" "$cli" "${c[@]}" add - 2>&1) \
+  && grep -q "add: ok (10 assets" <<<"$out" || { echo "FAIL: re-add from stdin: $out"; fails=$((fails + 1)); }
 # The file is still the Python original's shape after all of that.
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["data"])==10 and d["expiry"]>0' \
   "$dir/model.json" || { echo "FAIL: file shape"; fails=$((fails + 1)); }

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -241,6 +242,56 @@ int main(int argc, char **argv) {
   CHECK(second.size() == 0 && !second.has_valid_cache());
   struct stat st;
   CHECK(stat((dir + "/models.json").c_str(), &st) != 0);
+
+  // get_or_fetch with a std::function: fetched once, then from the cache.
+  {
+    assetcache::options fo;
+    fo.dir = dir;
+    fo.name = "fetched";
+    assetcache::cache f(fo);
+    f.invalidate();
+    int calls = 0;
+    auto fetch = [&calls](std::string_view id) {
+      ++calls;
+      return R"({"id":")" + std::string(id) + R"(","src":"service"})";
+    };
+    CHECK(f.get_or_fetch("m1", fetch) == R"({"id":"m1","src":"service"})");
+    bool stale = true;
+    CHECK(f.get_or_fetch("m1", fetch, &stale) == R"({"id":"m1","src":"service"})");
+    CHECK(calls == 1 && !stale);
+    // A fetch that throws: its own exception comes back, nothing is stored.
+    try {
+      f.get_or_fetch("m2", [](std::string_view) -> std::string {
+        throw std::out_of_range("service down");
+      });
+      CHECK(false);
+    } catch (const std::out_of_range &e) {
+      CHECK(std::string(e.what()) == "service down");
+    }
+    CHECK(!f.contains("m2"));
+    // Bad JSON from a fetch: add()'s status.
+    try {
+      f.get_or_fetch("m3", [](std::string_view) { return std::string("{oops"); });
+      CHECK(false);
+    } catch (const assetcache::error &e) {
+      CHECK(e.status() == ASSET_CACHE_INVALID_JSON);
+    }
+    // refresh_all replaces an invalid store once; per-asset members.
+    f.invalidate();
+    int lists = 0;
+    auto list = [&lists] {
+      ++lists;
+      return std::string(R"([{"id":"a"},{"id":"b"}])");
+    };
+    CHECK(f.refresh_all(list) == R"([{"id":"a"},{"id":"b"}])");
+    CHECK(f.refresh_all(list) == R"([{"id":"a"},{"id":"b"}])");
+    CHECK(lists == 1);
+    f.add_many(R"([{"id":"c"}])");
+    f.add("slug", R"({"id":"canonical"})");
+    CHECK(f.ids() == R"(["a","b","c","slug"])");
+    CHECK(f.remove("b") && !f.remove("b") && !f.contains("b"));
+    CHECK(f.ids() == R"(["a","c","slug"])");
+  }
 
   // Default options and the one-argument constructor use ".cache" in the
   // current folder, as the Python original does.

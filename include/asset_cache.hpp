@@ -40,6 +40,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -164,6 +166,33 @@ struct config_free {
   void operator()(asset_cache_config *c) const noexcept { asset_cache_config_free(c); }
 };
 
+// A fetch given to get_or_fetch / refresh_all, called from the C callback. An
+// exception must not cross the C library's frames: it is caught here, its
+// what() becomes the fetch's failure message, and it is rethrown once the C
+// call has returned.
+struct fetch_call {
+  const std::function<std::string(std::string_view)> *fetch;
+  std::exception_ptr thrown;
+
+  static void trampoline(void *userdata, const char *id, asset_cache_fetch *answer) noexcept {
+    auto *self = static_cast<fetch_call *>(userdata);
+    try {
+      const std::string json = (*self->fetch)(id ? std::string_view(id) : std::string_view());
+      if (json.find('\0') != std::string::npos) {
+        asset_cache_fetch_fail(answer, "the fetch returned text with a NUL byte");
+        return;
+      }
+      asset_cache_fetch_ok(answer, json.c_str());
+    } catch (const std::exception &e) {
+      self->thrown = std::current_exception();
+      asset_cache_fetch_fail(answer, e.what());
+    } catch (...) {
+      self->thrown = std::current_exception();
+      asset_cache_fetch_fail(answer, "the fetch threw a non-standard exception");
+    }
+  }
+};
+
 }  // namespace detail
 
 /**
@@ -278,6 +307,93 @@ class cache {
     return clock::time_point(std::chrono::duration_cast<clock::duration>(since_epoch));
   }
 
+  /**
+   * The asset `id` (JSON text): from the cache when present and valid, else
+   * `fetch(id)` runs and what it returns (one JSON asset object) is stored
+   * under `id` and returned. Single-flight: while one thread or process of
+   * the host fetches an id, every other get_or_fetch of it waits (up to the
+   * lock timeout) and gets the stored asset without fetching.
+   *
+   * If `fetch` throws: within the stale-if-error grace period of an expired
+   * asset that asset is returned and `*stale` (when given) set to true;
+   * otherwise the exception is rethrown as it was. Bad JSON from `fetch`
+   * throws assetcache::error with add()'s status; nothing is stored.
+   */
+  std::string get_or_fetch(std::string_view id,
+                           const std::function<std::string(std::string_view id)> &fetch,
+                           bool *stale = nullptr) {
+    const std::string key = detail::c_string(id, "get_or_fetch", "id");
+    detail::fetch_call call{&fetch, nullptr};
+    char *raw = nullptr;
+    detail::error_slot err;
+    const asset_cache_status status = asset_cache_get_or_fetch_ex(
+        handle_.get(), key.c_str(), &detail::fetch_call::trampoline, &call, &raw, err.out());
+    return finish(status, call, raw, err, stale, "get_or_fetch");
+  }
+
+  /**
+   * Every asset (a JSON array) when the store is valid, else `fetch()` runs
+   * (returning a JSON array of every asset), in one caller of the host at a
+   * time, and replaces the store as add_list() does. Stale-if-error and
+   * exceptions as get_or_fetch().
+   */
+  std::string refresh_all(const std::function<std::string()> &fetch, bool *stale = nullptr) {
+    const std::function<std::string(std::string_view)> adapted = [&fetch](std::string_view) {
+      return fetch();
+    };
+    detail::fetch_call call{&adapted, nullptr};
+    char *raw = nullptr;
+    detail::error_slot err;
+    const asset_cache_status status = asset_cache_refresh_all_ex(
+        handle_.get(), &detail::fetch_call::trampoline, &call, &raw, err.out());
+    return finish(status, call, raw, err, stale, "refresh_all");
+  }
+
+  /** Adds one asset under `key` instead of its own "id" (a lookup by slug). */
+  void add(std::string_view key, std::string_view asset_json) {
+    const std::string k = detail::c_string(key, "add", "key");
+    const std::string json = detail::c_string(asset_json, "add", "asset");
+    detail::check("add", [&](asset_cache_error **err) {
+      return asset_cache_add_with_key_ex(handle_.get(), k.c_str(), json.c_str(), err);
+    });
+  }
+
+  /** Adds the assets of a JSON array in one write, keeping the others. All or nothing on bad input. */
+  void add_many(std::string_view assets_json) {
+    const std::string json = detail::c_string(assets_json, "add_many", "asset list");
+    detail::check("add_many", [&](asset_cache_error **err) {
+      return asset_cache_add_many_ex(handle_.get(), json.c_str(), err);
+    });
+  }
+
+  /** Removes the asset `id` from the file and memory; true when it was cached. */
+  bool remove(std::string_view id) {
+    const std::string key = detail::c_string(id, "remove", "id");
+    bool removed = false;
+    detail::check("remove", [&](asset_cache_error **err) {
+      return asset_cache_remove_ex(handle_.get(), key.c_str(), &removed, err);
+    });
+    return removed;
+  }
+
+  /** True when `id` is cached and the store has not expired. From memory. */
+  bool contains(std::string_view id) const {
+    const std::string key = detail::c_string(id, "contains", "id");
+    bool has = false;
+    detail::check("contains", [&](asset_cache_error **err) {
+      return asset_cache_contains_ex(handle_.get(), key.c_str(), &has, err);
+    });
+    return has;
+  }
+
+  /** The ids in insertion order, as a JSON array of strings. From memory. */
+  std::string ids() const {
+    char *raw = nullptr;
+    detail::check("ids", [&](asset_cache_error **err) { return asset_cache_ids_ex(handle_.get(), &raw, err); });
+    const detail::owned_string json(raw);
+    return std::string(json.get());
+  }
+
   /** Number of assets in memory. */
   std::size_t size() const {
     std::size_t len = 0;
@@ -314,6 +430,17 @@ class cache {
       return asset_cache_open_config(cfg.get(), &raw, err);
     });
     handle_.reset(raw);
+  }
+
+  static std::string finish(asset_cache_status status, const detail::fetch_call &call, char *raw,
+                            const detail::error_slot &err, bool *stale, const char *operation) {
+    if (stale) *stale = status == ASSET_CACHE_STALE;
+    if (status == ASSET_CACHE_OK || status == ASSET_CACHE_STALE) {
+      const detail::owned_string json(raw);
+      return std::string(json.get());
+    }
+    if (status == ASSET_CACHE_FETCH_FAILED && call.thrown) std::rethrow_exception(call.thrown);
+    detail::fail(status, err, operation);
   }
 
   std::unique_ptr<asset_cache, detail::handle_free> handle_;

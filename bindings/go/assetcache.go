@@ -73,6 +73,12 @@ const (
 	// succeed), or it refused the operation.
 	StatusBackendUnavailable Status = C.ASSET_CACHE_BACKEND_UNAVAILABLE
 	StatusBackendError       Status = C.ASSET_CACHE_BACKEND_ERROR
+	// StatusFetchFailed: GetOrFetch/RefreshAll's fetch failed and no stale
+	// value stood in for it (library 0.2).
+	StatusFetchFailed Status = C.ASSET_CACHE_FETCH_FAILED
+	// StatusStale: the fetch failed within the stale-if-error grace period,
+	// and the expired value was returned (library 0.2).
+	StatusStale Status = C.ASSET_CACHE_STALE
 )
 
 // String is the library's description of the status, e.g. "not found".
@@ -127,6 +133,8 @@ var (
 	ErrPanic              error = &Error{Status: StatusPanic}
 	ErrBackendUnavailable error = &Error{Status: StatusBackendUnavailable}
 	ErrBackendError       error = &Error{Status: StatusBackendError}
+	ErrFetchFailed        error = &Error{Status: StatusFetchFailed}
+	ErrStale              error = &Error{Status: StatusStale}
 )
 
 // ErrClosed is wrapped (as Err of an *Error with StatusInvalidArgument) by
@@ -367,6 +375,8 @@ type Cache struct {
 	// concurrent calls on one handle), Close takes it exclusively.
 	mu     sync.RWMutex
 	handle *C.asset_cache
+	// lockTimeout bounds GetOrFetch's wait for another fetch (negative: none).
+	lockTimeout time.Duration
 }
 
 // Open opens the cache name (files <dir>/<name>.json and <dir>/<name>.lock)
@@ -427,7 +437,11 @@ func Open(name string, opts ...Option) (*Cache, error) {
 	}); err != nil {
 		return nil, err
 	}
-	c := &Cache{handle: h}
+	wait := DefaultLockTimeout
+	if cfg.lockTimeout != nil {
+		wait = time.Duration(*cfg.lockTimeout) * time.Millisecond
+	}
+	c := &Cache{handle: h, lockTimeout: wait}
 	runtime.SetFinalizer(c, (*Cache).Close)
 	return c, nil
 }

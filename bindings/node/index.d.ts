@@ -15,6 +15,8 @@ export declare const Status: Readonly<{
   PANIC: 10;
   BACKEND_UNAVAILABLE: 11;
   BACKEND_ERROR: 12;
+  FETCH_FAILED: 13;
+  STALE: 14;
 }>;
 
 export type StatusCode = (typeof Status)[keyof typeof Status];
@@ -33,6 +35,8 @@ export type AssetCacheErrorCode =
   | 'ASSET_CACHE_PANIC'
   | 'ASSET_CACHE_BACKEND_UNAVAILABLE'
   | 'ASSET_CACHE_BACKEND_ERROR'
+  | 'ASSET_CACHE_FETCH_FAILED'
+  | 'ASSET_CACHE_STALE'
   | 'ASSET_CACHE_CLOSED';
 
 /** A failure reported by the library, or refused before calling it. */

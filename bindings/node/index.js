@@ -29,6 +29,8 @@ const Status = Object.freeze({
   PANIC: 10,
   BACKEND_UNAVAILABLE: 11,
   BACKEND_ERROR: 12,
+  FETCH_FAILED: 13,
+  STALE: 14,
 });
 
 const CODE_BY_STATUS = Object.fromEntries(

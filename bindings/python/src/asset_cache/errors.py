@@ -45,6 +45,8 @@ class Status(enum.IntEnum):
     PANIC = 10
     BACKEND_UNAVAILABLE = 11
     BACKEND_ERROR = 12
+    FETCH_FAILED = 13
+    STALE = 14
 
 
 class CacheError(Exception):
