@@ -387,6 +387,49 @@ fn rust_api(n: usize, data: &Path) {
         "ops/s",
     );
 
+    // Fresh reads (Options::max_staleness) against them off, in this run:
+    // bound 0 stats the file on every read; 10 ms at most once per 10 ms.
+    for bound_ms in [0u64, 10] {
+        let fresh = AssetCache::<RawAsset>::open(
+            Options::new("model")
+                .dir(&dir)
+                .ttl(Duration::from_secs(86_400))
+                .max_staleness(Some(Duration::from_millis(bound_ms))),
+        )
+        .expect("open cache");
+        // "Off" again right before, so that both see the same machine state.
+        let t = time_median(
+            || (),
+            |()| {
+                for id in &order {
+                    black_box(cache.with_asset(id, |a| a.json().len()));
+                }
+            },
+        );
+        let tf = time_median(
+            || (),
+            |()| {
+                for id in &order {
+                    black_box(fresh.with_asset(id, |a| a.json().len()));
+                }
+            },
+        );
+        report(
+            "rust",
+            &format!("get (borrow), 1 thread, fresh reads {bound_ms} ms"),
+            n,
+            order.len() as f64 / tf,
+            "ops/s",
+        );
+        report(
+            "rust",
+            &format!("get: fresh reads {bound_ms} ms, time vs off"),
+            n,
+            tf / t,
+            "x",
+        );
+    }
+
     let t = time_median(|| (), |()| drop(black_box(cache.get_all())));
     report("rust", "get_all (clones)", n, t, "s");
     drop(cache);

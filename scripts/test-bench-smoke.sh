@@ -25,6 +25,10 @@ for op in open "add one" add_list "get, 1 thread" "get, 2 threads" "get, 4 threa
   get_all "peak RSS"; do
   expect ours "$op" 200
 done
+for op in "get (borrow), 1 thread, fresh reads 0 ms" "get (borrow), 1 thread, fresh reads 10 ms" \
+  "get: fresh reads 0 ms, time vs off"; do
+  expect rust "$op" 200
+done
 for op in "open: read + serde_json validate" "add_list: write the file once" \
   "get: malloc + memcpy 1 KB"; do
   expect limit "$op" 200
