@@ -192,6 +192,43 @@ int main(int argc, char **argv) {
   asset_cache_free(other);
   asset_cache_free(cache);
 
+  /* Stale-if-error through the options object: within the grace period a
+   * failed fetch returns the expired asset with STALE and the fetch's
+   * message; with no grace, FETCH_FAILED. */
+  {
+    char sdir[4096];
+    snprintf(sdir, sizeof sdir, "%s/stale", dir);
+    asset_cache_config *cfg = NULL;
+    CHECK_OK(asset_cache_config_new(&cfg));
+    CHECK_OK(asset_cache_config_set_dir(cfg, sdir));
+    CHECK_OK(asset_cache_config_set_name(cfg, "model"));
+    CHECK_OK(asset_cache_config_set_ttl_seconds(cfg, 1));
+    CHECK_OK(asset_cache_config_set_stale_if_error_ms(cfg, 30000));
+    asset_cache *s = NULL;
+    CHECK_OK(asset_cache_open_config(cfg, &s, NULL));
+    CHECK_OK(asset_cache_config_set_stale_if_error_ms(cfg, 0));
+    asset_cache *strict = NULL;
+    CHECK_OK(asset_cache_open_config(cfg, &strict, NULL));
+    asset_cache_config_free(cfg);
+    CHECK_OK(asset_cache_invalidate(s));
+    CHECK_OK(asset_cache_add(s, "{\"id\":\"m1\",\"v\":1}"));
+    CHECK_OK(asset_cache_load(strict));
+    usleep(1100 * 1000);
+    struct fetcher outage = {NULL, NULL, "outage", 0};
+    json = NULL;
+    asset_cache_error *err = NULL;
+    CHECK_STATUS(asset_cache_get_or_fetch_ex(s, "m1", fetch_cb, &outage, &json, &err), ASSET_CACHE_STALE);
+    CHECK(json != NULL && strcmp(json, "{\"id\":\"m1\",\"v\":1}") == 0);
+    CHECK(err != NULL && strcmp(asset_cache_error_message(err), "outage") == 0);
+    asset_cache_string_free(json);
+    asset_cache_error_free(err);
+    json = NULL;
+    CHECK_STATUS(asset_cache_get_or_fetch(strict, "m1", fetch_cb, &outage, &json), ASSET_CACHE_FETCH_FAILED);
+    CHECK(json == NULL);
+    asset_cache_free(strict);
+    asset_cache_free(s);
+  }
+
   /* Single-flight across 8 processes x 50 ids: exactly 50 fetches. */
   cache = open_cache(dir);
   CHECK_OK(asset_cache_invalidate(cache));

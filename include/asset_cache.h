@@ -502,6 +502,38 @@ asset_cache_status asset_cache_config_set_file_mode(asset_cache_config *cfg, uin
 asset_cache_status asset_cache_config_set_dir_mode(asset_cache_config *cfg, uint32_t mode);
 
 /**
+ * Stale-if-error: for how long after the store's expiry, in milliseconds,
+ * a failed fetch (asset_cache_get_or_fetch, asset_cache_refresh_all,
+ * asset_cache_claim_fail) returns the expired value with ASSET_CACHE_STALE
+ * instead of ASSET_CACHE_FETCH_FAILED. 0 or negative (the default): never.
+ * Statuses: OK, INVALID_ARGUMENT (NULL `cfg`), PANIC. Since 0.2.0.
+ */
+asset_cache_status asset_cache_config_set_stale_if_error_ms(asset_cache_config *cfg,
+                                                            int64_t milliseconds);
+
+/**
+ * A size cap: keep the most recently written `max_entries` assets, older
+ * ones being dropped at the next write (re-adding an asset makes it the
+ * newest). 0: no cap, whatever the environment. Not called: the
+ * environment variable CACHE_MAX_ENTRIES is read at open (as the SDK's
+ * development branch reads it), and without it there is no cap.
+ * Statuses: OK, INVALID_ARGUMENT (NULL `cfg`), PANIC. Since 0.2.0.
+ */
+asset_cache_status asset_cache_config_set_max_entries(asset_cache_config *cfg, size_t max_entries);
+
+/**
+ * Fresh reads: the longest, in milliseconds, a read (asset_cache_get,
+ * asset_cache_get_all, asset_cache_contains, ...) may lag behind other
+ * processes' writes without asset_cache_load. 0: every read checks (one
+ * stat of the file); negative (the default): reads see memory only, as in
+ * the Python original. A check costs one stat of the cache file at most
+ * once per bound; a load only when the file changed.
+ * Statuses: OK, INVALID_ARGUMENT (NULL `cfg`), PANIC. Since 0.2.0.
+ */
+asset_cache_status asset_cache_config_set_max_staleness_ms(asset_cache_config *cfg,
+                                                           int64_t milliseconds);
+
+/**
  * Opens a cache with the options of `cfg` and loads its file if there is
  * one; opening never creates files, the first write does. An unreadable
  * file is moved aside to `<name>.json.corrupt` (with a warning in the log)

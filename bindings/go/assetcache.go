@@ -280,7 +280,11 @@ type config struct {
 	durable     bool
 	fileMode    *uint32
 	dirMode     *uint32
-	err         error
+	// Set only when given: nil leaves the library's default.
+	staleIfError *int64 // milliseconds
+	maxEntries   *uint64
+	maxStaleness *int64 // milliseconds
+	err          error
 }
 
 // unixMode turns an os.FileMode into the permission and set-id bits of
@@ -368,6 +372,41 @@ func WithDurable(durable bool) Option {
 	return func(c *config) { c.durable = durable }
 }
 
+// WithStaleIfError sets the stale-if-error grace period, rounded up to
+// milliseconds: for that long after the store's expiry, a GetOrFetch or
+// RefreshAll whose fetch fails returns the expired value with an error
+// matching ErrStale. Zero or negative (the default): never.
+func WithStaleIfError(grace time.Duration) Option {
+	return func(c *config) {
+		ms := ceilDiv(grace, time.Millisecond)
+		c.staleIfError = &ms
+	}
+}
+
+// WithMaxEntries caps the cache at the n most recently written assets;
+// older ones are dropped at the next write. 0: no cap. Without it the
+// library reads CACHE_MAX_ENTRIES at open, and has no cap when it is unset.
+func WithMaxEntries(n uint) Option {
+	return func(c *config) {
+		v := uint64(n)
+		c.maxEntries = &v
+	}
+}
+
+// WithMaxStaleness bounds how far reads (Get, GetAll, Contains, ...) may lag
+// behind other processes' writes without Load: one stat of the file at most
+// once per bound, a load only when it changed. Negative: reads see memory
+// only (the default).
+func WithMaxStaleness(bound time.Duration) Option {
+	return func(c *config) {
+		ms := int64(-1)
+		if bound >= 0 {
+			ms = ceilDiv(bound, time.Millisecond)
+		}
+		c.maxStaleness = &ms
+	}
+}
+
 // Cache is an open cache. Close it when done; a finalizer closes a Cache
 // that is garbage collected while still open, as a safety net only.
 type Cache struct {
@@ -429,6 +468,15 @@ func Open(name string, opts ...Option) (*Cache, error) {
 	}
 	if cfg.dirMode != nil {
 		C.asset_cache_config_set_dir_mode(copts, C.uint32_t(*cfg.dirMode))
+	}
+	if cfg.staleIfError != nil {
+		C.asset_cache_config_set_stale_if_error_ms(copts, C.int64_t(*cfg.staleIfError))
+	}
+	if cfg.maxEntries != nil {
+		C.asset_cache_config_set_max_entries(copts, C.size_t(*cfg.maxEntries))
+	}
+	if cfg.maxStaleness != nil {
+		C.asset_cache_config_set_max_staleness_ms(copts, C.int64_t(*cfg.maxStaleness))
 	}
 
 	var h *C.asset_cache

@@ -173,3 +173,25 @@ func TestRefreshAllAndPerAssetMethods(t *testing.T) {
 		t.Fatalf("another handle sees %v", ids)
 	}
 }
+
+func TestStaleIfErrorAndMaxStaleness(t *testing.T) {
+	dir := t.TempDir()
+	c := open(t, dir, "models", WithTTL(time.Second), WithStaleIfError(30*time.Second))
+	if err := c.Add(model{ID: "m1", Name: "old"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	down := errors.New("outage")
+	b, err := c.GetOrFetch(context.Background(), "m1", func(ctx context.Context) (any, error) { return nil, down })
+	if !errors.Is(err, ErrStale) || !errors.Is(err, down) || len(b) == 0 {
+		t.Fatalf("stale: %q, %v", b, err)
+	}
+	fresh := open(t, dir, "models", WithMaxStaleness(0))
+	writer := open(t, dir, "models")
+	if err := writer.Add(model{ID: "new"}); err != nil {
+		t.Fatal(err)
+	}
+	if has, _ := fresh.Contains("new"); !has {
+		t.Fatal("a reader with WithMaxStaleness(0) did not see another handle's add")
+	}
+}

@@ -259,6 +259,69 @@ pub unsafe extern "C" fn asset_cache_config_set_dir_mode(
     }
 }
 
+/// Stale-if-error: for how long after the store's expiry, in milliseconds,
+/// a failed fetch (asset_cache_get_or_fetch, asset_cache_refresh_all,
+/// asset_cache_claim_fail) returns the expired value with ASSET_CACHE_STALE
+/// instead of ASSET_CACHE_FETCH_FAILED. 0 or negative (the default): never.
+/// Statuses: OK, INVALID_ARGUMENT (NULL `cfg`), PANIC. Since 0.2.0.
+#[no_mangle]
+pub unsafe extern "C" fn asset_cache_config_set_stale_if_error_ms(
+    cfg: *mut asset_cache_config,
+    milliseconds: i64,
+) -> asset_cache_status {
+    // SAFETY: the caller passes NULL or a valid config.
+    unsafe {
+        set(cfg, "asset_cache_config_set_stale_if_error_ms", |cfg| {
+            cfg.options.stale_if_error = u64::try_from(milliseconds)
+                .ok()
+                .filter(|&ms| ms > 0)
+                .map(Duration::from_millis);
+            Ok(())
+        })
+    }
+}
+
+/// A size cap: keep the most recently written `max_entries` assets, older
+/// ones being dropped at the next write (re-adding an asset makes it the
+/// newest). 0: no cap, whatever the environment. Not called: the
+/// environment variable CACHE_MAX_ENTRIES is read at open (as the SDK's
+/// development branch reads it), and without it there is no cap.
+/// Statuses: OK, INVALID_ARGUMENT (NULL `cfg`), PANIC. Since 0.2.0.
+#[no_mangle]
+pub unsafe extern "C" fn asset_cache_config_set_max_entries(
+    cfg: *mut asset_cache_config,
+    max_entries: usize,
+) -> asset_cache_status {
+    // SAFETY: the caller passes NULL or a valid config.
+    unsafe {
+        set(cfg, "asset_cache_config_set_max_entries", |cfg| {
+            cfg.options.max_entries = Some(max_entries);
+            Ok(())
+        })
+    }
+}
+
+/// Fresh reads: the longest, in milliseconds, a read (asset_cache_get,
+/// asset_cache_get_all, asset_cache_contains, ...) may lag behind other
+/// processes' writes without asset_cache_load. 0: every read checks (one
+/// stat of the file); negative (the default): reads see memory only, as in
+/// the Python original. A check costs one stat of the cache file at most
+/// once per bound; a load only when the file changed.
+/// Statuses: OK, INVALID_ARGUMENT (NULL `cfg`), PANIC. Since 0.2.0.
+#[no_mangle]
+pub unsafe extern "C" fn asset_cache_config_set_max_staleness_ms(
+    cfg: *mut asset_cache_config,
+    milliseconds: i64,
+) -> asset_cache_status {
+    // SAFETY: the caller passes NULL or a valid config.
+    unsafe {
+        set(cfg, "asset_cache_config_set_max_staleness_ms", |cfg| {
+            cfg.options.max_staleness = u64::try_from(milliseconds).ok().map(Duration::from_millis);
+            Ok(())
+        })
+    }
+}
+
 /// Opens a cache with the options of `cfg` and loads its file if there is
 /// one; opening never creates files, the first write does. An unreadable
 /// file is moved aside to `<name>.json.corrupt` (with a warning in the log)
