@@ -47,6 +47,10 @@ export declare class AssetCacheError extends Error {
   /** The C status (ASSET_CACHE_CLOSED carries INVALID_ARGUMENT, 2). */
   readonly status: StatusCode;
   readonly code: AssetCacheErrorCode;
+  /** ASSET_CACHE_FETCH_FAILED, ASSET_CACHE_STALE: what the fetch threw. */
+  readonly cause?: unknown;
+  /** ASSET_CACHE_STALE: the expired asset (or, from refreshAll, assets) served instead. */
+  readonly stale?: unknown;
 }
 
 /** Options of open(); any other key throws ASSET_CACHE_INVALID_ARGUMENT naming it. */
@@ -71,6 +75,12 @@ export interface AssetCacheOptions {
   lockTimeoutMs?: number;
   /** fsync every write so it survives power loss (default false). */
   durable?: boolean;
+  /** Stale-if-error: ms after expiry during which a failed fetch gives ASSET_CACHE_STALE with the expired value. Default 0: never. */
+  staleIfErrorMs?: number;
+  /** Size cap: keep the most recently written N assets; 0: no cap. Default: CACHE_MAX_ENTRIES, else no cap. */
+  maxEntries?: number;
+  /** Fresh reads: the longest, in ms, reads may lag other processes' writes without load(). Default: memory only. */
+  maxStalenessMs?: number;
   /**
    * Mode of a cache file or lock file the library creates (default 0o600,
    * the owner's only), e.g. 0o660 for a cache shared by a group; applied
@@ -156,6 +166,38 @@ export declare class AssetCache<T extends Asset = Asset> {
   /** Empties the cache, starts a fresh expiry and deletes the cache file. */
   invalidate(): Promise<void>;
   invalidateSync(): void;
+
+  /**
+   * The asset `id` from the cache, or else `fetch(id)`'s result, stored under
+   * `id`: one fetch per id for every thread and process of the host at once
+   * (single-flight); waiting polls from timers and never blocks the event
+   * loop. Rejects with ASSET_CACHE_FETCH_FAILED (`cause`: the fetch's error),
+   * ASSET_CACHE_STALE (`stale`: the expired asset), ASSET_CACHE_LOCK_TIMEOUT,
+   * or the signal's reason.
+   */
+  getOrFetch<T extends Asset = Asset>(
+    id: string,
+    fetch: (id: string) => T | Promise<T>,
+    options?: { signal?: AbortSignal },
+  ): Promise<T>;
+  /** Every asset when the store is valid, or else `fetchAll()`'s, replacing the store (single-flight). */
+  refreshAll<T extends Asset = Asset>(
+    fetchAll: () => T[] | Promise<T[]>,
+    options?: { signal?: AbortSignal },
+  ): Promise<T[]>;
+  /** Removes `id` from the file and memory; whether it was cached. */
+  remove(id: string): Promise<boolean>;
+  removeSync(id: string): boolean;
+  /** Whether `id` is cached and the store has not expired (memory). */
+  has(id: string): boolean;
+  /** The ids in insertion order (memory). */
+  ids(): string[];
+  /** Adds these assets in one write, keeping the others. */
+  addMany(assets: Asset[]): Promise<void>;
+  addManySync(assets: Asset[]): void;
+  /** Adds one asset under `key` instead of its own id. */
+  addWithKey(key: string, asset: Asset): Promise<void>;
+  addWithKeySync(key: string, asset: Asset): void;
 
   /** Whether the store has not expired and holds at least one asset. */
   hasValidCache(): boolean;

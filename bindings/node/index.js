@@ -120,6 +120,7 @@ function lib() {
   koffi.opaque('asset_cache');
   koffi.opaque('asset_cache_config');
   koffi.opaque('asset_cache_error');
+  koffi.opaque('asset_cache_claim');
   // The frozen 0.1 options struct, only to read the library's defaults
   // (asset_cache_options_init); caches are opened through asset_cache_config.
   koffi.struct('asset_cache_options', {
@@ -148,6 +149,9 @@ function lib() {
     configSetTtlSeconds: 'int asset_cache_config_set_ttl_seconds(asset_cache_config *cfg, int64_t seconds)',
     configSetLockTimeoutMs: 'int asset_cache_config_set_lock_timeout_ms(asset_cache_config *cfg, int64_t ms)',
     configSetDurable: 'int asset_cache_config_set_durable(asset_cache_config *cfg, bool durable)',
+    configSetStaleIfErrorMs: 'int asset_cache_config_set_stale_if_error_ms(asset_cache_config *cfg, int64_t ms)',
+    configSetMaxEntries: 'int asset_cache_config_set_max_entries(asset_cache_config *cfg, size_t max_entries)',
+    configSetMaxStalenessMs: 'int asset_cache_config_set_max_staleness_ms(asset_cache_config *cfg, int64_t ms)',
     configSetFileMode: 'int asset_cache_config_set_file_mode(asset_cache_config *cfg, uint32_t mode)',
     configSetDirMode: 'int asset_cache_config_set_dir_mode(asset_cache_config *cfg, uint32_t mode)',
     open: 'int asset_cache_open_config(const asset_cache_config *cfg, _Out_ asset_cache **out, _Out_ asset_cache_error **err)',
@@ -163,6 +167,30 @@ function lib() {
     load: 'int asset_cache_load_ex(const asset_cache *cache, _Out_ asset_cache_error **err)',
     save: 'int asset_cache_save_ex(const asset_cache *cache, _Out_ asset_cache_error **err)',
     invalidate: 'int asset_cache_invalidate_ex(const asset_cache *cache, _Out_ asset_cache_error **err)',
+    beginFetch:
+      'int asset_cache_begin_fetch_ex(const asset_cache *cache, const char *id, int64_t wait_ms, ' +
+      '_Out_ asset_cache_claim **out_claim, _Out_ void **out_json, _Out_ asset_cache_error **err)',
+    beginRefreshAll:
+      'int asset_cache_begin_refresh_all_ex(const asset_cache *cache, int64_t wait_ms, ' +
+      '_Out_ asset_cache_claim **out_claim, _Out_ void **out_json, _Out_ asset_cache_error **err)',
+    claimComplete:
+      'int asset_cache_claim_complete_ex(const asset_cache *cache, asset_cache_claim *claim, const char *json, ' +
+      '_Out_ asset_cache_error **err)',
+    claimFail:
+      'int asset_cache_claim_fail_ex(const asset_cache *cache, asset_cache_claim *claim, const char *message, ' +
+      '_Out_ void **out_json, _Out_ asset_cache_error **err)',
+    claimAbandon: 'void asset_cache_claim_abandon(asset_cache_claim *claim)',
+    remove:
+      'int asset_cache_remove_ex(const asset_cache *cache, const char *id, _Out_ bool *out_removed, ' +
+      '_Out_ asset_cache_error **err)',
+    contains:
+      'int asset_cache_contains_ex(const asset_cache *cache, const char *id, _Out_ bool *out_contains, ' +
+      '_Out_ asset_cache_error **err)',
+    ids: 'int asset_cache_ids_ex(const asset_cache *cache, _Out_ void **out_json, _Out_ asset_cache_error **err)',
+    addMany: 'int asset_cache_add_many_ex(const asset_cache *cache, const char *assets_json, _Out_ asset_cache_error **err)',
+    addWithKey:
+      'int asset_cache_add_with_key_ex(const asset_cache *cache, const char *key, const char *asset_json, ' +
+      '_Out_ asset_cache_error **err)',
   };
   const fns = {};
   for (const [key, proto] of Object.entries(signatures)) {
@@ -302,7 +330,38 @@ function callAsync(op, fn, ...args) {
   });
 }
 
-const OPTION_KEYS = new Set(['dir', 'ttlSeconds', 'lockTimeoutMs', 'durable', 'fileMode', 'dirMode']);
+const OPTION_KEYS = new Set([
+  'dir',
+  'ttlSeconds',
+  'lockTimeoutMs',
+  'durable',
+  'fileMode',
+  'dirMode',
+  'staleIfErrorMs',
+  'maxEntries',
+  'maxStalenessMs',
+]);
+
+/**
+ * A call on a worker thread that resolves to its status and error object
+ * (not freed), for the calls whose non-OK statuses are answers
+ * (NOT_FOUND and LOCK_TIMEOUT of a begin, STALE of a claim's failure).
+ */
+function statusAsync(fn, ...args) {
+  return new Promise((resolve, reject) => {
+    const errOut = [null];
+    fn.async(...args, errOut, (jsErr, status) => {
+      args.length = 0;
+      if (jsErr) {
+        reject(jsErr);
+      } else {
+        resolve({ status, err: errOut[0] });
+      }
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Checks the options and fills an asset_cache_config; the caller frees it.
@@ -321,7 +380,13 @@ function makeConfig(name, options) {
       throw new AssetCacheError('open', Status.INVALID_ARGUMENT, `unknown option ${JSON.stringify(key)} (known: ${[...OPTION_KEYS].join(', ')})`);
     }
   }
-  const { dir, ttlSeconds, lockTimeoutMs, durable, fileMode, dirMode } = options ?? {};
+  const { dir, ttlSeconds, lockTimeoutMs, durable, fileMode, dirMode, staleIfErrorMs, maxEntries, maxStalenessMs } =
+    options ?? {};
+  for (const [key, value] of Object.entries({ staleIfErrorMs, maxEntries, maxStalenessMs })) {
+    if (value !== undefined && (typeof value !== 'number' || Number.isNaN(value))) {
+      throw new AssetCacheError('open', Status.INVALID_ARGUMENT, `${key} must be a number, got ${value}`);
+    }
+  }
   for (const [key, value] of [['fileMode', fileMode], ['dirMode', dirMode]]) {
     if (value !== undefined && !(Number.isInteger(value) && value >= 0 && value <= 0o7777)) {
       throw new AssetCacheError('open', Status.INVALID_ARGUMENT, `${key} must be an integer mode such as 0o600, got ${value}`);
@@ -367,6 +432,15 @@ function makeConfig(name, options) {
   if (dirMode !== undefined) {
     n.configSetDirMode(cfg, dirMode);
   }
+  if (staleIfErrorMs !== undefined) {
+    n.configSetStaleIfErrorMs(cfg, Math.ceil(staleIfErrorMs));
+  }
+  if (maxEntries !== undefined) {
+    n.configSetMaxEntries(cfg, Math.max(0, Math.floor(maxEntries)));
+  }
+  if (maxStalenessMs !== undefined) {
+    n.configSetMaxStalenessMs(cfg, maxStalenessMs < 0 ? -1 : Math.ceil(maxStalenessMs));
+  }
   return cfg;
 }
 
@@ -408,6 +482,8 @@ class AssetCache {
   // closeAsync()'s promise, resolved by #free.
   #freed = null;
   #resolveFreed = noop;
+  // Bounds getOrFetch's wait for another fetch (negative: none).
+  #lockTimeoutMs = -1;
 
   /**
    * Opens the cache `name` (files <dir>/<name>.json and <dir>/<name>.lock)
@@ -432,6 +508,8 @@ class AssetCache {
       }
       this.#name = name;
     }
+    const lt = options?.lockTimeoutMs;
+    this.#lockTimeoutMs = lt === undefined ? defaultLockTimeoutMs() : lt < 0 || lt === Infinity ? -1 : Math.ceil(lt);
     finalizer.register(this, this.#handle, this);
   }
 
@@ -448,7 +526,7 @@ class AssetCache {
     } finally {
       lib().configFree(cfg);
     }
-    return new AssetCache(adopt, { handle: out[0], name });
+    return new AssetCache(adopt, { handle: out[0], name, lockTimeoutMs: options?.lockTimeoutMs });
   }
 
   /** Opens a cache on this thread; see the constructor. */
@@ -662,6 +740,219 @@ class AssetCache {
   }
 
   /**
+   * The asset `id`: from the cache when present and valid; otherwise
+   * `await fetch(id)` runs and what it resolves to (an object with a
+   * non-empty string "id") is stored under `id` and returned.
+   *
+   * Single-flight: while one caller of the host (thread or process, any
+   * language) fetches an id, every other getOrFetch of it waits and then
+   * gets the stored asset without fetching. Waiting never blocks the event
+   * loop: each try is a worker-thread call that does not wait for the claim,
+   * repeated from timers up to the lock timeout (ASSET_CACHE_LOCK_TIMEOUT) or
+   * until `options.signal` aborts (its reason is thrown). The fetch runs in
+   * this event loop.
+   *
+   * A fetch that throws or rejects: an AssetCacheError with code
+   * ASSET_CACHE_FETCH_FAILED and the fetch's error as `cause`, nothing
+   * stored; within the stale-if-error grace period (`staleIfErrorMs`) of an
+   * expired asset, code ASSET_CACHE_STALE with the expired asset as `stale`.
+   * A value that is not an asset fails as add() does.
+   * @param {string} id
+   * @param {(id: string) => unknown | Promise<unknown>} fetch
+   * @param {{signal?: AbortSignal}} [options]
+   */
+  async getOrFetch(id, fetch, options = {}) {
+    const op = 'getOrFetch';
+    const key = cText(op, 'id', id);
+    const got = await this.#claimOrValue(op, `id ${JSON.stringify(id)}`, options.signal, (claim, json) => [
+      lib().beginFetch,
+      key,
+      0,
+      claim,
+      json,
+    ]);
+    if (got.claim === null) {
+      return JSON.parse(got.json);
+    }
+    return JSON.parse(await this.#finish(op, got.claim, () => fetch(id)));
+  }
+
+  /**
+   * Every asset when the store is valid (not expired, not empty); otherwise
+   * `await fetchAll()` runs in one caller of the host at a time and the
+   * array it resolves to replaces the store, as addList() does; the others
+   * wait and read the new store. Waiting and errors as getOrFetch().
+   * @param {() => unknown[] | Promise<unknown[]>} fetchAll
+   * @param {{signal?: AbortSignal}} [options]
+   */
+  async refreshAll(fetchAll, options = {}) {
+    const op = 'refreshAll';
+    const got = await this.#claimOrValue(op, 'the whole store', options.signal, (claim, json) => [
+      lib().beginRefreshAll,
+      0,
+      claim,
+      json,
+    ]);
+    if (got.claim === null) {
+      return JSON.parse(got.json);
+    }
+    return JSON.parse(
+      await this.#finish(op, got.claim, async () => {
+        const all = await fetchAll();
+        if (!Array.isArray(all)) {
+          throw new AssetCacheError(op, Status.INVALID_JSON, 'fetchAll must resolve to an array of assets');
+        }
+        return all;
+      }),
+    );
+  }
+
+  // One worker-thread call on the handle, counted as pending so that close()
+  // waits for it; resolves to its status and error object.
+  async #raw(op, fn, ...args) {
+    const h = this.#live(op);
+    this.#pending++;
+    try {
+      return await statusAsync(fn, h, ...args);
+    } finally {
+      this.#pending--;
+      if (this.#pending === 0 && this.#closing) {
+        this.#free();
+      }
+    }
+  }
+
+  // Tries a non-waiting begin until the value is cached or this caller holds
+  // the claim, yielding to the event loop between tries.
+  async #claimOrValue(op, what, signal, args) {
+    const start = Date.now();
+    let pause = 1;
+    for (;;) {
+      signal?.throwIfAborted();
+      const claim = [null];
+      const json = [null];
+      const [fn, ...rest] = args(claim, json);
+      const { status, err } = await this.#raw(op, fn, ...rest);
+      if (status !== Status.OK && status !== Status.NOT_FOUND && status !== Status.LOCK_TIMEOUT) {
+        throw takeError(op, status, err);
+      }
+      lib().errorFree(err);
+      if (status === Status.OK) {
+        return { claim: null, json: takeString(json[0]) };
+      }
+      if (status === Status.NOT_FOUND) {
+        return { claim: claim[0], json: null };
+      }
+      if (this.#lockTimeoutMs >= 0 && Date.now() - start >= this.#lockTimeoutMs) {
+        throw new AssetCacheError(
+          op,
+          Status.LOCK_TIMEOUT,
+          `timed out after ${this.#lockTimeoutMs} ms waiting for another fetch of ${what} to finish`,
+        );
+      }
+      await sleep(pause);
+      pause = Math.min(pause * 2, 20);
+    }
+  }
+
+  // Runs the fetch, then completes the claim with its value (returned as
+  // JSON text) or fails it with its error. The claim is always ended.
+  async #finish(op, claim, run) {
+    let text;
+    try {
+      text = stringify(op, await run());
+    } catch (cause) {
+      if (this.#handle === null || this.#closing) {
+        lib().claimAbandon(claim);
+        throw cause;
+      }
+      const message = (cause instanceof Error ? cause.message : String(cause)).replace(/\0/g, ' ');
+      const out = [null];
+      const { status, err } = await this.#raw(op, lib().claimFail, claim, message, out);
+      const detail = (err && lib().errorMessage(err)) || message;
+      lib().errorFree(err);
+      const failure = new AssetCacheError(op, status === Status.STALE ? Status.STALE : Status.FETCH_FAILED, detail);
+      failure.cause = cause;
+      if (status === Status.STALE) {
+        failure.stale = JSON.parse(takeString(out[0]));
+      }
+      throw failure;
+    }
+    if (this.#handle === null || this.#closing) {
+      lib().claimAbandon(claim);
+      this.#live(op);
+    }
+    const { status, err } = await this.#raw(op, lib().claimComplete, claim, cText(op, 'JSON text', text, Status.INVALID_JSON));
+    if (status !== Status.OK) {
+      throw takeError(op, status, err);
+    }
+    return text;
+  }
+
+  /**
+   * Removes the asset `id` from the file and memory (after reading what
+   * other processes wrote), on a worker thread; resolves to whether it was
+   * cached. The file is rewritten whole, so the Python original can always
+   * read it.
+   */
+  remove(id) {
+    return this.#queue(
+      'remove',
+      () => [cText('remove', 'id', id)],
+      async (h, key) => {
+        const out = [false];
+        await callAsync('remove', lib().remove, h, key, out);
+        return Boolean(out[0]);
+      },
+    );
+  }
+
+  /** remove() on this thread. */
+  removeSync(id) {
+    const out = [false];
+    call('remove', lib().remove, this.#live('remove'), cText('remove', 'id', id), out);
+    return Boolean(out[0]);
+  }
+
+  /** Whether `id` is cached and the store has not expired (memory). */
+  has(id) {
+    const out = [false];
+    call('has', lib().contains, this.#live('has'), cText('has', 'id', id), out);
+    return Boolean(out[0]);
+  }
+
+  /** The ids in insertion order ([] when expired), from memory. */
+  ids() {
+    const out = [null];
+    call('ids', lib().ids, this.#live('ids'), out);
+    return JSON.parse(takeString(out[0]));
+  }
+
+  /** Adds these assets in one write, keeping the others, on a worker thread. One bad element rejects them all. */
+  addMany(assets) {
+    return this.#queue('addMany', () => [manyText(assets)], (h, text) => callAsync('addMany', lib().addMany, h, text));
+  }
+
+  /** addMany() on this thread. */
+  addManySync(assets) {
+    call('addMany', lib().addMany, this.#live('addMany'), manyText(assets));
+  }
+
+  /** Adds one asset under `key` instead of its own "id" (a lookup by slug), on a worker thread. */
+  addWithKey(key, asset) {
+    return this.#queue(
+      'addWithKey',
+      () => [cText('addWithKey', 'key', key), keyedText(asset)],
+      (h, k, text) => callAsync('addWithKey', lib().addWithKey, h, k, text),
+    );
+  }
+
+  /** addWithKey() on this thread. */
+  addWithKeySync(key, asset) {
+    call('addWithKey', lib().addWithKey, this.#live('addWithKey'), cText('addWithKey', 'key', key), keyedText(asset));
+  }
+
+  /**
    * Closes the cache; the files stay. Later calls fail with
    * ASSET_CACHE_CLOSED. Promise calls already made still complete: the
    * handle is freed when the last of them settles. Safe to call more than
@@ -713,6 +1004,17 @@ function listText(assets) {
     throw new AssetCacheError('addList', Status.INVALID_JSON, 'assets must be an array');
   }
   return stringify('addList', assets);
+}
+
+function manyText(assets) {
+  if (!Array.isArray(assets)) {
+    throw new AssetCacheError('addMany', Status.INVALID_JSON, 'assets must be an array');
+  }
+  return cText('addMany', 'JSON text', stringify('addMany', assets), Status.INVALID_JSON);
+}
+
+function keyedText(asset) {
+  return cText('addWithKey', 'JSON text', stringify('addWithKey', asset), Status.INVALID_JSON);
 }
 
 function writeFn(op, bytes) {
