@@ -357,17 +357,15 @@ impl<T: Asset> Backend<T> for FileBackend {
         }
         self.remove_stale_temp();
         let rev = format::new_rev();
-        let mut records = memory.kept().len();
         let assets = memory
             .iter()
             .enumerate()
             .filter(|(i, (k, _))| keep(*i, k))
             .map(|(_, pair)| pair)
-            .chain(appended)
-            .inspect(|_| records += 1);
-        let bytes = format::render_with_kept(memory.expiry(), &rev, assets, memory.kept())?;
+            .chain(appended);
+        let r = format::render_file(memory.expiry(), &rev, assets, memory.kept())?;
         lock.file = None;
-        self.replace_file(&bytes, rev, records)
+        self.replace_file(&r.bytes, rev, Some(r.end), r.live)
     }
 
     fn watched_file(&self) -> Option<PathBuf> {
