@@ -12,7 +12,7 @@ Two layers over the bundled ``libasset_cache.so`` (its C API, through ctypes):
 """
 
 from ._native import forward_library_log
-from .cache import Cache, status_str, version
+from .cache import Cache, StaleAsset, StaleAssets, status_str, version
 from .dropin import (
     CACHE_DURATION,
     CACHE_FOLDER,
@@ -43,6 +43,8 @@ __version__ = "0.2.0"
 
 __all__ = [
     "Cache",
+    "StaleAsset",
+    "StaleAssets",
     "version",
     "status_str",
     "forward_library_log",

@@ -19,9 +19,10 @@ from typing import Optional
 from .errors import Status, error_for
 
 LIBRARY_FILE = "libasset_cache.so"
-#: The oldest library this package can drive (0.1.0, encoded as in
-#: ASSET_CACHE_VERSION_NUMBER).
-MIN_VERSION_NUMBER = 100
+#: The oldest library this package can drive (0.2.0, encoded as in
+#: ASSET_CACHE_VERSION_NUMBER): it opens through the options object and
+#: uses the fetch claims, both new in 0.2.0.
+MIN_VERSION_NUMBER = 200
 
 
 class Options(ctypes.Structure):
@@ -75,6 +76,31 @@ def _declare(lib: ctypes.CDLL) -> None:
         "asset_cache_save": ([vp], _status),
         "asset_cache_invalidate": ([vp], _status),
         "asset_cache_set_log_callback": ([LOG_CALLBACK, ctypes.c_int, vp], _status),
+        # 0.2.0: the options object.
+        "asset_cache_config_new": ([ctypes.POINTER(vp)], _status),
+        "asset_cache_config_free": ([vp], None),
+        "asset_cache_config_set_dir": ([vp, cp], _status),
+        "asset_cache_config_set_name": ([vp, cp], _status),
+        "asset_cache_config_set_ttl_seconds": ([vp, ctypes.c_int64], _status),
+        "asset_cache_config_set_lock_timeout_ms": ([vp, ctypes.c_int64], _status),
+        "asset_cache_config_set_durable": ([vp, ctypes.c_bool], _status),
+        "asset_cache_config_set_file_mode": ([vp, ctypes.c_uint32], _status),
+        "asset_cache_config_set_dir_mode": ([vp, ctypes.c_uint32], _status),
+        "asset_cache_config_set_stale_if_error_ms": ([vp, ctypes.c_int64], _status),
+        "asset_cache_config_set_max_entries": ([vp, ctypes.c_size_t], _status),
+        "asset_cache_config_set_max_staleness_ms": ([vp, ctypes.c_int64], _status),
+        "asset_cache_open_config": ([vp, ctypes.POINTER(vp), vp], _status),
+        # 0.2.0: fetch claims and the SDK dev branch's calls.
+        "asset_cache_begin_fetch": ([vp, cp, ctypes.c_int64, ctypes.POINTER(vp), ctypes.POINTER(vp)], _status),
+        "asset_cache_begin_refresh_all": ([vp, ctypes.c_int64, ctypes.POINTER(vp), ctypes.POINTER(vp)], _status),
+        "asset_cache_claim_complete": ([vp, vp, cp], _status),
+        "asset_cache_claim_fail": ([vp, vp, cp, ctypes.POINTER(vp)], _status),
+        "asset_cache_claim_abandon": ([vp], None),
+        "asset_cache_remove": ([vp, cp, ctypes.POINTER(ctypes.c_bool)], _status),
+        "asset_cache_contains": ([vp, cp, ctypes.POINTER(ctypes.c_bool)], _status),
+        "asset_cache_ids": ([vp, ctypes.POINTER(vp)], _status),
+        "asset_cache_add_many": ([vp, cp], _status),
+        "asset_cache_add_with_key": ([vp, cp, cp], _status),
     }
     for name, (args, res) in sigs.items():
         fn = getattr(lib, name)
@@ -105,7 +131,7 @@ def lib() -> ctypes.CDLL:
             if number < MIN_VERSION_NUMBER:
                 raise OSError(
                     f"asset_cache: {path!r} is version {number}, older than {MIN_VERSION_NUMBER} "
-                    "(0.1.0) which this package needs"
+                    "(0.2.0) which this package needs"
                 )
             _lib = loaded
     return _lib

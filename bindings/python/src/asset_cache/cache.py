@@ -26,12 +26,12 @@ import math
 import numbers
 import os
 import weakref
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 from . import _native
-from .errors import InvalidArgumentError, Status
+from .errors import InvalidArgumentError, Status, error_for
 
-__all__ = ["Cache", "version", "status_str"]
+__all__ = ["Cache", "StaleAsset", "StaleAssets", "version", "status_str"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 JsonText = Union[str, bytes]
@@ -88,10 +88,43 @@ def _ttl_seconds(ttl: Optional[float]) -> int:
     return math.ceil(ttl)
 
 
-def _lock_timeout_ms(ms: int) -> int:
+def _lock_timeout_ms(ms: int, what: str = "lock_timeout_ms") -> int:
     if isinstance(ms, bool) or not isinstance(ms, numbers.Integral):
-        raise TypeError(f"lock_timeout_ms must be an int (milliseconds), got {type(ms).__name__}")
+        raise TypeError(f"{what} must be an int (milliseconds), got {type(ms).__name__}")
     return int(ms)
+
+
+def _int_arg(value: Optional[int], what: str, unit: str) -> Optional[int]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{what} must be an int ({unit}) or None, got {type(value).__name__}")
+    return int(value)
+
+
+class StaleAsset(Dict[str, Any]):
+    """What `Cache.get_or_fetch` returns when the fetch failed but the
+    stale-if-error grace period let the expired asset stand in (the C
+    API's ASSET_CACHE_STALE): the asset itself (a dict), marked. Tell it
+    apart with ``isinstance(value, StaleAsset)``; ``.error`` is the
+    exception the fetch raised. Nothing new was stored."""
+
+    error: BaseException
+
+    def __init__(self, asset: Dict[str, Any], error: BaseException) -> None:
+        super().__init__(asset)
+        self.error = error
+
+
+class StaleAssets(List[Dict[str, Any]]):
+    """`Cache.refresh_all`'s counterpart of `StaleAsset`: the expired
+    store's assets (a list), with ``.error`` the exception of the fetch."""
+
+    error: BaseException
+
+    def __init__(self, assets: List[Dict[str, Any]], error: BaseException) -> None:
+        super().__init__(assets)
+        self.error = error
 
 
 class Cache:
@@ -118,12 +151,32 @@ class Cache:
             Default 30000.
         durable: fsync every write before the call returns (survives power
             loss, not only a crash of the process). Default False.
+        file_mode: permission bits of the files the library creates (an
+            int, e.g. ``0o660``); must include 0o600, at most 0o777.
+            Default 0o600.
+        dir_mode: permission bits of the folders the library creates, e.g.
+            ``0o2770``; must include 0o700, at most 0o7777. Default 0o700.
+        stale_if_error_ms: for how long after the store's expiry, in
+            milliseconds, a failed fetch of `get_or_fetch` / `refresh_all`
+            returns the expired value (a `StaleAsset` / `StaleAssets`)
+            instead of raising. None or <= 0: never (the default).
+        max_entries: size cap, keeping the most recently written assets;
+            0: no cap. None: CACHE_MAX_ENTRIES from the environment, else
+            no cap (as the SDK's development branch).
+        max_staleness_ms: longest a read may lag behind other processes'
+            writes, in milliseconds, without `load`; 0 checks the file's
+            stat on every read. None or negative: reads see memory only, as
+            in the Python original (the default).
+
+        (This version of the library has no backend URL option; the file
+        backend is the only one reachable from Python.)
 
     Raises:
         TypeError: an argument of the wrong type, naming it (``name`` not a
             str, ``dir`` not a str or path, ...).
         InvalidArgumentError, InvalidUtf8Error, CacheIOError, LockError,
-        LockTimeoutError: as ``asset_cache_open``.
+        LockTimeoutError: as ``asset_cache_open_config`` (a bad mode is
+        InvalidArgumentError naming it).
     """
 
     def __init__(
@@ -134,6 +187,11 @@ class Cache:
         ttl_seconds: Optional[float] = None,
         lock_timeout_ms: int = 30_000,
         durable: bool = False,
+        file_mode: Optional[int] = None,
+        dir_mode: Optional[int] = None,
+        stale_if_error_ms: Optional[int] = None,
+        max_entries: Optional[int] = None,
+        max_staleness_ms: Optional[int] = None,
     ) -> None:
         name_b = _c_text(name, "name")
         if dir is not None and not isinstance(dir, (str, os.PathLike)):
@@ -141,16 +199,38 @@ class Cache:
         dir_b = None if dir is None else _c_text(os.fsdecode(dir), "dir")
         ttl = _ttl_seconds(ttl_seconds)
         timeout = _lock_timeout_ms(lock_timeout_ms)
+        ints = {
+            "file_mode": _int_arg(file_mode, "file_mode", "permission bits"),
+            "dir_mode": _int_arg(dir_mode, "dir_mode", "permission bits"),
+            "stale_if_error_ms": _int_arg(stale_if_error_ms, "stale_if_error_ms", "milliseconds"),
+            "max_entries": _int_arg(max_entries, "max_entries", "a count"),
+            "max_staleness_ms": _int_arg(max_staleness_ms, "max_staleness_ms", "milliseconds"),
+        }
+        if ints["max_entries"] is not None and ints["max_entries"] < 0:
+            raise InvalidArgumentError(Status.INVALID_ARGUMENT, f"max_entries must be >= 0, got {max_entries}")
+        for what in ("file_mode", "dir_mode"):
+            v = ints[what]
+            if v is not None and not 0 <= v <= 0xFFFFFFFF:
+                raise InvalidArgumentError(Status.INVALID_ARGUMENT, f"{what} out of range: {oct(v)}")
         lib = _native.lib()
-        opts = _native.Options()
-        lib.asset_cache_options_init(ctypes.byref(opts))
-        opts.name = name_b
-        opts.dir = dir_b
-        opts.ttl_seconds = ttl
-        opts.lock_timeout_ms = timeout
-        opts.durable = bool(durable)
+        cfg = ctypes.c_void_p()
+        _native.check(lib.asset_cache_config_new(ctypes.byref(cfg)))
         handle = ctypes.c_void_p()
-        _native.check(lib.asset_cache_open(ctypes.byref(opts), ctypes.byref(handle)))
+        try:
+            # Each setter is checked, so the error names the option at fault.
+            _native.check(lib.asset_cache_config_set_name(cfg, name_b))
+            if dir_b is not None:
+                _native.check(lib.asset_cache_config_set_dir(cfg, dir_b))
+            if ttl > 0:  # else: CACHE_EXPIRY_TIME or one day, read at open
+                _native.check(lib.asset_cache_config_set_ttl_seconds(cfg, ttl))
+            _native.check(lib.asset_cache_config_set_lock_timeout_ms(cfg, timeout))
+            _native.check(lib.asset_cache_config_set_durable(cfg, bool(durable)))
+            for what, v in ints.items():
+                if v is not None:
+                    _native.check(getattr(lib, f"asset_cache_config_set_{what}")(cfg, v))
+            _native.check(lib.asset_cache_open_config(cfg, ctypes.byref(handle), None))
+        finally:
+            lib.asset_cache_config_free(cfg)
         self._h: Optional[int] = handle.value
         self.name = name
         self.dir = ".cache" if dir is None else os.fsdecode(dir)
@@ -158,6 +238,11 @@ class Cache:
         self._finalizer = weakref.finalize(self, lib.asset_cache_free, handle.value)
         self._get = lib.asset_cache_get
         self._free_string = lib.asset_cache_string_free
+
+    @classmethod
+    def open(cls, name: str, dir: Optional[PathLike] = None, **options: Any) -> "Cache":
+        """``Cache(name, dir, **options)``, named like the C API's open; see `Cache`."""
+        return cls(name, dir, **options)
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -202,8 +287,22 @@ class Cache:
         text = self.get_json(id)
         return None if text is None else json.loads(text)
 
+    def contains(self, id: str) -> bool:
+        """True when `id` is cached and the store has not expired (``asset_cache_contains``)."""
+        out = ctypes.c_bool()
+        _native.check(_native.lib().asset_cache_contains(self._handle(), _c_text(id, "id"), ctypes.byref(out)))
+        return out.value
+
     def __contains__(self, id: object) -> bool:
-        return isinstance(id, str) and self.get_json(id) is not None
+        """``id in cache``: `contains`; False for anything but a str."""
+        return isinstance(id, str) and self.contains(id)
+
+    def ids(self) -> List[str]:
+        """The cached ids, in insertion order ([] when empty or expired; ``asset_cache_ids``)."""
+        out = ctypes.c_void_p()
+        _native.check(_native.lib().asset_cache_ids(self._handle(), ctypes.byref(out)))
+        ids: List[str] = json.loads(_native.take_string(out).decode("utf-8"))
+        return ids
 
     def get_all_json(self) -> str:
         """All assets as one JSON array, in insertion order (``"[]"`` when empty or expired)."""
@@ -267,6 +366,148 @@ class Cache:
         if isinstance(assets, (Mapping, str, bytes, bytearray)) or not isinstance(assets, Iterable):
             raise TypeError(f"assets must be a list of assets (mappings), got {type(assets).__name__}")
         self.add_list_json(_dumps(list(assets)))
+
+    def add_many_json(self, assets_json: JsonText) -> None:
+        """Add a JSON array of assets in one write, keeping every other asset
+        (the SDK's ``add_many``; `add_list_json` replaces instead). One bad
+        element rejects the call, its index named; nothing is written."""
+        _native.check(
+            _native.lib().asset_cache_add_many(self._handle(), _json_bytes(assets_json, "assets_json"))
+        )
+
+    def add_many(self, assets: Iterable[Mapping[str, Any]]) -> None:
+        """Add these assets (an iterable of mappings) in one write, keeping the others; see `add_many_json`."""
+        if isinstance(assets, (Mapping, str, bytes, bytearray)) or not isinstance(assets, Iterable):
+            raise TypeError(f"assets must be a list of assets (mappings), got {type(assets).__name__}")
+        self.add_many_json(_dumps(list(assets)))
+
+    def add_with_key(self, key: str, asset: Mapping[str, Any]) -> None:
+        """Store `asset` under `key` instead of its own ``"id"`` (a lookup by
+        slug answered with the canonical asset; the SDK's ``add(asset, key=)``).
+        The asset still needs a non-empty string ``"id"``; an empty key is
+        `MissingIdError`."""
+        _native.check(
+            _native.lib().asset_cache_add_with_key(
+                self._handle(), _c_text(key, "key"), _json_bytes(_dumps(asset), "asset")
+            )
+        )
+
+    def remove(self, id: str) -> bool:
+        """Remove the asset with this id; True when it was cached. The file is
+        rewritten whole (``asset_cache_remove``); an empty id is `MissingIdError`."""
+        out = ctypes.c_bool()
+        _native.check(_native.lib().asset_cache_remove(self._handle(), _c_text(id, "id"), ctypes.byref(out)))
+        return out.value
+
+    # -- single-flight fetches (``asset_cache_begin_fetch`` + claims) -------
+
+    def _end_claim(
+        self, claim: ctypes.c_void_p, produce: Callable[[], bytes]
+    ) -> Optional[Tuple[Any, BaseException]]:
+        """Run `produce` for a claim and end the claim with its outcome.
+
+        Returns the stale value (decoded JSON) and the fetch's exception, or
+        None when the claim completed; raises what the fetch raised otherwise."""
+        lib = _native.lib()
+        try:
+            text = produce()
+        except Exception as e:
+            message = _c_text(f"{type(e).__name__}: {e}".replace("\0", " "), "message")
+            out = ctypes.c_void_p()
+            status = lib.asset_cache_claim_fail(self._handle(), claim, message, ctypes.byref(out))
+            if status == Status.STALE:
+                return json.loads(_native.take_string(out).decode("utf-8")), e
+            if status != Status.FETCH_FAILED:
+                raise error_for(status, _native.last_error()) from e
+            raise
+        except BaseException:
+            # KeyboardInterrupt, SystemExit: cancelled, not failed.
+            lib.asset_cache_claim_abandon(claim)
+            raise
+        _native.check(lib.asset_cache_claim_complete(self._handle(), claim, text))
+        return None
+
+    def get_or_fetch(
+        self, id: str, fetch: Callable[[str], Mapping[str, Any]], *, wait_ms: int = -1
+    ) -> Dict[str, Any]:
+        """The asset with this id; when it is not cached, ``fetch(id)`` runs
+        and its result is stored, once for the whole fleet (single-flight:
+        other threads and processes asking for the same id wait, up to
+        `wait_ms` milliseconds, negative forever, then read what was stored).
+
+        `fetch` returns a mapping with a non-empty string ``"id"`` (stored
+        under `id`). If it raises an `Exception`, nothing is stored and the
+        exception propagates to this caller; except within the
+        stale-if-error grace period (``stale_if_error_ms``), when the
+        expired asset is returned as a `StaleAsset` (a dict; check
+        ``isinstance(v, StaleAsset)``, ``v.error`` is the exception).
+        KeyboardInterrupt and other BaseExceptions abandon the claim.
+
+        Raises: what `fetch` raised; `LockTimeoutError` when another
+        caller's fetch outlasts `wait_ms`; `InvalidJsonError` /
+        `MissingIdError` / `TypeError`-derived failures of the returned
+        value (nothing stored); the errors of `add`.
+        """
+        wait = _lock_timeout_ms(wait_ms, "wait_ms")
+        claim = ctypes.c_void_p()
+        out = ctypes.c_void_p()
+        status = _native.lib().asset_cache_begin_fetch(
+            self._handle(), _c_text(id, "id"), wait, ctypes.byref(claim), ctypes.byref(out)
+        )
+        if status == Status.OK:
+            asset: Dict[str, Any] = json.loads(_native.take_string(out).decode("utf-8"))
+            return asset
+        if status != Status.NOT_FOUND:
+            _native.check(status)
+        holder: List[bytes] = []
+
+        def produce() -> bytes:
+            value = fetch(id)
+            if not isinstance(value, Mapping):
+                raise TypeError(f"fetch({id!r}) must return a mapping (an asset), got {type(value).__name__}")
+            holder.append(_json_bytes(_dumps(value), "fetched asset"))
+            return holder[0]
+
+        stale = self._end_claim(claim, produce)
+        if stale is not None:
+            value, error = stale
+            return StaleAsset(value, error)
+        fetched: Dict[str, Any] = json.loads(holder[0])
+        return fetched
+
+    def refresh_all(
+        self, fetch_all: Callable[[], Iterable[Mapping[str, Any]]], *, wait_ms: int = -1
+    ) -> List[Dict[str, Any]]:
+        """All assets; when the store is empty or expired, ``fetch_all()``
+        runs once for the fleet (single-flight, as `get_or_fetch`) and its
+        assets replace the store. Failures as `get_or_fetch`, the stale
+        value being a `StaleAssets` (a list)."""
+        wait = _lock_timeout_ms(wait_ms, "wait_ms")
+        claim = ctypes.c_void_p()
+        out = ctypes.c_void_p()
+        status = _native.lib().asset_cache_begin_refresh_all(
+            self._handle(), wait, ctypes.byref(claim), ctypes.byref(out)
+        )
+        if status == Status.OK:
+            assets: List[Dict[str, Any]] = json.loads(_native.take_string(out).decode("utf-8"))
+            return assets
+        if status != Status.NOT_FOUND:
+            _native.check(status)
+        holder: List[bytes] = []
+
+        def produce() -> bytes:
+            values = fetch_all()
+            if isinstance(values, (Mapping, str, bytes, bytearray)) or not isinstance(values, Iterable):
+                raise TypeError(f"fetch_all() must return a list of assets, got {type(values).__name__}")
+            holder.append(_json_bytes(_dumps(list(values)), "fetched assets"))
+            return holder[0]
+
+        stale = self._end_claim(claim, produce)
+        if stale is not None:
+            value, error = stale
+            return StaleAssets(value, error)
+        fetched: List[Dict[str, Any]] = json.loads(holder[0])
+        return fetched
 
     def load(self) -> None:
         """Bring memory up to date with the file (other processes' writes).
