@@ -1,6 +1,7 @@
 """`Cache`'s 0.2 calls: options through the options object, single-flight
 get_or_fetch / refresh_all on fetch claims, remove, contains, ids, add_many,
-add_with_key. How each was checked to fail: noted per test ("checked:").
+add_with_key. How each was checked to fail: noted per test ("checked:"),
+each break run once against this file.
 """
 
 import os
@@ -30,7 +31,9 @@ def test_options_reach_the_library(tmp_path):
 
 
 def test_bad_options_are_refused_by_name(tmp_path):
-    # checked: not checking the setter's status opens the cache instead.
+    # checked: not passing file_mode to its setter opens the cache instead.
+    # (Not checking the setter's status still fails: the library's open
+    # reports a failed setter, as the header promises.)
     with pytest.raises(InvalidArgumentError):
         Cache("bad", tmp_path, file_mode=0o400)  # the owner cannot write
     with pytest.raises(TypeError, match="max_staleness_ms"):
