@@ -2,7 +2,9 @@
 # Redis backend: the backend's scripts and semantics against a real server
 # (cargo test --lib -- --ignored backend::redis::), then the multi-process,
 # crash (SIGKILL), stall (SIGSTOP), credential, wrong-type and large-store
-# tests (tests/redis/). Installs Debian's redis-server when missing, and
+# tests (tests/redis/), and the C ABI, Go and Node basic tests on Redis
+# (tests/redis/bindings/basic.c, bindings/go/redis_test.go,
+# bindings/node/redis-test/). Installs Debian's redis-server when missing, and
 # runs only private servers: 127.0.0.1, ports of their own, folders under
 # one temporary folder, all stopped at the end.
 set -euo pipefail
@@ -23,3 +25,24 @@ echo "shared server: $ASSET_CACHE_REDIS_URL"
 
 cargo test --lib -- --ignored backend::redis::
 cargo test --test redis
+
+# The C ABI, Go and Node on Redis through the same open call as files (a
+# backend URL on the options object). They load target/release.
+for tool in cc go node npm; do
+  command -v "$tool" >/dev/null || { bash scripts/install-deps.sh; break; }
+done
+cargo build --release
+cc -Wall -Wextra -O1 -g -Iinclude tests/redis/bindings/basic.c -Ltarget/release \
+  -lasset_cache -Wl,-rpath,"$PWD/target/release" -o "$work/c-basic"
+(cd "$work" && ./c-basic)
+(
+  cd bindings/go
+  export CGO_ENABLED=1 GOFLAGS="${GOFLAGS:-} -buildvcs=false"
+  go vet -tags asset_cache_redis,asset_cache_inrepo .
+  go test -tags asset_cache_redis,asset_cache_inrepo -run Redis -count=1 -v .
+)
+(
+  cd bindings/node
+  [ -d node_modules/koffi ] || npm ci --no-audit --no-fund
+  node --test redis-test/
+)

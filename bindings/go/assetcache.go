@@ -274,12 +274,14 @@ var (
 )
 
 type config struct {
-	dir         *string
-	ttlSeconds  *int64
-	lockTimeout *int64 // milliseconds; negative waits forever
-	durable     bool
-	fileMode    *uint32
-	dirMode     *uint32
+	dir            *string
+	ttlSeconds     *int64
+	lockTimeout    *int64 // milliseconds; negative waits forever
+	durable        bool
+	fileMode       *uint32
+	dirMode        *uint32
+	backendURL     *string
+	backendTimeout *int64 // milliseconds
 	// Set only when given: nil leaves the library's default.
 	staleIfError *int64 // milliseconds
 	maxEntries   *uint64
@@ -407,6 +409,32 @@ func WithMaxStaleness(bound time.Duration) Option {
 	}
 }
 
+// WithBackendURL keeps the cache on a Redis server (7.0 or later, or
+// Valkey) instead of in the folder, so that processes on many hosts share
+// it: "redis://[user:password@]host[:port][/db]" or
+// "redis+unix:///path/to.sock". Every method behaves as with files. Calls
+// then fail with ErrBackendUnavailable (server unreachable, no answer within
+// the backend timeout) or ErrBackendError (credentials refused, a key of
+// another type at the cache's key names); a URL that does not parse makes
+// Open fail with ErrInvalidArgument.
+func WithBackendURL(url string) Option {
+	return func(c *config) { c.backendURL = &url }
+}
+
+// WithBackendTimeout bounds each wait for the backend server's answer
+// (connecting included), rounded up to whole milliseconds; 5 s by default.
+// Zero or negative makes Open fail with ErrInvalidArgument.
+func WithBackendTimeout(timeout time.Duration) Option {
+	return func(c *config) {
+		if timeout <= 0 {
+			c.err = &Error{Op: "open", Status: StatusInvalidArgument, Message: fmt.Sprintf("backend timeout must be positive, got %v", timeout)}
+			return
+		}
+		n := ceilDiv(timeout, time.Millisecond)
+		c.backendTimeout = &n
+	}
+}
+
 // Cache is an open cache. Close it when done; a finalizer closes a Cache
 // that is garbage collected while still open, as a safety net only.
 type Cache struct {
@@ -468,6 +496,17 @@ func Open(name string, opts ...Option) (*Cache, error) {
 	}
 	if cfg.dirMode != nil {
 		C.asset_cache_config_set_dir_mode(copts, C.uint32_t(*cfg.dirMode))
+	}
+	if cfg.backendURL != nil {
+		curl, err := cString("open", "backend URL", []byte(*cfg.backendURL), StatusInvalidArgument)
+		if err != nil {
+			return nil, err
+		}
+		defer C.free(unsafe.Pointer(curl))
+		C.asset_cache_config_set_backend_url(copts, curl)
+	}
+	if cfg.backendTimeout != nil {
+		C.asset_cache_config_set_backend_timeout_ms(copts, C.int64_t(*cfg.backendTimeout))
 	}
 	if cfg.staleIfError != nil {
 		C.asset_cache_config_set_stale_if_error_ms(copts, C.int64_t(*cfg.staleIfError))

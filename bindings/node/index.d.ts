@@ -93,6 +93,18 @@ export interface AssetCacheOptions {
    * for a folder shared by a group. Existing folders are never changed.
    */
   dirMode?: number;
+  /**
+   * Keep the cache on a Redis server (7.0+, or Valkey) instead of in `dir`,
+   * so that processes on many hosts share it:
+   * "redis://[user:password@]host[:port][/db]" or "redis+unix:///path".
+   * Calls then throw ASSET_CACHE_BACKEND_UNAVAILABLE (server unreachable, no
+   * answer within backendTimeoutMs) or ASSET_CACHE_BACKEND_ERROR (credentials
+   * refused, a key of another type at the cache's key names); a URL that does
+   * not parse throws ASSET_CACHE_INVALID_ARGUMENT.
+   */
+  backendUrl?: string;
+  /** Longest wait for each answer of the backend server, in ms (default 5000). */
+  backendTimeoutMs?: number;
 }
 
 /** Any JSON object with a non-empty string `id`. */

@@ -154,6 +154,8 @@ function lib() {
     configSetMaxStalenessMs: 'int asset_cache_config_set_max_staleness_ms(asset_cache_config *cfg, int64_t ms)',
     configSetFileMode: 'int asset_cache_config_set_file_mode(asset_cache_config *cfg, uint32_t mode)',
     configSetDirMode: 'int asset_cache_config_set_dir_mode(asset_cache_config *cfg, uint32_t mode)',
+    configSetBackendUrl: 'int asset_cache_config_set_backend_url(asset_cache_config *cfg, const char *url)',
+    configSetBackendTimeoutMs: 'int asset_cache_config_set_backend_timeout_ms(asset_cache_config *cfg, int64_t ms)',
     open: 'int asset_cache_open_config(const asset_cache_config *cfg, _Out_ asset_cache **out, _Out_ asset_cache_error **err)',
     free: 'void asset_cache_free(asset_cache *cache)',
     stringFree: 'void asset_cache_string_free(void *s)',
@@ -340,6 +342,8 @@ const OPTION_KEYS = new Set([
   'staleIfErrorMs',
   'maxEntries',
   'maxStalenessMs',
+  'backendUrl',
+  'backendTimeoutMs',
 ]);
 
 /**
@@ -380,8 +384,17 @@ function makeConfig(name, options) {
       throw new AssetCacheError('open', Status.INVALID_ARGUMENT, `unknown option ${JSON.stringify(key)} (known: ${[...OPTION_KEYS].join(', ')})`);
     }
   }
-  const { dir, ttlSeconds, lockTimeoutMs, durable, fileMode, dirMode, staleIfErrorMs, maxEntries, maxStalenessMs } =
-    options ?? {};
+  const {
+    dir, ttlSeconds, lockTimeoutMs, durable, fileMode, dirMode, staleIfErrorMs, maxEntries, maxStalenessMs,
+    backendUrl, backendTimeoutMs,
+  } = options ?? {};
+  const curl =
+    backendUrl !== undefined && backendUrl !== null ? cText('open', 'backendUrl', backendUrl) : undefined;
+  if (backendTimeoutMs !== undefined) {
+    if (typeof backendTimeoutMs !== 'number' || !(backendTimeoutMs > 0) || !Number.isFinite(backendTimeoutMs)) {
+      throw new AssetCacheError('open', Status.INVALID_ARGUMENT, `backendTimeoutMs must be a finite number > 0, got ${backendTimeoutMs}`);
+    }
+  }
   for (const [key, value] of Object.entries({ staleIfErrorMs, maxEntries, maxStalenessMs })) {
     if (value !== undefined && (typeof value !== 'number' || Number.isNaN(value))) {
       throw new AssetCacheError('open', Status.INVALID_ARGUMENT, `${key} must be a number, got ${value}`);
@@ -431,6 +444,12 @@ function makeConfig(name, options) {
   }
   if (dirMode !== undefined) {
     n.configSetDirMode(cfg, dirMode);
+  }
+  if (curl !== undefined) {
+    n.configSetBackendUrl(cfg, curl);
+  }
+  if (backendTimeoutMs !== undefined) {
+    n.configSetBackendTimeoutMs(cfg, Math.ceil(backendTimeoutMs));
   }
   if (staleIfErrorMs !== undefined) {
     n.configSetStaleIfErrorMs(cfg, Math.ceil(staleIfErrorMs));
@@ -490,7 +509,8 @@ class AssetCache {
    * and loads its file if there is one, on this thread: the same as
    * AssetCache.openSync(). AssetCache.open() does it on a worker thread.
    * @param {string} name
-   * @param {{dir?: string, ttlSeconds?: number, lockTimeoutMs?: number, durable?: boolean, fileMode?: number, dirMode?: number}} [options]
+   * @param {{dir?: string, ttlSeconds?: number, lockTimeoutMs?: number, durable?: boolean, fileMode?: number,
+   *   dirMode?: number, backendUrl?: string, backendTimeoutMs?: number}} [options]
    */
   constructor(name, options = {}) {
     if (name === adopt) {

@@ -34,6 +34,22 @@ pub enum AnyLock<F> {
 
 impl sealed::Sealed for AnyBackend {}
 
+/// Checks a backend URL without connecting: what opening would refuse with
+/// INVALID_ARGUMENT.
+pub fn check_url(url: &str) -> Result<()> {
+    #[cfg(feature = "redis")]
+    {
+        super::redis::check_url(url)
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = url;
+        Err(crate::error::Error::invalid_argument(
+            "this build has no Redis backend (built without the `redis` feature)",
+        ))
+    }
+}
+
 /// Calls `$call` on the backend in use, with its own lock taken out of
 /// `$lock` (a lock of the other backend cannot occur: each handle keeps one).
 macro_rules! on {

@@ -322,6 +322,72 @@ pub unsafe extern "C" fn asset_cache_config_set_max_staleness_ms(
     }
 }
 
+/// Keeps the cache on a Redis server (7.0 or later, or Valkey) instead of in
+/// the folder, so that processes on many hosts share it:
+/// `redis://[user:password@]host[:port][/db]` or `redis+unix:///path/to.sock`
+/// (NUL-terminated UTF-8, copied). NULL restores the default, the file
+/// backend. The URL is parsed here; nothing is sent until
+/// asset_cache_open_config. Every operation behaves as with files (insertion
+/// order, whole-store expiry, atomic add_list, load reading only what
+/// changed); see README.md for the commands behind each. Failures of a call
+/// on Redis: ASSET_CACHE_BACKEND_UNAVAILABLE (server unreachable, connection
+/// dropped, no answer within the backend timeout) and
+/// ASSET_CACHE_BACKEND_ERROR (credentials refused, a key of another type at
+/// the cache's key names); memory is then as it was, and the handle connects
+/// again at its next call. The folder, the lock timeout and the modes are
+/// not used.
+/// Statuses: OK, INVALID_ARGUMENT (NULL `cfg`; a URL that does not parse,
+/// "rediss://" (no TLS in this build), or any URL in a build without the
+/// Redis backend), INVALID_UTF8, PANIC. Since 0.2.0.
+#[no_mangle]
+pub unsafe extern "C" fn asset_cache_config_set_backend_url(
+    cfg: *mut asset_cache_config,
+    url: *const c_char,
+) -> asset_cache_status {
+    // SAFETY: the caller passes NULL or valid pointers, per the docs.
+    unsafe {
+        set(cfg, "asset_cache_config_set_backend_url", |cfg| {
+            if url.is_null() {
+                cfg.options.backend_url = None;
+                return Ok(());
+            }
+            let url = as_str(url, "url")?;
+            crate::backend::any::check_url(url)?;
+            cfg.options.backend_url = Some(url.to_string());
+            Ok(())
+        })
+    }
+}
+
+/// Sets how long a call on a backend server waits for each answer
+/// (connecting included), in milliseconds, at least 1; past it the call
+/// fails with ASSET_CACHE_BACKEND_UNAVAILABLE. Default
+/// ASSET_CACHE_DEFAULT_BACKEND_TIMEOUT_MS (5000). Not used by the file
+/// backend. Statuses: OK, INVALID_ARGUMENT (NULL `cfg`, 0 or negative),
+/// PANIC. Since 0.2.0.
+#[no_mangle]
+pub unsafe extern "C" fn asset_cache_config_set_backend_timeout_ms(
+    cfg: *mut asset_cache_config,
+    milliseconds: i64,
+) -> asset_cache_status {
+    // SAFETY: the caller passes NULL or a valid config.
+    unsafe {
+        set(cfg, "asset_cache_config_set_backend_timeout_ms", |cfg| {
+            let ms = u64::try_from(milliseconds)
+                .ok()
+                .filter(|&ms| ms > 0)
+                .ok_or_else(|| {
+                    Failure::new(
+                        ASSET_CACHE_INVALID_ARGUMENT,
+                        format!("backend timeout must be at least 1 ms, got {milliseconds}"),
+                    )
+                })?;
+            cfg.options.backend_timeout = Duration::from_millis(ms);
+            Ok(())
+        })
+    }
+}
+
 /// Opens a cache with the options of `cfg` and loads its file if there is
 /// one; opening never creates files, the first write does. An unreadable
 /// file is moved aside to `<name>.json.corrupt` (with a warning in the log)
@@ -335,7 +401,9 @@ pub unsafe extern "C" fn asset_cache_config_set_max_staleness_ms(
 /// (initialize `*err` to NULL: it is written only on failure).
 /// Statuses: INVALID_ARGUMENT (NULL `cfg` or `out`, no name set, or the
 /// first setter that failed and was not set successfully since, whose
-/// status this is), INVALID_UTF8, IO, LOCK, LOCK_TIMEOUT, PANIC. Since 0.2.0.
+/// status this is), INVALID_UTF8, IO, LOCK, LOCK_TIMEOUT, PANIC; on Redis
+/// (asset_cache_config_set_backend_url) BACKEND_UNAVAILABLE and
+/// BACKEND_ERROR instead of IO, LOCK and LOCK_TIMEOUT. Since 0.2.0.
 #[no_mangle]
 pub unsafe extern "C" fn asset_cache_open_config(
     cfg: *const asset_cache_config,

@@ -6,8 +6,13 @@ use std::ffi::c_char;
 use super::boundary::{as_ref, run_void};
 use super::status::{asset_cache_status, Failure};
 use crate::asset::RawAsset;
+use crate::backend::any::AnyBackend;
 use crate::cache::AssetCache;
 use crate::options::Options;
+
+/// What a handle holds: assets as JSON text, on the backend the options
+/// chose at open (files, or Redis with a backend URL).
+pub(crate) type Cache = AssetCache<RawAsset, AnyBackend>;
 
 /// An open cache. Create it with asset_cache_open_config (or the 0.1 calls
 /// asset_cache_new and asset_cache_open), free it with asset_cache_free.
@@ -42,14 +47,14 @@ pub struct asset_cache {
     generation: u64,
     /// The process that opened the handle, for the message.
     pid: u32,
-    inner: AssetCache<RawAsset>,
+    inner: Cache,
 }
 
 /// Opens a cache for a new handle, owned by the caller.
 pub(crate) fn open_handle(options: Options) -> Result<*mut asset_cache, Failure> {
     crate::fork::install();
     let generation = crate::fork::generation();
-    let inner = AssetCache::open(options)?;
+    let inner = AssetCache::open_any(options)?;
     Ok(Box::into_raw(Box::new(asset_cache {
         generation,
         pid: std::process::id(),
@@ -59,9 +64,7 @@ pub(crate) fn open_handle(options: Options) -> Result<*mut asset_cache, Failure>
 
 /// The cache behind a handle the caller promises is NULL or live, refused in
 /// a child made by fork() since it was opened.
-pub(crate) unsafe fn cache_ref<'a>(
-    cache: *const asset_cache,
-) -> Result<&'a AssetCache<RawAsset>, Failure> {
+pub(crate) unsafe fn cache_ref<'a>(cache: *const asset_cache) -> Result<&'a Cache, Failure> {
     // SAFETY: the caller passes NULL or a live handle.
     let handle = unsafe { as_ref(cache, "cache")? };
     if handle.generation != crate::fork::generation() {

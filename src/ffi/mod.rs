@@ -53,6 +53,16 @@ const _: () = assert!(
     ASSET_CACHE_DEFAULT_LOCK_TIMEOUT_MS as u128 == crate::options::DEFAULT_LOCK_TIMEOUT.as_millis()
 );
 
+/// How long a call on a backend server (Redis) waits for each answer unless
+/// told otherwise, in milliseconds: the default of
+/// asset_cache_config_set_backend_timeout_ms.
+pub const ASSET_CACHE_DEFAULT_BACKEND_TIMEOUT_MS: i64 = 5000;
+
+const _: () = assert!(
+    ASSET_CACHE_DEFAULT_BACKEND_TIMEOUT_MS as u128
+        == crate::options::DEFAULT_BACKEND_TIMEOUT.as_millis()
+);
+
 /// The largest cache file read, in bytes (4 GiB). A larger file is kept
 /// aside as `<name>.json.corrupt` unread, like any unreadable file, and a
 /// write that would make the file larger fails with ASSET_CACHE_IO. Below

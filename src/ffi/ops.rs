@@ -15,10 +15,9 @@ use serde_json::value::RawValue;
 
 use super::boundary::{as_out, as_str, malloc_string, run, run_err, Outcome};
 use super::error::asset_cache_error;
-use super::handle::{asset_cache, cache_ref};
+use super::handle::{asset_cache, cache_ref, Cache};
 use super::status::{asset_cache_status, asset_cache_status::*, Failure};
 use crate::asset::RawAsset;
-use crate::cache::AssetCache;
 
 // ---- the bodies ----
 
@@ -67,7 +66,7 @@ unsafe fn read<T>(
     cache: *const asset_cache,
     out: *mut T,
     what: &str,
-    value: impl FnOnce(&AssetCache<RawAsset>) -> T,
+    value: impl FnOnce(&Cache) -> T,
 ) -> Outcome {
     // SAFETY: the caller passes NULL or valid pointers, per the docs.
     let (cache, out) = unsafe { (cache_ref(cache)?, as_out(out, what)?) };
@@ -114,7 +113,7 @@ unsafe fn add_list(cache: *const asset_cache, assets_json: *const c_char) -> Out
 /// Runs one of the cache's file operations (load, save, invalidate).
 unsafe fn file_op(
     cache: *const asset_cache,
-    op: impl FnOnce(&AssetCache<RawAsset>) -> crate::Result<()>,
+    op: impl FnOnce(&Cache) -> crate::Result<()>,
 ) -> Outcome {
     // SAFETY: the caller passes NULL or a live handle.
     op(unsafe { cache_ref(cache)? })?;

@@ -356,6 +356,11 @@ impl RedisBackend {
     }
 }
 
+/// Checks a server URL without connecting (see [`RedisBackend::new`]).
+pub fn check_url(url: &str) -> Result<()> {
+    Conn::new(url, Duration::from_secs(1)).map(drop)
+}
+
 impl sealed::Sealed for RedisBackend {}
 
 /// Redis needs no lock: every write is one atomic script, and a reader

@@ -1,0 +1,50 @@
+'use strict';
+// The Node binding on Redis, through the same open: run by
+// scripts/test-redis.sh (node --test redis-test/) with ASSET_CACHE_REDIS_URL
+// naming its private server. Two handles with folders of their own stand
+// for two hosts. Not in test/, which the node suite runs without a server.
+//
+// Checked to fail: with open() ignoring backendUrl, the second handle did
+// not see the first one's add.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { AssetCache, Status } = require('..');
+
+const url = process.env.ASSET_CACHE_REDIS_URL;
+
+function host(t) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'asset-cache-node-redis-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('two hosts share one cache on Redis', (t) => {
+  assert.ok(url, 'ASSET_CACHE_REDIS_URL is not set: run scripts/test-redis.sh');
+  const name = `node-basic-${process.pid}`;
+  const options = { ttlSeconds: 3600, backendUrl: url, backendTimeoutMs: 2000 };
+  const a = AssetCache.open(name, { dir: host(t), ...options });
+  const b = AssetCache.open(name, { dir: host(t), ...options });
+  t.after(() => { a.close(); b.close(); });
+  a.add({ id: 'm1', v: 1 });
+  b.load();
+  assert.deepEqual(b.get('m1'), { id: 'm1', v: 1 });
+  b.addList([{ id: 'n1' }, { id: 'n2' }]);
+  a.load();
+  assert.equal(a.size, 2);
+  assert.equal(a.get('m1'), undefined);
+  a.invalidate();
+  b.load();
+  assert.equal(b.size, 0);
+});
+
+test('bad URLs and absent servers give their statuses', () => {
+  assert.ok(url, 'ASSET_CACHE_REDIS_URL is not set: run scripts/test-redis.sh');
+  assert.throws(() => AssetCache.open('x', { backendUrl: 'redis://127.0.0.1:notaport/0' }),
+    (e) => e.status === Status.INVALID_ARGUMENT && e.code === 'ASSET_CACHE_INVALID_ARGUMENT');
+  assert.throws(() => AssetCache.open('x', { backendUrl: 'redis://:s3cret@127.0.0.1:1/0', backendTimeoutMs: 1000 }),
+    (e) => e.code === 'ASSET_CACHE_BACKEND_UNAVAILABLE' && e.message.includes('127.0.0.1:1')
+      && !e.message.includes('s3cret'));
+});
