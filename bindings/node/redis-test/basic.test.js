@@ -21,30 +21,30 @@ function host(t) {
   return dir;
 }
 
-test('two hosts share one cache on Redis', (t) => {
+test('two hosts share one cache on Redis', async (t) => {
   assert.ok(url, 'ASSET_CACHE_REDIS_URL is not set: run scripts/test-redis.sh');
   const name = `node-basic-${process.pid}`;
   const options = { ttlSeconds: 3600, backendUrl: url, backendTimeoutMs: 2000 };
-  const a = AssetCache.open(name, { dir: host(t), ...options });
-  const b = AssetCache.open(name, { dir: host(t), ...options });
+  const a = await AssetCache.open(name, { dir: host(t), ...options });
+  const b = AssetCache.openSync(name, { dir: host(t), ...options });
   t.after(() => { a.close(); b.close(); });
-  a.add({ id: 'm1', v: 1 });
-  b.load();
+  await a.add({ id: 'm1', v: 1 });
+  await b.load();
   assert.deepEqual(b.get('m1'), { id: 'm1', v: 1 });
-  b.addList([{ id: 'n1' }, { id: 'n2' }]);
-  a.load();
+  b.addListSync([{ id: 'n1' }, { id: 'n2' }]);
+  a.loadSync();
   assert.equal(a.size, 2);
   assert.equal(a.get('m1'), undefined);
-  a.invalidate();
-  b.load();
+  await a.invalidate();
+  b.loadSync();
   assert.equal(b.size, 0);
 });
 
-test('bad URLs and absent servers give their statuses', () => {
+test('bad URLs and absent servers give their statuses', async () => {
   assert.ok(url, 'ASSET_CACHE_REDIS_URL is not set: run scripts/test-redis.sh');
-  assert.throws(() => AssetCache.open('x', { backendUrl: 'redis://127.0.0.1:notaport/0' }),
+  assert.throws(() => AssetCache.openSync('x', { backendUrl: 'redis://127.0.0.1:notaport/0' }),
     (e) => e.status === Status.INVALID_ARGUMENT && e.code === 'ASSET_CACHE_INVALID_ARGUMENT');
-  assert.throws(() => AssetCache.open('x', { backendUrl: 'redis://:s3cret@127.0.0.1:1/0', backendTimeoutMs: 1000 }),
+  await assert.rejects(AssetCache.open('x', { backendUrl: 'redis://:s3cret@127.0.0.1:1/0', backendTimeoutMs: 1000 }),
     (e) => e.code === 'ASSET_CACHE_BACKEND_UNAVAILABLE' && e.message.includes('127.0.0.1:1')
       && !e.message.includes('s3cret'));
 });
