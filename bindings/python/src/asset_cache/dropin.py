@@ -501,13 +501,17 @@ class AssetCache(Generic[T]):
     def add_list(self, assets: List[T]) -> None:
         """Replace all cached assets with these (the last of equal ids wins), with a fresh expiry.
 
-        The original skipped an asset that failed to serialize and saved the
-        rest; so does this (logged).
+        An asset without a non-empty str ``id`` raises `MissingIdError` (also an
+        AttributeError, as the original's ``asset.id`` raises) and nothing
+        changes. The original skipped an asset that failed to serialize and
+        saved the rest; so does this (logged).
         """
         payloads = []
         for asset in assets:
             try:
                 payloads.append(_dumps(self._payload(asset)))
+            except _AssetIdError:
+                raise
             except (CacheError, ValueError, TypeError, RecursionError) as e:
                 if self.strict:
                     raise
