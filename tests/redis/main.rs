@@ -17,10 +17,10 @@ mod large;
 mod server;
 mod support;
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::Instant;
+#[path = "../reliability/runner.rs"]
+mod runner;
 
-type Test = (&'static str, fn());
+use runner::Test;
 
 const TESTS: &[Test] = &[
     (
@@ -69,43 +69,5 @@ fn main() {
         child_role(&role);
         std::process::exit(0);
     }
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let mut failed = Vec::new();
-    let mut ran = 0;
-    let all = Instant::now();
-    for (name, test) in TESTS {
-        if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
-            continue;
-        }
-        ran += 1;
-        println!("test {name} ...");
-        let start = Instant::now();
-        match catch_unwind(AssertUnwindSafe(test)) {
-            Ok(()) => println!(
-                "test {name} ... ok ({:.1} s)",
-                start.elapsed().as_secs_f64()
-            ),
-            Err(_) => {
-                println!("test {name} ... FAILED");
-                failed.push(*name);
-            }
-        }
-    }
-    println!(
-        "redis: {} passed, {} failed, in {:.1} s",
-        ran - failed.len(),
-        failed.len(),
-        all.elapsed().as_secs_f64()
-    );
-    if ran == 0 {
-        println!("no test matched {filters:?}");
-        std::process::exit(1);
-    }
-    if !failed.is_empty() {
-        println!("failed: {}", failed.join(", "));
-        std::process::exit(1);
-    }
+    runner::run("redis", TESTS);
 }

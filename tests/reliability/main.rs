@@ -25,10 +25,9 @@ mod single_flight;
 mod support;
 mod writers;
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::Instant;
+mod runner;
 
-type Test = (&'static str, fn());
+use runner::Test;
 
 const TESTS: &[Test] = &[
     (
@@ -197,48 +196,10 @@ fn main() {
         child_role(&role);
         std::process::exit(0);
     }
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
     println!(
         "reliability tests, seed {} (ASSET_CACHE_SEED), soak {}",
         support::seed(),
         support::soak()
     );
-    let mut failed = Vec::new();
-    let mut ran = 0;
-    let all = Instant::now();
-    for (name, test) in TESTS {
-        if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
-            continue;
-        }
-        ran += 1;
-        println!("test {name} ...");
-        let start = Instant::now();
-        match catch_unwind(AssertUnwindSafe(test)) {
-            Ok(()) => println!(
-                "test {name} ... ok ({:.1} s)",
-                start.elapsed().as_secs_f64()
-            ),
-            Err(_) => {
-                println!("test {name} ... FAILED");
-                failed.push(*name);
-            }
-        }
-    }
-    println!(
-        "reliability: {} passed, {} failed, in {:.1} s",
-        ran - failed.len(),
-        failed.len(),
-        all.elapsed().as_secs_f64()
-    );
-    if ran == 0 {
-        println!("no test matched {filters:?}");
-        std::process::exit(1);
-    }
-    if !failed.is_empty() {
-        println!("failed: {}", failed.join(", "));
-        std::process::exit(1);
-    }
+    runner::run("reliability", TESTS);
 }
