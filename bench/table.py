@@ -15,7 +15,7 @@ touching the bytes"), or limit / ours for rates.
 import statistics
 import sys
 
-PEERS = ["python-original", "diskcache", "flat-cache"]
+PEERS = ["python-original", "diskcache", "flat-cache", "lmdb", "sqlite"]
 # Which limit line bounds each of our operations.
 LIMITS = {
     "open": "open: read + serde_json validate",

@@ -11,7 +11,9 @@
 #
 # Env: BENCH_N (sizes), BENCH_REPS (our repetitions, default 5), PEER_REPS
 # (peers' repetitions, default 3), PEERS (subset of: original diskcache
-# flat-cache). Raw lines: target/bench/peers.tsv; table: target/bench/peers.md.
+# flat-cache lmdb sqlite). LMDB and SQLite run in C (bench/peers_c.c, built by
+# scripts/bench-build-peers-c.sh, which apt-installs liblmdb-dev and
+# libsqlite3-dev when missing). Raw lines: target/bench/peers.tsv; table: target/bench/peers.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -19,10 +21,13 @@ peers_dir=$root/target/peers
 out=$root/target/bench
 mkdir -p "$peers_dir" "$out"
 : "${BENCH_N:=1000 10000 100000}"
-: "${PEERS:=original diskcache flat-cache}"
+: "${PEERS:=original diskcache flat-cache lmdb sqlite}"
 export BENCH_N
 
 # ---- install the peers (once; reused by later runs) ----
+case " $PEERS " in
+  *" lmdb "* | *" sqlite "*) bash scripts/bench-build-peers-c.sh ;;
+esac
 venv=$peers_dir/venv
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
@@ -62,6 +67,7 @@ for n in $BENCH_N; do
     case $p in
       original | diskcache) "$venv/bin/python" bench/peers.py "$p" "$n" "$data" "$scratch/$p-$n" ;;
       flat-cache) node bench/peers-flatcache.mjs "$n" "$data" "$scratch/$p-$n" ;;
+      lmdb | sqlite) BENCH_REPS=${PEER_REPS:-3} target/bench/peers_c run "$p" "$n" "$data" "$scratch/$p-$n" ;;
       *) echo "unknown peer $p" >&2; exit 2 ;;
     esac | tee -a "$results"
     rm -rf "$scratch/$p-$n"
@@ -72,6 +78,7 @@ for p in $PEERS; do
   case $p in
     original | diskcache) "$venv/bin/python" bench/peers.py "$p" procs "$out/data-1000.jsonl" "$scratch/$p-procs" ;;
     flat-cache) node bench/peers-flatcache.mjs procs "$out/data-1000.jsonl" "$scratch/$p-procs" ;;
+    lmdb | sqlite) BENCH_REPS=${PEER_REPS:-3} target/bench/peers_c procs "$p" "$out/data-1000.jsonl" "$scratch/$p-procs" ;;
   esac | tee -a "$results"
 done
 rm -rf "$scratch"

@@ -53,5 +53,41 @@ python3 bench/table.py "$results" | quiet_grep '^| open | 200 |' || {
   echo "bench-smoke: bench/table.py printed no open row" >&2
   fail=1
 }
+
+# The C peers (LMDB, SQLite: bench/peers_c.c), built against Debian's
+# liblmdb-dev and libsqlite3-dev (installed by the build script when missing),
+# each workload once at N = 200.
+bash scripts/bench-build-peers-c.sh >/dev/null
+cdata=target/bench/smoke-c-data.jsonl
+target/release/examples/bench gen 900 "$cdata"
+peers=target/bench/smoke-peers.tsv
+: >"$peers"
+for p in lmdb sqlite; do
+  BENCH_REPS=1 PEERS_C_GETS=2000 target/bench/peers_c run "$p" 200 "$cdata" target/bench/smoke-c/$p >>"$peers"
+  BENCH_REPS=1 target/bench/peers_c procs "$p" "$cdata" target/bench/smoke-c/$p-procs >>"$peers"
+done
+BENCH_REPS=1 target/bench/peers_c add 200 "$cdata" target/bench/smoke-c/add >>"$peers"
+BENCH_REPS=1 PEERS_C_GETS=2000 target/bench/peers_c growth 200 "$cdata" target/bench/smoke-c/growth >>"$peers"
+rm -rf target/bench/smoke-c
+results=$peers
+for p in lmdb sqlite; do
+  for op in open "add one" add_list "get, 1 thread" get_all "peak RSS" "4 procs x 250 adds"; do
+    n=200
+    [ "$op" = "4 procs x 250 adds" ] && n=1000
+    expect "$p" "$op" $n
+  done
+  kept=$(awk -F'\t' -v p="$p" '$1 == p && $2 == "4 procs x 250 adds: kept (min)" { print $4 + 0 }' "$peers")
+  if [ "$kept" != "1000" ]; then
+    echo "bench-smoke: $p: 4 processes x 250 adds kept ${kept:-nothing}, not 1000" >&2
+    fail=1
+  fi
+done
+for p in ours lmdb sqlite; do
+  for op in "add one, no fsync" "add one, fsync" "growth: open" "growth: add one" \
+    "growth: get, 1 thread"; do
+    expect "$p" "$op" 200
+  done
+done
+
 [ "$fail" = 0 ]
-echo "bench-smoke: all workloads reported; 1000 of 1000 concurrent adds kept"
+echo "bench-smoke: all workloads reported (C peers included); 1000 of 1000 concurrent adds kept"
