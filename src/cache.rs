@@ -173,14 +173,13 @@ impl<T: Asset> AssetCache<T, AnyBackend> {
     pub fn open_any(options: Options) -> Result<Self> {
         validate_name(&options.name)?;
         let behaviour = Behaviour::of(&options)?;
-        let ttl = behaviour.ttl;
         let backend = match &options.backend_url {
             #[cfg(feature = "redis")]
             Some(url) => AnyBackend::Redis(Box::new(crate::backend::redis::RedisBackend::new(
                 url,
                 &options.name,
                 options.backend_timeout,
-                ttl,
+                behaviour.ttl,
             )?)),
             #[cfg(not(feature = "redis"))]
             Some(_) => {

@@ -35,11 +35,13 @@
 //! fail, drop, or the process dying) lets the next waiter re-read the store
 //! and, if the asset is still missing (a failed fetch), fetch it itself.
 //! Nothing here knows the file backend: claims come from the backend's
-//! [`Claimer`](crate::Claimer) (the file backend's are OFD byte-range locks on its lock file,
-//! see `backend/file/claim.rs`; the Redis backend has none yet, so there every
-//! caller that misses fetches).
+//! [`Claimer`](crate::Claimer) (the file backend's are OFD byte-range locks on
+//! its lock file, see `backend/file/claim.rs`; the Redis backend's are
+//! `SET NX PX` keys with a renewed lease, see `backend/redis/claim.rs`, and a
+//! wait there also ends as soon as the result is stored, without taking the
+//! claim).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::asset::Asset;
 use crate::backend::file::claim::Target;
@@ -48,6 +50,20 @@ use crate::cache::AssetCache;
 use crate::error::{Error, ErrorKind, Result};
 use crate::expiry;
 use crate::store::Store;
+
+/// The end of a wait that may take several claims (`None`: no end).
+struct Deadline(Option<Instant>);
+
+impl Deadline {
+    fn new(wait: Option<Duration>) -> Self {
+        Deadline(wait.map(|w| Instant::now() + w))
+    }
+
+    /// What is left of the wait (zero once it has run out: one more try).
+    fn left(&self) -> Option<Duration> {
+        self.0.map(|d| d.saturating_duration_since(Instant::now()))
+    }
+}
 
 /// Where a returned value came from.
 #[derive(Debug, Clone)]
@@ -163,16 +179,25 @@ impl<T: Asset + Clone, B: Backend<T>> AssetCache<T, B> {
         if let Some(asset) = self.get(id) {
             return Ok(Begin::Cached(asset));
         }
-        let claim = self.claim(Target::Id(id), wait)?;
-        // Whoever held the claim before us has usually just added it.
-        self.load()?;
-        if let Some(asset) = self.get(id) {
-            return Ok(Begin::Cached(asset));
+        let deadline = Deadline::new(wait);
+        let mut done_check = true;
+        loop {
+            let claim = self.claim(Target::Id(id), deadline.left(), done_check)?;
+            // Whoever held the claim before us has usually just added it.
+            self.load()?;
+            if let Some(asset) = self.get(id) {
+                return Ok(Begin::Cached(asset));
+            }
+            if let Some(claim) = claim {
+                return Ok(Begin::Claimed(FetchClaim {
+                    target: Owned::Id(id.to_string()),
+                    _claim: claim,
+                }));
+            }
+            // Stored when the claim was tried, gone when loaded (removed,
+            // invalidated, or not valid JSON): claim it for real.
+            done_check = false;
         }
-        Ok(Begin::Claimed(FetchClaim {
-            target: Owned::Id(id.to_string()),
-            _claim: claim,
-        }))
     }
 
     /// The first half of [`AssetCache::refresh_all`].
@@ -180,15 +205,22 @@ impl<T: Asset + Clone, B: Backend<T>> AssetCache<T, B> {
         if self.has_valid_cache() {
             return Ok(Begin::Cached(self.get_all()));
         }
-        let claim = self.claim(Target::All, wait)?;
-        self.load()?;
-        if self.has_valid_cache() {
-            return Ok(Begin::Cached(self.get_all()));
+        let deadline = Deadline::new(wait);
+        let mut done_check = true;
+        loop {
+            let claim = self.claim(Target::All, deadline.left(), done_check)?;
+            self.load()?;
+            if self.has_valid_cache() {
+                return Ok(Begin::Cached(self.get_all()));
+            }
+            if let Some(claim) = claim {
+                return Ok(Begin::Claimed(FetchClaim {
+                    target: Owned::All,
+                    _claim: claim,
+                }));
+            }
+            done_check = false;
         }
-        Ok(Begin::Claimed(FetchClaim {
-            target: Owned::All,
-            _claim: claim,
-        }))
     }
 
     /// Stores the fetched asset under the claimed id, then releases the
@@ -253,8 +285,13 @@ impl<T: Asset + Clone, B: Backend<T>> AssetCache<T, B> {
         Err(error)
     }
 
-    fn claim(&self, target: Target<'_>, wait: Option<Duration>) -> Result<Claim> {
-        self.claimer().claim(target, wait)
+    fn claim(
+        &self,
+        target: Target<'_>,
+        wait: Option<Duration>,
+        done_check: bool,
+    ) -> Result<Option<Claim>> {
+        self.claimer().claim(target, wait, done_check)
     }
 
     /// The expired asset `id`, if this handle still has it and the grace

@@ -45,19 +45,37 @@ pub enum Claimer {
         dir_mode: u32,
         durable: bool,
     },
-    /// No claim: every caller that misses fetches. The Redis backend, until
-    /// it claims with `SET NX PX` across hosts.
-    Unclaimed,
+    /// `SET NX PX` keys with a renewed lease on the cache's server (see
+    /// `backend/redis/claim.rs`): every host sharing the server.
+    #[cfg(feature = "redis")]
+    Redis(std::sync::Arc<redis::claim::RedisClaimer>),
 }
 
 /// A held claim (see [`Claimer`]); dropping it releases it.
 #[derive(Debug)]
-pub struct Claim(#[allow(dead_code)] Option<file::claim::Claim>);
+pub struct Claim(#[allow(dead_code)] Held);
+
+/// Held only to be dropped (which releases it).
+#[derive(Debug)]
+#[allow(dead_code)]
+enum Held {
+    File(file::claim::Claim),
+    #[cfg(feature = "redis")]
+    Redis(redis::claim::RedisClaim),
+}
 
 impl Claimer {
     /// Claims `target`, waiting up to `wait` (`None`: forever; zero: one
-    /// try, `LockTimeout` when another holds it).
-    pub fn claim(&self, target: file::claim::Target<'_>, wait: Option<Duration>) -> Result<Claim> {
+    /// try, `LockTimeout` when another holds it). `Ok(None)`: the wait
+    /// ended because what the claim is for is stored now (only a backend
+    /// that can tell cheaply says so, and only with `done_check`): the
+    /// caller loads it instead of fetching.
+    pub fn claim(
+        &self,
+        target: file::claim::Target<'_>,
+        wait: Option<Duration>,
+        done_check: bool,
+    ) -> Result<Option<Claim>> {
         match self {
             Claimer::File {
                 dir,
@@ -66,10 +84,16 @@ impl Claimer {
                 dir_mode,
                 durable,
             } => {
+                let _ = done_check;
                 file::io::create_folder(dir, *dir_mode, *durable)?;
-                file::claim::acquire(lock_path, target, wait, *file_mode).map(|c| Claim(Some(c)))
+                file::claim::acquire(lock_path, target, wait, *file_mode)
+                    .map(|c| Some(Claim(Held::File(c))))
             }
-            Claimer::Unclaimed => Ok(Claim(None)),
+            #[cfg(feature = "redis")]
+            Claimer::Redis(claimer) => Ok(match claimer.claim(target, wait, done_check)? {
+                redis::claim::Claimed::Held(c) => Some(Claim(Held::Redis(c))),
+                redis::claim::Claimed::Done => None,
+            }),
         }
     }
 }
@@ -186,8 +210,6 @@ pub trait Backend<T: Asset>: sealed::Sealed + Send {
         None
     }
 
-    /// How callers claim a fetch (single-flight). Default: no claims.
-    fn claimer(&self) -> Claimer {
-        Claimer::Unclaimed
-    }
+    /// How callers claim a fetch (single-flight).
+    fn claimer(&self) -> Claimer;
 }

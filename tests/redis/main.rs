@@ -13,6 +13,7 @@
 
 mod faults;
 mod fleet;
+mod flight;
 mod large;
 mod server;
 mod support;
@@ -26,6 +27,26 @@ const TESTS: &[Test] = &[
     (
         "fleet_eight_hosts_lose_no_add",
         fleet::eight_hosts_lose_no_add,
+    ),
+    (
+        "flight_eight_hosts_fetch_each_id_once",
+        flight::eight_hosts_fetch_each_id_once,
+    ),
+    (
+        "flight_refresh_all_from_eight_hosts_fetches_once",
+        flight::refresh_all_from_eight_hosts_fetches_once,
+    ),
+    (
+        "flight_a_killed_fetcher_is_taken_over_after_its_lease",
+        flight::a_killed_fetcher_is_taken_over_after_its_lease,
+    ),
+    (
+        "flight_a_slow_live_fetcher_keeps_its_claim_past_the_lease",
+        flight::a_slow_live_fetcher_keeps_its_claim_past_the_lease,
+    ),
+    (
+        "flight_a_claim_wait_on_a_stopped_server_fails_within_the_timeout",
+        flight::a_claim_wait_on_a_stopped_server_fails_within_the_timeout,
     ),
     (
         "faults_sigkill_restart_keeps_every_acknowledged_add",
@@ -57,6 +78,9 @@ fn child_role(role: &str) {
     match role {
         "fleet.adder" => fleet::child_adder(),
         "large.loader" => large::child_loader(),
+        "flight.getter" => flight::child_getter(),
+        "flight.refresher" => flight::child_refresher(),
+        "flight.claimer" => flight::child_claimer(),
         other => panic!("unknown child role {other:?}"),
     }
 }

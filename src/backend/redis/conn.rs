@@ -75,6 +75,25 @@ impl Conn {
         })
     }
 
+    /// Another connection to the same server with the same settings, not
+    /// connected yet (it connects at its first command).
+    pub fn detached(&self) -> Conn {
+        Conn {
+            client: self.client.clone(),
+            server: self.server.clone(),
+            timeout: self.timeout,
+            handshake_replies: self.handshake_replies,
+            con: None,
+            socket_timeout: None,
+            deadline: Instant::now() + self.timeout,
+        }
+    }
+
+    /// The timeout of every step.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// The server, as messages name it.
     pub fn server(&self) -> &str {
         &self.server

@@ -16,10 +16,12 @@
 //! | `invalidate` | `invalidate.lua`: `UNLINK` the four keys |
 //! | `load` catches up cheaply | `catchup.lua`: same `sid` and `rev` -> nothing; else the `log` entries since (`LRANGE`) and their values (`HMGET`) |
 //! | large stores | whole loads in `chunk.lua` slices of [`LOAD_CHUNK`] ids |
+//! | get-or-fetch, refresh-all single-flight | `claim.lua`: `SET claim:id:<id> token NX PX lease` (or `claim:all`), or `done` when `HEXISTS` (`HLEN` for all) finds it stored; the holder's keeper renews the lease (`renew.lua`: `GET` = token -> `PEXPIRE`), `release.lua` deletes it (`GET` = token -> `DEL`); see [`claim`] |
 //!
 //! Expiry uses the calling host's clock, as the file backend does: hosts'
 //! clocks are assumed to agree (NTP) to well within a minute.
 
+pub(crate) mod claim;
 mod conn;
 mod keys;
 mod scripts;
@@ -28,7 +30,7 @@ use std::time::Duration;
 
 use redis::Value;
 
-use super::{sealed, Backend, Change};
+use super::{sealed, Backend, Change, Claimer};
 use crate::asset::Asset;
 use crate::error::{Error, ErrorKind, Result};
 use crate::expiry;
@@ -78,6 +80,8 @@ pub struct RedisBackend {
     /// Life of a store that an add starts.
     ttl: Duration,
     known: Option<Known>,
+    /// Single-flight claims, on a connection of their own.
+    claimer: std::sync::Arc<claim::RedisClaimer>,
 }
 
 impl RedisBackend {
@@ -85,9 +89,12 @@ impl RedisBackend {
     /// (`redis://[user:password@]host[:port][/db]`): parses the URL, sends
     /// nothing yet. `timeout` bounds every step of a call.
     pub fn new(url: &str, name: &str, timeout: Duration, ttl: Duration) -> Result<Self> {
+        let conn = Conn::new(url, timeout)?;
+        let keys = Keys::new(name);
         Ok(RedisBackend {
-            conn: Conn::new(url, timeout)?,
-            keys: Keys::new(name),
+            claimer: std::sync::Arc::new(claim::RedisClaimer::new(&conn, keys.clone())),
+            conn,
+            keys,
             name: name.to_string(),
             ttl,
             known: None,
@@ -445,6 +452,10 @@ impl<T: Asset> Backend<T> for RedisBackend {
 
     fn is_stored(&self) -> bool {
         self.known.is_some()
+    }
+
+    fn claimer(&self) -> Claimer {
+        Claimer::Redis(self.claimer.clone())
     }
 }
 

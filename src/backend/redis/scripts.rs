@@ -18,9 +18,19 @@ macro_rules! script {
     };
 }
 
+/// A script that needs none of the prelude (it touches one key of its own).
+macro_rules! bare_script {
+    ($file:literal) => {
+        Lazy::new(|| Script::new(include_str!(concat!("lua/", $file))))
+    };
+}
+
 pub(crate) static ADD: Lazy<Script> = script!("add.lua");
 pub(crate) static CATCHUP: Lazy<Script> = script!("catchup.lua");
 pub(crate) static CHUNK: Lazy<Script> = script!("chunk.lua");
 pub(crate) static STAGE: Lazy<Script> = script!("stage.lua");
 pub(crate) static COMMIT: Lazy<Script> = script!("commit.lua");
 pub(crate) static INVALIDATE: Lazy<Script> = script!("invalidate.lua");
+pub(crate) static CLAIM: Lazy<Script> = script!("claim.lua");
+pub(crate) static RELEASE: Lazy<Script> = bare_script!("release.lua");
+pub(crate) static RENEW: Lazy<Script> = bare_script!("renew.lua");

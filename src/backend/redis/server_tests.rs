@@ -427,3 +427,53 @@ fn an_add_refuses_each_planted_key_of_a_live_store_and_changes_nothing() {
         );
     }
 }
+
+#[test]
+#[ignore = "needs a Redis server: run by scripts/test-redis.sh"]
+fn a_claim_whose_lease_was_lost_does_not_release_its_successor() {
+    // Checked to fail: with release.lua deleting the key whatever it holds,
+    // the successor's claim was gone after the first holder's drop.
+    use crate::backend::file::claim::Target;
+    let name = fresh_name("claim");
+    let a = backend(&name);
+    let b = backend(&name);
+    let key = a.keys.claim(Target::Id("x"));
+    let held = match a.claimer.claim(Target::Id("x"), Some(Duration::ZERO), true) {
+        Ok(claim::Claimed::Held(c)) => c,
+        _ => panic!("first claim not held"),
+    };
+    assert!(matches!(
+        b.claimer.claim(Target::Id("x"), Some(Duration::ZERO), true),
+        Err(e) if e.kind() == ErrorKind::LockTimeout
+    ));
+    // The lease runs out (as after a stalled server): another claims.
+    let mut con = raw();
+    let _: () = redis::cmd("DEL").arg(&key).query(&mut con).unwrap();
+    let successor = match b.claimer.claim(Target::Id("x"), Some(Duration::ZERO), true) {
+        Ok(claim::Claimed::Held(c)) => c,
+        _ => panic!("claim after the lease not held"),
+    };
+    let token: String = redis::cmd("GET").arg(&key).query(&mut con).unwrap();
+    drop(held);
+    let after: Option<String> = redis::cmd("GET").arg(&key).query(&mut con).unwrap();
+    assert_eq!(after.as_deref(), Some(token.as_str()), "successor released");
+    drop(successor);
+    let after: Option<String> = redis::cmd("GET").arg(&key).query(&mut con).unwrap();
+    assert_eq!(after, None, "released by its holder");
+    // A waiter's done check: once the id is stored, no claim is taken.
+    let mut writer = backend(&name);
+    add(&mut writer, "x", json!({"id": "x"})).unwrap();
+    assert!(matches!(
+        b.claimer.claim(Target::Id("x"), Some(Duration::ZERO), true),
+        Ok(claim::Claimed::Done)
+    ));
+    assert!(matches!(
+        b.claimer.claim(Target::All, Some(Duration::ZERO), true),
+        Ok(claim::Claimed::Done)
+    ));
+    assert!(matches!(
+        b.claimer
+            .claim(Target::Id("x"), Some(Duration::ZERO), false),
+        Ok(claim::Claimed::Held(_))
+    ));
+}
