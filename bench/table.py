@@ -97,6 +97,7 @@ def main(paths):
                 row.append("")
             print("| " + " | ".join(row) + " |")
     redis_table(vals, ns)
+    flight_table(vals)
     # The Rust API (no C boundary) and the file sizes, for reference.
     extra = [k for k in vals if k[0] in ("rust",) or k[1] == "file size"]
     if extra:
@@ -132,6 +133,32 @@ def redis_table(vals, ns):
         ratio = f"{better_ratio(ours, peer[0], unit):.2f}x" if peer else ""
         print(f"| {op} | {n:,} | {fmt(ours, unit)} | {peer_op}: "
               f"{fmt(*peer) if peer else ''} | {ratio} | {target} |")
+
+
+FLIGHT = [
+    ("flight-file", "file backend (8 handles on one folder)"),
+    ("flight-redis", "Redis backend (8 handles, own connections)"),
+    ("flight-plain", "plain Redis client: HGET, on a miss fetch + HSET"),
+]
+
+
+def flight_table(vals):
+    """Cross-host single-flight (bench flight): wall time and fetches."""
+    rows = []
+    for imp, label in FLIGHT:
+        for k, (v, unit) in vals.items():
+            if k[0] == imp and k[1].endswith(": wall"):
+                fetches = next((fv for fk, (fv, _) in vals.items()
+                                if fk[0] == imp and fk[1] == k[1][:-len("wall")] + "fetches"), None)
+                rows.append((label, k[1][:-len(": wall")], fmt(v, unit), fetches))
+    if not rows:
+        return
+    print()
+    print("| single-flight | workload | wall time | fetches |")
+    print("|---|---|---|---|")
+    for label, op, wall, fetches in rows:
+        f = f"{fetches:g}" if fetches is not None else ""
+        print(f"| {label} | {op} | {wall} | {f} |")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@
 //!   bench rust N DATA.jsonl      the workloads through the Rust API
 //!   bench folder E DATA.jsonl    an add in a folder of E other files
 //!   bench redis N DATA.jsonl URL the Redis backend beside a plain client
+//!   bench flight URL             single-flight of 8 handles, file and Redis
+//!                                backends beside a plain Redis client
 //!                                (HSET/HGET per asset) on the server at URL
 //!
 //! Every figure is printed as `impl<TAB>op<TAB>N<TAB>value<TAB>unit`, the
@@ -35,12 +37,16 @@ fn main() {
         "folder" => folder(parse_n(arg(1)), Path::new(arg(2))),
         #[cfg(feature = "redis")]
         "redis" => on_redis(parse_n(arg(1)), Path::new(arg(2)), arg(3)),
+        #[cfg(feature = "redis")]
+        "flight" => flight(arg(1)),
         _ => usage(),
     }
 }
 
 fn usage() -> ! {
-    eprintln!("usage: bench gen|limits|rust|folder N DATA.jsonl | bench redis N DATA.jsonl URL");
+    eprintln!(
+        "usage: bench gen|limits|rust|folder N DATA.jsonl | bench redis N DATA.jsonl URL | bench flight URL"
+    );
     std::process::exit(2)
 }
 
@@ -679,5 +685,151 @@ fn on_redis(n: usize, data: &Path, url: &str) {
 
     cache.invalidate().unwrap();
     let _: () = redis::cmd("DEL").arg(&plain_key).query(&mut plain).unwrap();
+    std::io::stdout().flush().ok();
+}
+
+/// Cross-host single-flight: 8 handles (a thread each; on Redis each has
+/// connections of its own, as a host would) get-or-fetch the same 50 ids in
+/// the same order, all at once (a fleet's cold start), with a fetch that
+/// takes 5 ms. The file backend (8 handles on one folder), the Redis backend, and
+/// the obvious plain-client code (HGET, on a miss fetch and HSET), in the
+/// same run: the wall time and the fetches made.
+#[cfg(feature = "redis")]
+fn flight(url: &str) {
+    use asset_cache::AnyBackend;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Barrier};
+
+    const HANDLES: usize = 8;
+    const IDS: usize = 50;
+    const FETCH: Duration = Duration::from_millis(5);
+    let asset = |id: &str| RawAsset::parse(&format!("{{\"id\":\"{id}\",\"n\":1}}")).unwrap();
+    let op = format!("single-flight: {HANDLES} handles x {IDS} ids, fetch 5 ms");
+    let dir = std::env::temp_dir().join(format!("asset-cache-bench-flight-{}", std::process::id()));
+
+    // Runs the 8 handles once; (wall time, fetches).
+    // A handle's get-or-fetch: (id, the fetch's stand-in).
+    type Get = Box<dyn Fn(&str, &dyn Fn()) + Send>;
+    let run = |open: &(dyn Fn() -> Get + Sync)| {
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let start = Arc::new(Barrier::new(HANDLES + 1));
+        let threads: Vec<_> = (0..HANDLES)
+            .map(|_| {
+                let get = open();
+                let (fetches, start) = (fetches.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    for i in 0..IDS {
+                        let id = format!("m{i}");
+                        get(&id, &|| {
+                            fetches.fetch_add(1, Ordering::SeqCst);
+                            std::thread::sleep(FETCH);
+                        });
+                    }
+                })
+            })
+            .collect();
+        start.wait();
+        let t = Instant::now();
+        for t in threads {
+            t.join().unwrap();
+        }
+        (t.elapsed().as_secs_f64(), fetches.load(Ordering::SeqCst))
+    };
+    let mut rounds = 0usize;
+    let mut measure = |imp: &str, what: &str, f: &mut dyn FnMut(usize) -> (f64, usize)| {
+        let (mut walls, mut counts) = (Vec::new(), Vec::new());
+        for _ in 0..reps() {
+            rounds += 1;
+            let (wall, fetches) = f(rounds);
+            walls.push(wall);
+            counts.push(fetches as f64);
+        }
+        report(imp, &format!("{op}{what}: wall"), IDS, median(walls), "s");
+        report(
+            imp,
+            &format!("{op}{what}: fetches"),
+            IDS,
+            median(counts),
+            "fetches",
+        );
+    };
+    measure("flight-file", "", &mut |round| {
+        let name = format!("flight-{round}");
+        let dir = dir.clone();
+        run(&move || {
+            let c: AssetCache<RawAsset> =
+                AssetCache::open(Options::new(&name).dir(&dir).ttl(Duration::from_secs(3600)))
+                    .unwrap();
+            Box::new(move |id: &str, fetch: &dyn Fn()| {
+                c.get_or_fetch(id, || {
+                    fetch();
+                    Ok(asset(id))
+                })
+                .unwrap();
+            })
+        })
+    });
+    let _ = fs::remove_dir_all(&dir);
+    measure("flight-redis", "", &mut |round| {
+        let name = format!("flight-{}-{round}", std::process::id());
+        let (u2, n2) = (url.to_string(), name.clone());
+        let r = run(&move || {
+            let c: AssetCache<RawAsset, AnyBackend> = AssetCache::open_any(
+                Options::new(&n2)
+                    .ttl(Duration::from_secs(3600))
+                    .backend_url(&u2),
+            )
+            .unwrap();
+            Box::new(move |id: &str, fetch: &dyn Fn()| {
+                c.get_or_fetch(id, || {
+                    fetch();
+                    Ok(asset(id))
+                })
+                .unwrap();
+            })
+        });
+        let c: AssetCache<RawAsset, AnyBackend> =
+            AssetCache::open_any(Options::new(&name).backend_url(url)).unwrap();
+        c.invalidate().unwrap();
+        r
+    });
+    measure(
+        "flight-plain",
+        ": HGET, on a miss fetch + HSET",
+        &mut |round| {
+            let key = format!("plain-flight-{}-{round}", std::process::id());
+            let (u2, k2) = (url.to_string(), key.clone());
+            let r = run(&move || {
+                let con = std::sync::Mutex::new(
+                    redis::Client::open(u2.as_str())
+                        .unwrap()
+                        .get_connection()
+                        .unwrap(),
+                );
+                let key = k2.clone();
+                Box::new(move |id: &str, fetch: &dyn Fn()| {
+                    let mut con = con.lock().unwrap();
+                    let v: Option<Vec<u8>> = redis::cmd("HGET")
+                        .arg(&key)
+                        .arg(id)
+                        .query(&mut *con)
+                        .unwrap();
+                    if v.is_none() {
+                        fetch();
+                        let _: () = redis::cmd("HSET")
+                            .arg(&key)
+                            .arg(id)
+                            .arg(asset(id).json())
+                            .query(&mut *con)
+                            .unwrap();
+                    }
+                })
+            });
+            let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+            let _: () = redis::cmd("DEL").arg(&key).query(&mut con).unwrap();
+            r
+        },
+    );
     std::io::stdout().flush().ok();
 }

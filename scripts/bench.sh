@@ -48,6 +48,8 @@ for n in $BENCH_N; do
   echo "--- N=$n: Redis backend and a plain client" >&2
   target/release/examples/bench redis "$n" "$out/data-$n.jsonl" "$redis_url" | tee -a "$results"
 done
+echo "--- single-flight: 8 handles x 50 ids, file and Redis backends, plain client" >&2
+target/release/examples/bench flight "$redis_url" | tee -a "$results"
 stop_redis_servers "$BENCH_DIR"
 rm -rf "$BENCH_DIR"
 

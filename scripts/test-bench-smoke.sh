@@ -44,6 +44,16 @@ done
 for op in "open: HSCAN everything" "add one: HSET" "get: HGET"; do
   expect redis-plain "$op" 200
 done
+flight="single-flight: 8 handles x 50 ids, fetch 5 ms"
+for imp in flight-file flight-redis; do
+  expect "$imp" "$flight: wall" 50
+  f=$(awk -F'\t' -v i="$imp" -v o="$flight: fetches" '$1 == i && $2 == o { print $4 + 0 }' "$results")
+  if [ "$f" != "50" ]; then
+    echo "bench-smoke: $imp made ${f:-no} fetches for 50 ids, not 50 (single-flight)" >&2
+    fail=1
+  fi
+done
+expect flight-plain "$flight: HGET, on a miss fetch + HSET: wall" 50
 kept=$(awk -F'\t' '$1 == "ours" && $2 == "4 procs x 250 adds: kept (min)" { print $4 + 0 }' "$results")
 if [ "$kept" != "1000" ]; then
   echo "bench-smoke: 4 processes x 250 adds kept ${kept:-nothing}, not 1000" >&2
@@ -51,6 +61,10 @@ if [ "$kept" != "1000" ]; then
 fi
 python3 bench/table.py "$results" | quiet_grep '^| open | 200 |' || {
   echo "bench-smoke: bench/table.py printed no open row" >&2
+  fail=1
+}
+python3 bench/table.py "$results" | quiet_grep '^| Redis backend (8 handles' || {
+  echo "bench-smoke: bench/table.py printed no single-flight row" >&2
   fail=1
 }
 
@@ -90,4 +104,4 @@ for p in ours lmdb sqlite; do
 done
 
 [ "$fail" = 0 ]
-echo "bench-smoke: all workloads reported (C peers included); 1000 of 1000 concurrent adds kept"
+echo "bench-smoke: all workloads reported (C peers included); 1000 of 1000 concurrent adds kept; single-flight fetched 50 of 50"
