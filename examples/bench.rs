@@ -630,6 +630,7 @@ fn on_redis(n: usize, data: &Path, url: &str) {
                 .arg(now + 3600.0)
                 .arg("plain-sid")
                 .arg(10_000)
+                .arg(0)
                 .invoke(&mut plain)
                 .unwrap();
             black_box(v);

@@ -61,7 +61,7 @@ use crossbeam_utils::sync::{ShardedLock, ShardedLockReadGuard, ShardedLockWriteG
 use crate::asset::Asset;
 use crate::backend::any::AnyBackend;
 use crate::backend::file::FileBackend;
-use crate::backend::{Backend, Change, Claimer};
+use crate::backend::{Backend, Change, Claimer, Edit};
 use crate::error::{Error, ErrorKind, Result};
 use crate::expiry;
 use crate::store::{Store, StoreBuilder};
@@ -175,12 +175,15 @@ impl<T: Asset> AssetCache<T, AnyBackend> {
         let behaviour = Behaviour::of(&options)?;
         let backend = match &options.backend_url {
             #[cfg(feature = "redis")]
-            Some(url) => AnyBackend::Redis(Box::new(crate::backend::redis::RedisBackend::new(
-                url,
-                &options.name,
-                options.backend_timeout,
-                behaviour.ttl,
-            )?)),
+            Some(url) => AnyBackend::Redis(Box::new(
+                crate::backend::redis::RedisBackend::new(
+                    url,
+                    &options.name,
+                    options.backend_timeout,
+                    behaviour.ttl,
+                )?
+                .with_max_entries(behaviour.max_entries),
+            )),
             #[cfg(not(feature = "redis"))]
             Some(_) => {
                 return Err(Error::invalid_argument(
@@ -358,7 +361,8 @@ impl<T: Asset, B: Backend<T>> AssetCache<T, B> {
         id: String,
         asset: T,
     ) -> Result<()> {
-        let capped = self.max_entries.and_then(|cap| {
+        let capped = self.max_entries.filter(|_| !backend.caps_on_append());
+        let capped = capped.and_then(|cap| {
             let store = self.read_store();
             let len = store.len();
             let at = store.index_of(&id);
@@ -430,20 +434,27 @@ impl<T: Asset, B: Backend<T>> AssetCache<T, B> {
     }
 
     /// Removes one asset (a model deleted or changed on the service) from
-    /// storage, then from memory; true when it was cached. The file is
+    /// storage, then from memory; true when it was stored. The file is
     /// rewritten whole (temporary file and rename), so it stays readable by
     /// the Python original at every instant: there is no tombstone record.
+    /// On Redis it is one script (`remove.lua`: `HDEL`, `LREM`, a removal
+    /// entry in the log that other hosts' loads replay), and true when the
+    /// server held the id, even if this handle had not loaded it yet.
     pub fn remove(&self, id: &str) -> Result<bool> {
         if id.is_empty() {
             return Err(Error::new(ErrorKind::MissingId, "asset id is empty"));
         }
         let mut removed = false;
         self.write(|cache, backend, lock| {
-            if !cache.read_store().contains(id) {
-                return Ok(());
+            let (was_stored, change) = backend.remove(lock, &cache.read_store(), id)?;
+            match change {
+                None if was_stored => {
+                    cache.write_store().remove(id);
+                }
+                None => {}
+                Some(change) => cache.apply(change),
             }
-            backend.rewrite_filtered(lock, &cache.read_store(), &mut |_, k| k != id, None)?;
-            removed = cache.write_store().remove(id);
+            removed = was_stored;
             Ok(())
         })?;
         Ok(removed)
@@ -563,6 +574,17 @@ impl<T: Asset, B: Backend<T>> AssetCache<T, B> {
                 let mut store = self.write_store();
                 for (id, asset) in pairs {
                     store.insert(id, asset);
+                }
+            }
+            Change::Edited(edits) => {
+                let mut store = self.write_store();
+                for edit in edits {
+                    match edit {
+                        Edit::Put(id, asset) => store.insert(id, asset),
+                        Edit::Remove(id) => {
+                            store.remove(&id);
+                        }
+                    }
                 }
             }
             Change::Whole(store) => self.replace_memory(store),

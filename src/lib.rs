@@ -63,7 +63,7 @@ pub use backend::file::io::MAX_FILE_BYTES;
 pub use backend::file::FileBackend;
 #[cfg(feature = "redis")]
 pub use backend::redis::RedisBackend;
-pub use backend::{Backend, Change, Claim, Claimer};
+pub use backend::{Backend, Change, Claim, Claimer, Edit};
 pub use cache::AssetCache;
 pub use error::{Error, ErrorKind, Result};
 pub use options::{validate_name, Options, DEFAULT_DIR, DEFAULT_LOCK_TIMEOUT};

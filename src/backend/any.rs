@@ -166,6 +166,23 @@ impl<T: Asset> Backend<T> for AnyBackend {
             .rewrite_filtered(l, memory, keep, appended))
     }
 
+    fn caps_on_append(&self) -> bool {
+        match self {
+            AnyBackend::File(b) => Backend::<T>::caps_on_append(b),
+            #[cfg(feature = "redis")]
+            AnyBackend::Redis(b) => Backend::<T>::caps_on_append(&**b),
+        }
+    }
+
+    fn remove(
+        &mut self,
+        lock: &mut Self::WriteLock,
+        memory: &Store<T>,
+        id: &str,
+    ) -> Result<(bool, Option<Change<T>>)> {
+        locked!(self, lock, |b, l| b.remove(l, memory, id))
+    }
+
     fn watched_file(&self) -> Option<std::path::PathBuf> {
         match self {
             AnyBackend::File(b) => Backend::<T>::watched_file(b),

@@ -105,11 +105,23 @@ pub enum Change<T> {
     /// Others added these records since the version memory reflects; insert
     /// them in order (a replaced id keeps its position).
     Added(Vec<(String, T)>),
+    /// Others wrote and removed since the version memory reflects: apply
+    /// these in order (a removal followed by a write of the same id moves
+    /// it to the end).
+    Edited(Vec<Edit<T>>),
     /// Storage holds this whole store: it replaces memory.
     Whole(Store<T>),
     /// Nothing is stored (deleted, never written, or kept aside as
     /// unreadable): memory starts afresh, empty.
     Gone,
+}
+
+/// One step of [`Change::Edited`].
+pub enum Edit<T> {
+    /// Insert or replace (a replaced id keeps its position).
+    Put(String, T),
+    /// Remove, if present.
+    Remove(String),
 }
 
 mod sealed {
@@ -186,6 +198,30 @@ pub trait Backend<T: Asset>: sealed::Sealed + Send {
     /// True when memory reflects something stored (an expired store that is
     /// stored must be deleted; one that is not only has to be forgotten).
     fn is_stored(&self) -> bool;
+
+    /// Whether `append` applies the size cap itself (on a server, where
+    /// memory may be behind): the cache then never calls `rewrite_filtered`
+    /// for an add.
+    fn caps_on_append(&self) -> bool {
+        false
+    }
+
+    /// Removes `id` from storage. Returns whether it was stored, and `None`
+    /// when memory is to remove it itself, or the change memory is to take
+    /// instead (storage had changed meanwhile). Default: a rewrite without
+    /// it, when memory (brought up to date under the lock) holds it.
+    fn remove(
+        &mut self,
+        lock: &mut Self::WriteLock,
+        memory: &Store<T>,
+        id: &str,
+    ) -> Result<(bool, Option<Change<T>>)> {
+        if !memory.contains(id) {
+            return Ok((false, None));
+        }
+        self.rewrite_filtered(lock, memory, &mut |_, k| k != id, None)?;
+        Ok((true, None))
+    }
 
     /// Stores the entries of `memory` for which `keep(position, id)` is
     /// true, in order, then `appended` (if any) at the end: what `remove`

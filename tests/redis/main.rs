@@ -11,6 +11,7 @@
 //! `cargo test --test redis [-- <name filter>...]` with a server's URL in
 //! `ASSET_CACHE_REDIS_URL`.
 
+mod edits;
 mod faults;
 mod fleet;
 mod flight;
@@ -47,6 +48,10 @@ const TESTS: &[Test] = &[
     (
         "flight_a_claim_wait_on_a_stopped_server_fails_within_the_timeout",
         flight::a_claim_wait_on_a_stopped_server_fails_within_the_timeout,
+    ),
+    (
+        "edits_remove_and_the_size_cap_across_two_hosts",
+        edits::remove_and_the_size_cap_across_two_hosts,
     ),
     (
         "faults_sigkill_restart_keeps_every_acknowledged_add",

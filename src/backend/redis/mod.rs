@@ -15,6 +15,8 @@
 //! | `add_list` replaces atomically | `stage.lua` in ~1 MB slices under private keys, then `commit.lua`: `UNLINK` the old keys, `RENAME` the staged ones, new meta |
 //! | `invalidate` | `invalidate.lua`: `UNLINK` the four keys |
 //! | `load` catches up cheaply | `catchup.lua`: same `sid` and `rev` -> nothing; else the `log` entries since (`LRANGE`) and their values (`HMGET`) |
+//! | `remove` | `remove.lua`: `HDEL`, `LREM` from `order`, a removal entry in `log` (readers replay it) |
+//! | size cap (`max_entries`) | `add.lua`: a replaced id moves to the newest place (`LREM`, `RPUSH`), then `LPOP` the oldest ids past the cap and `HDEL` them, each logged as a removal |
 //! | large stores | whole loads in `chunk.lua` slices of [`LOAD_CHUNK`] ids |
 //! | get-or-fetch, refresh-all single-flight | `claim.lua`: `SET claim:id:<id> token NX PX lease` (or `claim:all`), or `done` when `HEXISTS` (`HLEN` for all) finds it stored; the holder's keeper renews the lease (`renew.lua`: `GET` = token -> `PEXPIRE`), `release.lua` deletes it (`GET` = token -> `DEL`); see [`claim`] |
 //!
@@ -26,11 +28,12 @@ mod conn;
 mod keys;
 mod scripts;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use redis::Value;
 
-use super::{sealed, Backend, Change, Claimer};
+use super::{sealed, Backend, Change, Claimer, Edit};
 use crate::asset::Asset;
 use crate::error::{Error, ErrorKind, Result};
 use crate::expiry;
@@ -60,15 +63,25 @@ struct Known {
     rev: u64,
 }
 
-/// What an add did, for memory to follow.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Added {
-    /// Written on top of the version memory holds: insert the asset.
+/// What a write did, for memory to follow.
+#[derive(Debug, Clone, PartialEq)]
+enum Written {
+    /// Written on top of the version memory holds: memory applies the
+    /// write itself.
     OnTop,
     /// The store had expired (or was gone): a fresh one holds only this asset.
     Fresh,
-    /// Others wrote in between: memory must catch up (which brings this add).
+    /// Others wrote in between: memory must catch up (which brings this write).
     Behind,
+}
+
+/// What an add's script answered besides where it wrote.
+#[derive(Debug, Default)]
+struct Capped {
+    /// The size cap moved the (replaced) id to the newest place.
+    moved: bool,
+    /// The ids the size cap dropped, oldest first.
+    dropped: Vec<String>,
 }
 
 /// One cache on one Redis server: the connection, and the store version
@@ -80,6 +93,8 @@ pub struct RedisBackend {
     /// Life of a store that an add starts.
     ttl: Duration,
     known: Option<Known>,
+    /// The size cap, applied by `add.lua`.
+    max_entries: Option<usize>,
     /// Single-flight claims, on a connection of their own.
     claimer: std::sync::Arc<claim::RedisClaimer>,
 }
@@ -98,7 +113,15 @@ impl RedisBackend {
             name: name.to_string(),
             ttl,
             known: None,
+            max_entries: None,
         })
+    }
+
+    /// The size cap (the most recently written `cap` assets are kept),
+    /// applied on the server by every add.
+    pub fn with_max_entries(mut self, cap: Option<usize>) -> Self {
+        self.max_entries = cap;
+        self
     }
 
     /// Where the cache lives, for messages: `redis://host:port/db` and the
@@ -119,20 +142,20 @@ impl RedisBackend {
         self.conn.begin();
         for _ in 0..LOAD_ATTEMPTS {
             let mut known = self.known.clone();
-            let mut added = Vec::new();
+            let mut edits = Vec::new();
             loop {
                 match self.catchup(known.as_ref())? {
                     Catchup::None => {
                         self.known = None;
                         return Ok(Change::Gone);
                     }
-                    Catchup::Same if added.is_empty() => return Ok(Change::Unchanged),
+                    Catchup::Same if edits.is_empty() => return Ok(Change::Unchanged),
                     Catchup::Same => {
                         self.known = known;
-                        return Ok(Change::Added(added));
+                        return Ok(change_of(edits));
                     }
-                    Catchup::Delta { upto, pairs } => {
-                        added.extend(pairs);
+                    Catchup::Delta { upto, edits: more } => {
+                        edits.extend(more);
                         if let Some(k) = known.as_mut() {
                             k.rev = upto;
                         }
@@ -175,6 +198,7 @@ impl RedisBackend {
                     .arg(start)
                     .arg(LOAD_CHUNK)
                     .arg(expiry::now())
+                    .arg(at.rev)
                     .invoke(con)
             })?;
             let mut parts = array(reply, "chunk")?.into_iter();
@@ -199,9 +223,14 @@ impl RedisBackend {
             self.conn.begin();
             match self.catchup::<T>(Some(&known))? {
                 Catchup::Same => return Ok(Some((store, known))),
-                Catchup::Delta { upto, pairs } => {
-                    for (id, asset) in pairs {
-                        store.insert(id, asset);
+                Catchup::Delta { upto, edits } => {
+                    for edit in edits {
+                        match edit {
+                            Edit::Put(id, asset) => store.insert(id, asset),
+                            Edit::Remove(id) => {
+                                store.remove(&id);
+                            }
+                        }
                     }
                     known.rev = upto;
                 }
@@ -233,6 +262,7 @@ impl RedisBackend {
             "same" => Ok(Catchup::Same),
             "whole" => Ok(Catchup::Whole(Known { sid, rev }, expiry)),
             "delta" => {
+                let entries = array(parts.next().unwrap_or(Value::Nil), "delta entries")?;
                 let ids = array(parts.next().unwrap_or(Value::Nil), "delta ids")?;
                 let values = array(parts.next().unwrap_or(Value::Nil), "delta values")?;
                 let mut pairs = Vec::with_capacity(ids.len());
@@ -242,15 +272,49 @@ impl RedisBackend {
                         pairs.push((id, asset));
                     }
                 }
-                Ok(Catchup::Delta { upto: rev, pairs })
+                if entries.is_empty() {
+                    return Ok(Catchup::Delta {
+                        upto: rev,
+                        edits: pairs.into_iter().map(|(k, v)| Edit::Put(k, v)).collect(),
+                    });
+                }
+                // Removals among the entries: replay them in order. Of an
+                // id's writes only the first after its last removal places
+                // it (the others replace it in place), with its current
+                // value; writes before that removal are undone by it.
+                let entries = entries
+                    .into_iter()
+                    .map(log_entry)
+                    .collect::<Result<Vec<_>>>()?;
+                let mut last_removal: HashMap<&str, usize> = HashMap::new();
+                for (i, e) in entries.iter().enumerate() {
+                    if let LogEntry::Removed(id) = e {
+                        last_removal.insert(id, i);
+                    }
+                }
+                let mut current: HashMap<String, T> = pairs.into_iter().collect();
+                let mut edits = Vec::with_capacity(entries.len());
+                for (i, e) in entries.iter().enumerate() {
+                    match e {
+                        LogEntry::Removed(id) => edits.push(Edit::Remove(id.clone())),
+                        LogEntry::Written(id) => {
+                            let after = last_removal.get(id.as_str()).is_none_or(|&r| i > r);
+                            if let Some(asset) = after.then(|| current.remove(id)).flatten() {
+                                edits.push(Edit::Put(id.clone(), asset));
+                            }
+                        }
+                    }
+                }
+                Ok(Catchup::Delta { upto: rev, edits })
             }
             other => Err(self.unexpected(&format!("catch-up tag {other:?}"))),
         }
     }
 
-    /// Adds (or replaces) one asset on the server: `add.lua`, one round trip.
-    /// A fresh store, should the add start one, expires at `fresh_expiry`.
-    fn add(&mut self, id: &str, json: &[u8], fresh_expiry: f64) -> Result<Added> {
+    /// Adds (or replaces) one asset on the server: `add.lua`, one round trip,
+    /// which also applies the size cap. A fresh store, should the add start
+    /// one, expires at `fresh_expiry`.
+    fn add(&mut self, id: &str, json: &[u8], fresh_expiry: f64) -> Result<(Written, Capped)> {
         let new_sid = new_sid();
         self.conn.begin();
         let reply: Value = self.conn.run("add", |con| {
@@ -262,24 +326,66 @@ impl RedisBackend {
                 .arg(fresh_expiry)
                 .arg(&new_sid)
                 .arg(LOG_KEEP)
+                .arg(self.max_entries.unwrap_or(0))
                 .invoke(con)
         })?;
-        let (sid, rev) = self.written(reply)?;
+        let mut parts = array(reply, "add")?.into_iter();
+        let sid = text(parts.next(), "store id")?;
+        let rev = int(parts.next(), "revision")?;
+        let entries = int(parts.next(), "log entries")?;
+        let capped = Capped {
+            moved: int(parts.next(), "moved")? == 1,
+            dropped: parts
+                .map(|d| text(Some(d), "dropped id"))
+                .collect::<Result<_>>()?,
+        };
+        Ok((self.follow(sid, rev, entries, Some(&new_sid)), capped))
+    }
+
+    /// Where memory stands after a write that took the store to `rev` with
+    /// `entries` log entries (`fresh_sid`: the id of the store the write
+    /// would have started).
+    fn follow(&mut self, sid: String, rev: u64, entries: u64, fresh_sid: Option<&str>) -> Written {
         let known = self.known.take();
-        Ok(match known {
-            Some(k) if k.sid == sid && k.rev + 1 == rev => {
+        match known {
+            Some(k) if k.sid == sid && k.rev + entries == rev => {
                 self.known = Some(Known { sid, rev });
-                Added::OnTop
+                Written::OnTop
             }
-            _ if sid == new_sid => {
+            _ if fresh_sid == Some(sid.as_str()) => {
                 self.known = Some(Known { sid, rev });
-                Added::Fresh
+                Written::Fresh
             }
             _ => {
                 self.known = known;
-                Added::Behind
+                Written::Behind
             }
-        })
+        }
+    }
+
+    /// Removes one asset on the server: `remove.lua`, one round trip.
+    /// Whether it was stored, and where memory stands.
+    fn remove_one(&mut self, id: &str) -> Result<(bool, Written)> {
+        self.conn.begin();
+        let reply: Value = self.conn.run("remove", |con| {
+            scripts::REMOVE
+                .key(&self.keys.live[..])
+                .arg(id)
+                .arg(expiry::now())
+                .arg(LOG_KEEP)
+                .invoke(con)
+        })?;
+        let mut parts = array(reply, "remove")?.into_iter();
+        let sid = text(parts.next(), "store id")?;
+        let rev = int(parts.next(), "revision")?;
+        let entries = int(parts.next(), "log entries")?;
+        let removed = int(parts.next(), "removed")? == 1;
+        if sid.is_empty() {
+            // No live store: nothing to remove, and memory is to forget
+            // whatever it holds.
+            return Ok((false, Written::Behind));
+        }
+        Ok((removed, self.follow(sid, rev, entries, None)))
     }
 
     /// Replaces the whole store by `store` (with its expiry), staged in
@@ -405,22 +511,59 @@ impl<T: Asset> Backend<T> for RedisBackend {
     ) -> Result<Option<Change<T>>> {
         let json = to_json(asset)?;
         let fresh_expiry = expiry::expiry_from(expiry::now(), self.ttl);
+        let copy = || {
+            serde_json::from_slice::<T>(&json)
+                .map_err(|e| Error::new(ErrorKind::InvalidJson, format!("asset {id:?}: {e}")))
+        };
         match self.add(id, &json, fresh_expiry)? {
-            Added::OnTop => Ok(None),
-            Added::Fresh => {
+            (
+                Written::OnTop,
+                Capped {
+                    moved: false,
+                    dropped,
+                },
+            ) if dropped.is_empty() => Ok(None),
+            // The cap moved the id to the newest place or dropped the
+            // oldest: memory does the same.
+            (Written::OnTop, Capped { moved, dropped }) => {
+                let mut edits: Vec<Edit<T>> = dropped.into_iter().map(Edit::Remove).collect();
+                if moved {
+                    edits.push(Edit::Remove(id.to_string()));
+                }
+                edits.push(Edit::Put(id.to_string(), copy()?));
+                Ok(Some(Change::Edited(edits)))
+            }
+            (Written::Fresh, _) => {
                 let mut fresh = Store::new(fresh_expiry);
-                let copy = serde_json::from_slice::<T>(&json).map_err(|e| {
-                    Error::new(ErrorKind::InvalidJson, format!("asset {id:?}: {e}"))
-                })?;
-                fresh.insert(id.to_string(), copy);
+                fresh.insert(id.to_string(), copy()?);
                 Ok(Some(Change::Whole(fresh)))
             }
             // Others wrote first: their adds come before ours, in the order
-            // the server holds, and a catch-up brings them (ours included).
-            // The add is stored even if that fails: memory then inserts it,
-            // and the next load puts the rest in place.
-            Added::Behind => Ok(self.load().ok()),
+            // the server holds, and a catch-up brings them (ours included,
+            // and whatever the cap dropped). The add is stored even if that
+            // fails: memory then inserts it, and the next load puts the
+            // rest in place.
+            (Written::Behind, _) => Ok(self.load().ok()),
         }
+    }
+
+    fn caps_on_append(&self) -> bool {
+        true
+    }
+
+    fn remove(
+        &mut self,
+        _: &mut (),
+        _memory: &Store<T>,
+        id: &str,
+    ) -> Result<(bool, Option<Change<T>>)> {
+        let (removed, written) = self.remove_one(id)?;
+        Ok(match written {
+            Written::OnTop | Written::Fresh => (removed, None),
+            // Memory catches up, the removal included; should that fail,
+            // it removes the id itself and the next load does the rest.
+            Written::Behind => (removed, self.load().ok()),
+        })
     }
 
     fn rewrite(&mut self, _: &mut (), store: &Store<T>) -> Result<()> {
@@ -459,6 +602,27 @@ impl<T: Asset> Backend<T> for RedisBackend {
     }
 }
 
+/// One entry of the log (see `removal` in lua/prelude.lua).
+enum LogEntry {
+    Written(String),
+    Removed(String),
+}
+
+/// A removal entry starts with a byte that no UTF-8 text starts with.
+const REMOVAL: u8 = 0xff;
+
+fn log_entry(v: Value) -> Result<LogEntry> {
+    match v {
+        Value::BulkString(mut b) if b.first() == Some(&REMOVAL) => {
+            b.remove(0);
+            String::from_utf8(b)
+                .map(LogEntry::Removed)
+                .map_err(|_| bad_reply("log entry"))
+        }
+        other => text(Some(other), "log entry").map(LogEntry::Written),
+    }
+}
+
 /// A catch-up step's answer.
 enum Catchup<T> {
     /// No live store.
@@ -467,8 +631,25 @@ enum Catchup<T> {
     Same,
     /// Another store, or too far behind the log: load this one whole.
     Whole(Known, f64),
-    /// These were written up to revision `upto`, in order.
-    Delta { upto: u64, pairs: Vec<(String, T)> },
+    /// These were written (and removed) up to revision `upto`, in order.
+    Delta { upto: u64, edits: Vec<Edit<T>> },
+}
+
+/// Writes alone are what every catch-up without removals brings.
+fn change_of<T>(edits: Vec<Edit<T>>) -> Change<T> {
+    if edits.iter().all(|e| matches!(e, Edit::Put(..))) {
+        Change::Added(
+            edits
+                .into_iter()
+                .filter_map(|e| match e {
+                    Edit::Put(id, asset) => Some((id, asset)),
+                    Edit::Remove(_) => None,
+                })
+                .collect(),
+        )
+    } else {
+        Change::Edited(edits)
+    }
 }
 
 fn to_json<T: Asset>(asset: &T) -> Result<Vec<u8>> {

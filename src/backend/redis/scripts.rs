@@ -30,6 +30,7 @@ pub(crate) static CATCHUP: Lazy<Script> = script!("catchup.lua");
 pub(crate) static CHUNK: Lazy<Script> = script!("chunk.lua");
 pub(crate) static STAGE: Lazy<Script> = script!("stage.lua");
 pub(crate) static COMMIT: Lazy<Script> = script!("commit.lua");
+pub(crate) static REMOVE: Lazy<Script> = script!("remove.lua");
 pub(crate) static INVALIDATE: Lazy<Script> = script!("invalidate.lua");
 pub(crate) static CLAIM: Lazy<Script> = script!("claim.lua");
 pub(crate) static RELEASE: Lazy<Script> = bare_script!("release.lua");

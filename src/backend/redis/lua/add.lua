@@ -1,6 +1,9 @@
 -- add(id, json): insert or replace one asset. ARGV: id, json, now, the
 -- expiry and store id of a fresh store (used only if one starts), log length
--- to keep. Returns {sid, rev} of the store written.
+-- to keep, the size cap (0: none). Returns {sid, rev, entries, moved,
+-- dropped...}: the store written, its revision, the log entries this add
+-- wrote, 1 when the cap moved a replaced id to the newest place, and the
+-- ids the cap dropped (oldest first).
 --
 -- The hot path of every write, so it makes as few calls as it safely can:
 -- the meta and assets keys are type-checked by their first command (before
@@ -16,22 +19,38 @@ if not m then
   redis.call('UNLINK', META, ASSETS, ORDER, LOG)
   m = start_store(ARGV[5], ARGV[4])
 end
+local id = ARGV[1]
 -- A new id goes to the end of the order; a replaced one keeps its place.
-local new = redis.pcall('HSET', ASSETS, ARGV[1], ARGV[2])
+local new = redis.pcall('HSET', ASSETS, id, ARGV[2])
 if type(new) == 'table' and new['err'] then
   return refuse(ASSETS, redis.call('TYPE', ASSETS)['ok'], 'hash')
 end
-if new == 1 then redis.call('RPUSH', ORDER, ARGV[1]) end
-local logged = redis.call('RPUSH', LOG, ARGV[1])
-local rev = m.base + logged
--- The log only serves readers catching up: keep its last `keep` entries
--- once it holds twice that (a reader further behind reloads the store).
-local keep = tonumber(ARGV[6])
-if logged > 2 * keep then
-  redis.call('LTRIM', LOG, logged - keep, -1)
-  redis.call('HSET', META, 'base', rev - keep)
+local cap = tonumber(ARGV[7])
+local entries, moved, dropped = {id}, 0, {}
+if new == 1 then
+  redis.call('RPUSH', ORDER, id)
+elseif cap > 0 and redis.call('LINDEX', ORDER, -1) ~= id then
+  -- Under a size cap the most recently written assets are kept: a
+  -- replaced id moves to the newest place (logged as a removal, then the
+  -- write, so that readers move it too).
+  redis.call('LREM', ORDER, 1, id)
+  redis.call('RPUSH', ORDER, id)
+  entries = {removal(id), id}
+  moved = 1
 end
+if cap > 0 then
+  local over = redis.call('LLEN', ORDER) - cap
+  for _ = 1, over do
+    local d = redis.call('LPOP', ORDER)
+    redis.call('HDEL', ASSETS, d)
+    entries[#entries + 1] = removal(d)
+    dropped[#dropped + 1] = d
+  end
+end
+local rev = log_entries(m, entries, tonumber(ARGV[6]), moved == 1 or #dropped > 0)
 -- The first write to a store creates its keys (a store that add_list
 -- started empty has only its meta): they get the store's expiry then.
-if rev == 1 then expire_at(m.expiry) end
-return {m.sid, rev}
+if rev == #entries then expire_at(m.expiry) end
+local reply = {m.sid, rev, #entries, moved}
+for _, d in ipairs(dropped) do reply[#reply + 1] = d end
+return reply

@@ -30,18 +30,41 @@ end
 -- server's clock decides nothing but when Redis frees an expired store.
 -- Second result: an error reply when META is not a hash.
 local function live(now)
-  local m = redis.pcall('HMGET', META, 'sid', 'expiry', 'base')
+  local m = redis.pcall('HMGET', META, 'sid', 'expiry', 'base', 'cut')
   if m['err'] then return nil, refuse(META, redis.call('TYPE', META)['ok'], 'hash') end
   if not m[1] then return nil end
   local expiry = tonumber(m[2])
   if expiry == nil or expiry < tonumber(now) then return nil end
-  return {sid = m[1], expiry = m[2], base = tonumber(m[3])}
+  return {sid = m[1], expiry = m[2], base = tonumber(m[3]), cut = tonumber(m[4]) or 0}
 end
 
 -- The store's revision: writes since it started, which is the log's base
 -- plus its length (the log holds one id per write since the base).
 local function revision(m)
   return m.base + redis.call('LLEN', LOG)
+end
+
+-- A log entry that records the removal of `id` (remove, the size cap, or
+-- the first half of a move to the newest place): a byte that no id (valid
+-- UTF-8) starts with, then the id. Every other entry is a written id.
+local function removal(id)
+  return '\255' .. id
+end
+
+-- Appends `entries` to the log (one revision each) and returns the new
+-- revision. The log only serves readers catching up: keep its last `keep`
+-- entries once it holds twice that (a reader further behind reloads the
+-- store). `cut`: the entries remove ids, which shifts positions in the order
+-- list under a whole load in slices (chunk.lua then starts again).
+local function log_entries(m, entries, keep, cut)
+  local logged = redis.call('RPUSH', LOG, unpack(entries))
+  local rev = m.base + logged
+  if logged > 2 * keep then
+    redis.call('LTRIM', LOG, logged - keep, -1)
+    redis.call('HSET', META, 'base', rev - keep)
+  end
+  if cut then redis.call('HSET', META, 'cut', rev) end
+  return rev
 end
 
 -- Lets Redis free an expired store by itself, a minute after its expiry
@@ -54,7 +77,7 @@ end
 -- The meta of a new store: a fresh store id, revision 0 (an empty log). The
 -- caller has removed (or replaced) the old store's keys.
 local function start_store(sid, expiry)
-  local m = {sid = sid, expiry = expiry, base = 0}
+  local m = {sid = sid, expiry = expiry, base = 0, cut = 0}
   redis.call('HSET', META, 'sid', m.sid, 'expiry', m.expiry, 'base', 0)
   return m
 end
