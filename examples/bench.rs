@@ -595,7 +595,10 @@ fn on_redis(n: usize, data: &Path, url: &str) {
         .iter()
         .map(|k| format!("plain-script-{n}:{{x}}:{k}"))
         .collect();
+    // The floor of any script: the same keys and arguments, no command.
+    let empty = redis::Script::new("return 1");
     let (mut ours, mut theirs, mut scripted) = (Vec::new(), Vec::new(), Vec::new());
+    let mut floor = Vec::new();
     let mut next = 0;
     for _ in 0..reps() {
         let t = Instant::now();
@@ -636,6 +639,22 @@ fn on_redis(n: usize, data: &Path, url: &str) {
             black_box(v);
         }
         scripted.push(t.elapsed().as_secs_f64() / BATCH as f64);
+        let t = Instant::now();
+        for i in 0..BATCH {
+            let v: redis::Value = empty
+                .key(&script_keys[..])
+                .arg(&ids[n + (next + i) % EXTRA])
+                .arg(assets[n + (next + i) % EXTRA].json())
+                .arg(1.0)
+                .arg(2.0)
+                .arg("plain-sid")
+                .arg(10_000)
+                .arg(0)
+                .invoke(&mut plain)
+                .unwrap();
+            black_box(v);
+        }
+        floor.push(t.elapsed().as_secs_f64() / BATCH as f64);
     }
     let _: () = redis::cmd("DEL")
         .arg(&script_keys)
@@ -648,6 +667,13 @@ fn on_redis(n: usize, data: &Path, url: &str) {
         "add one: EVALSHA add.lua",
         n,
         median(scripted),
+        "s",
+    );
+    report(
+        "redis-plain",
+        "add one: EVALSHA of an empty script",
+        n,
+        median(floor),
         "s",
     );
 

@@ -5,11 +5,39 @@
 -- wrote, 1 when the cap moved a replaced id to the newest place, and the
 -- ids the cap dropped (oldest first).
 --
--- The hot path of every write, so it makes as few calls as it safely can:
--- the meta and assets keys are type-checked by their first command (before
--- any write), the two lists up front (their writes come after another's).
+-- The hot path of every write, so it makes as few calls as it safely can
+-- (a script costs the server about 1 us per call it makes, on top of 3 us
+-- to run at all): without a cap, each key is type-checked by its first
+-- command, and a refusal undoes the writes before it exactly (see below).
 local m, err = live(ARGV[3])
 if err then return err end
+local id, cap = ARGV[1], tonumber(ARGV[7])
+if m and cap == 0 then
+  -- The log first: nothing is written before it.
+  local logged = redis.pcall('RPUSH', LOG, id)
+  if type(logged) == 'table' then
+    return refuse(LOG, redis.call('TYPE', LOG)['ok'], 'list')
+  end
+  local new = redis.pcall('HSET', ASSETS, id, ARGV[2])
+  if type(new) == 'table' then
+    redis.call('RPOP', LOG)
+    return refuse(ASSETS, redis.call('TYPE', ASSETS)['ok'], 'hash')
+  end
+  if new == 1 then
+    -- A new id goes to the end of the order; a replaced one keeps its place.
+    local pushed = redis.pcall('RPUSH', ORDER, id)
+    if type(pushed) == 'table' then
+      redis.call('HDEL', ASSETS, id) -- it was new: nothing else to restore
+      redis.call('RPOP', LOG)
+      return refuse(ORDER, redis.call('TYPE', ORDER)['ok'], 'list')
+    end
+  end
+  local rev = trim_log(m, logged, tonumber(ARGV[6]))
+  if rev == 1 then expire_at(m.expiry) end
+  return {m.sid, rev, 1, 0}
+end
+-- A fresh store or a cap: the lists are checked up front, as their writes
+-- come after the hash's.
 err = wrong_type({'', '', 'list', 'list'})
 if err then return err end
 if not m then
@@ -19,13 +47,11 @@ if not m then
   redis.call('UNLINK', META, ASSETS, ORDER, LOG)
   m = start_store(ARGV[5], ARGV[4])
 end
-local id = ARGV[1]
 -- A new id goes to the end of the order; a replaced one keeps its place.
 local new = redis.pcall('HSET', ASSETS, id, ARGV[2])
 if type(new) == 'table' and new['err'] then
   return refuse(ASSETS, redis.call('TYPE', ASSETS)['ok'], 'hash')
 end
-local cap = tonumber(ARGV[7])
 local entries, moved, dropped = {id}, 0, {}
 if new == 1 then
   redis.call('RPUSH', ORDER, id)

@@ -51,18 +51,24 @@ local function removal(id)
   return '\255' .. id
 end
 
--- Appends `entries` to the log (one revision each) and returns the new
--- revision. The log only serves readers catching up: keep its last `keep`
--- entries once it holds twice that (a reader further behind reloads the
--- store). `cut`: the entries remove ids, which shifts positions in the order
--- list under a whole load in slices (chunk.lua then starts again).
-local function log_entries(m, entries, keep, cut)
-  local logged = redis.call('RPUSH', LOG, unpack(entries))
+-- The revision once the log holds `logged` entries. The log only serves
+-- readers catching up: keep its last `keep` entries once it holds twice
+-- that (a reader further behind reloads the store).
+-- log_entries appends `entries` to the log (one revision each) and returns
+-- the new revision. `cut`: the entries remove ids, which shifts positions
+-- in the order list under a whole load in slices (chunk.lua then starts
+-- again).
+local function trim_log(m, logged, keep)
   local rev = m.base + logged
   if logged > 2 * keep then
     redis.call('LTRIM', LOG, logged - keep, -1)
     redis.call('HSET', META, 'base', rev - keep)
   end
+  return rev
+end
+
+local function log_entries(m, entries, keep, cut)
+  local rev = trim_log(m, redis.call('RPUSH', LOG, unpack(entries)), keep)
   if cut then redis.call('HSET', META, 'cut', rev) end
   return rev
 end
