@@ -543,21 +543,28 @@ asset_cache_status asset_cache_config_set_max_staleness_ms(asset_cache_config *c
 /**
  * Keeps the cache on a Redis server (7.0 or later, or Valkey) instead of in
  * the folder, so that processes on many hosts share it:
- * `redis://[user:password@]host[:port][/db]` or `redis+unix:///path/to.sock`
- * (NUL-terminated UTF-8, copied). NULL restores the default, the file
- * backend. The URL is parsed here; nothing is sent until
- * asset_cache_open_config. Every operation behaves as with files (insertion
- * order, whole-store expiry, atomic add_list, load reading only what
- * changed); see README.md for the commands behind each. Failures of a call
- * on Redis: ASSET_CACHE_BACKEND_UNAVAILABLE (server unreachable, connection
- * dropped, no answer within the backend timeout) and
- * ASSET_CACHE_BACKEND_ERROR (credentials refused, a key of another type at
- * the cache's key names); memory is then as it was, and the handle connects
- * again at its next call. The folder, the lock timeout and the modes are
- * not used.
+ * `redis://[user:password@]host[:port][/db]`, `rediss://...` (TLS; the
+ * server's certificate is checked against the system's trust store, or
+ * only against the PEM CA certificates of the file named by
+ * `?ssl_ca_certs=/path/ca.pem`, percent-encoded, read here) or
+ * `redis+unix:///path/to.sock` (NUL-terminated UTF-8, copied). NULL
+ * restores the default, the file backend. The URL is parsed here; nothing
+ * is sent until asset_cache_open_config. Every operation behaves as with
+ * files (insertion order, whole-store expiry, atomic add_list, load reading
+ * only what changed, remove, the size cap, get-or-fetch and refresh-all
+ * single-flight across every host on the server); see README.md for the
+ * commands behind each. Failures of a call on Redis:
+ * ASSET_CACHE_BACKEND_UNAVAILABLE (server unreachable, connection dropped,
+ * no answer within the backend timeout) and ASSET_CACHE_BACKEND_ERROR
+ * (credentials refused, a key of another type at the cache's key names, a
+ * TLS certificate not trusted or not naming the server); memory is then as
+ * it was, and the handle connects again at its next call. The lock timeout
+ * bounds the wait for another host's fetch (get-or-fetch, refresh-all);
+ * the folder and the modes are not used.
  * Statuses: OK, INVALID_ARGUMENT (NULL `cfg`; a URL that does not parse,
- * "rediss://" (no TLS in this build), or any URL in a build without the
- * Redis backend), INVALID_UTF8, PANIC. Since 0.2.0.
+ * an ssl_ca_certs file that cannot be read or holds no PEM certificate,
+ * `#insecure` (certificate checks cannot be turned off), or any URL in a
+ * build without the Redis backend), INVALID_UTF8, PANIC. Since 0.2.0.
  */
 asset_cache_status asset_cache_config_set_backend_url(asset_cache_config *cfg, const char *url);
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Redis backend: the backend's scripts and semantics against a real server
 # (cargo test --lib -- --ignored backend::redis::), then the multi-process,
-# crash (SIGKILL), stall (SIGSTOP), credential, wrong-type and large-store
+# crash (SIGKILL), stall (SIGSTOP), credential, wrong-type, single-flight,
+# remove and size-cap, TLS (rediss:// to a --tls-port server) and large-store
 # tests (tests/redis/), and the C ABI, Go and Node basic tests on Redis
 # (tests/redis/bindings/basic.c, bindings/go/redis_test.go,
 # bindings/node/redis-test/). Installs Debian's redis-server when missing, and
@@ -12,6 +13,12 @@ cd "$(dirname "$0")/.."
 . scripts/redis-server.sh
 ensure_redis_server
 redis-server --version
+# The TLS test makes a throwaway CA and server certificate with openssl.
+if ! command -v openssl >/dev/null 2>&1; then
+  echo "openssl is missing: installing Debian's package" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+fi
 
 work=$(mktemp -d /tmp/asset-cache-redis.XXXXXX)
 export ASSET_CACHE_REDIS_WORK="$work"

@@ -42,7 +42,11 @@ pub struct Options {
     /// header's `durable` says in which state).
     pub durable: bool,
     /// Keep the cache on a Redis server (7.0 or later, or Valkey) instead of
-    /// in `dir`: `redis://[user:password@]host[:port][/db]` or
+    /// in `dir`: `redis://[user:password@]host[:port][/db]`,
+    /// `rediss://...` (TLS, with the `redis-tls` feature, on by default; the
+    /// server's certificate is checked against the system's trust store, or
+    /// against the PEM CA file named by `?ssl_ca_certs=/path/ca.pem`, the
+    /// name redis-py gives it) or
     /// `redis+unix:///path/to/socket`. `None` (the default): the file
     /// backend. Honoured by [`AssetCache::open_any`](crate::AssetCache::open_any)
     /// (and so by the C ABI and the bindings).

@@ -234,7 +234,7 @@ pub fn unusable_urls_and_absent_servers() {
         "redis://127.0.0.1:notaport/0",
         "http://127.0.0.1:6379/0",
         "redis//x",
-        "rediss://127.0.0.1:1/0",
+        "rediss://127.0.0.1:1/0#insecure",
     ] {
         let e =
             AssetCache::<Value, AnyBackend>::open_any(options(url, "u", Duration::from_secs(1)))

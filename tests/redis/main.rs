@@ -18,6 +18,7 @@ mod flight;
 mod large;
 mod server;
 mod support;
+mod tls;
 
 #[path = "../reliability/runner.rs"]
 mod runner;
@@ -72,6 +73,10 @@ const TESTS: &[Test] = &[
     (
         "faults_unusable_urls_and_absent_servers",
         faults::unusable_urls_and_absent_servers,
+    ),
+    (
+        "tls_rediss_with_a_private_ca",
+        tls::rediss_with_a_private_ca,
     ),
     (
         "large_hundred_thousand_assets_in_slices",

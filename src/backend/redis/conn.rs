@@ -28,24 +28,45 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    /// Parses the URL; connects lazily, at the first command.
+    /// Parses the URL; connects lazily, at the first command. A `rediss://`
+    /// URL may name the CA certificates (PEM) to trust instead of the
+    /// system's with `?ssl_ca_certs=/path/ca.pem` (redis-py's name); the
+    /// file is read here.
     pub fn new(url: &str, timeout: Duration) -> Result<Conn> {
         if timeout.is_zero() {
             return Err(Error::invalid_argument("backend timeout must be above 0"));
         }
         let scheme = url.split("://").next().unwrap_or_default();
-        if !url.contains("://") || !matches!(scheme, "redis" | "redis+unix" | "unix") {
-            let hint = if scheme == "rediss" {
-                "this build has no TLS support (rediss://); use redis:// through a TLS tunnel"
-            } else {
-                "expected redis://[user:password@]host[:port][/db] or redis+unix:///path"
-            };
+        if !url.contains("://") || !matches!(scheme, "redis" | "rediss" | "redis+unix" | "unix") {
             return Err(Error::invalid_argument(format!(
-                "backend URL {:?} is not usable: {hint}",
+                "backend URL {:?} is not usable: expected redis://[user:password@]host[:port][/db], \
+                 rediss://... (TLS) or redis+unix:///path",
                 redact(url)
             )));
         }
-        let parsed = Client::open(url).map_err(|e| {
+        let tls = scheme == "rediss";
+        let (url_for_client, ca_file) = take_ca_file(url)?;
+        if tls && !cfg!(feature = "redis-tls") {
+            return Err(Error::invalid_argument(format!(
+                "backend URL {:?}: this build has no TLS support (built without the \
+                 `redis-tls` feature); use redis:// through a TLS tunnel",
+                redact(url)
+            )));
+        }
+        if ca_file.is_some() && !tls {
+            return Err(Error::invalid_argument(format!(
+                "backend URL {:?}: ssl_ca_certs is for rediss:// (TLS) URLs",
+                redact(url)
+            )));
+        }
+        if tls && url_for_client.contains('#') {
+            return Err(Error::invalid_argument(format!(
+                "backend URL {:?}: certificate checks cannot be turned off (#insecure); \
+                 name the server's CA with ?ssl_ca_certs=/path/ca.pem",
+                redact(url)
+            )));
+        }
+        let parsed = Client::open(url_for_client.as_str()).map_err(|e| {
             Error::invalid_argument(format!("backend URL {:?} does not parse: {e}", redact(url)))
         })?;
         // The handshake is one pipeline whose replies are each read with the
@@ -56,12 +77,12 @@ impl Conn {
         let handshake_replies =
             u32::from(settings.password().is_some()) + u32::from(settings.db() != 0);
         info = info.set_redis_settings(settings);
-        let client = Client::open(info)
-            .map_err(|e| Error::invalid_argument(format!("backend URL {:?}: {e}", redact(url))))?;
+        let client = tls_client(info, ca_file.as_deref(), url)?;
         let info = client.get_connection_info();
         let db = info.redis_settings().db();
         let server = match info.addr() {
             ConnectionAddr::Unix(path) => format!("redis+unix://{}?db={db}", path.display()),
+            addr @ ConnectionAddr::TcpTls { .. } => format!("rediss://{addr}/{db}"),
             addr => format!("redis://{addr}/{db}"),
         };
         Ok(Conn {
@@ -170,6 +191,12 @@ impl Conn {
         }
         let server = &self.server;
         let code = e.code().unwrap_or_default().to_string();
+        if is_tls_refusal(&e) {
+            return Error::new(
+                ErrorKind::Backend,
+                format!("{server}: the TLS handshake failed ({what}): {e}"),
+            );
+        }
         match e.kind() {
             // Redis 7 answers an unauthenticated long command with a protocol
             // error ("unauthenticated multibulk length") and closes.
@@ -213,6 +240,124 @@ impl Conn {
     }
 }
 
+/// The URL without our own `ssl_ca_certs` parameter (redis-rs does not
+/// know it), and that parameter's file, percent-decoded.
+fn take_ca_file(url: &str) -> Result<(String, Option<String>)> {
+    let Some((base, rest)) = url.split_once('?') else {
+        return Ok((url.to_string(), None));
+    };
+    let (query, fragment) = match rest.split_once('#') {
+        Some((q, f)) => (q, Some(f)),
+        None => (rest, None),
+    };
+    let mut kept = Vec::new();
+    let mut ca = None;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("ssl_ca_certs", v)) => {
+                let path = percent_decode(v).ok_or_else(|| {
+                    Error::invalid_argument(format!(
+                        "backend URL {:?}: ssl_ca_certs is not valid percent-encoded UTF-8",
+                        redact(url)
+                    ))
+                })?;
+                if path.is_empty() {
+                    return Err(Error::invalid_argument(format!(
+                        "backend URL {:?}: ssl_ca_certs is empty",
+                        redact(url)
+                    )));
+                }
+                ca = Some(path);
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let mut out = base.to_string();
+    if !kept.is_empty() {
+        out.push('?');
+        out.push_str(&kept.join("&"));
+    }
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    Ok((out, ca))
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The client for `info`: with TLS, the CA file's certificates (read now)
+/// as the only ones trusted, else the system's.
+fn tls_client(info: redis::ConnectionInfo, ca_file: Option<&str>, url: &str) -> Result<Client> {
+    #[cfg(feature = "redis-tls")]
+    if matches!(info.addr(), ConnectionAddr::TcpTls { .. }) {
+        // rustls needs a process-wide crypto provider; ours is ring. One
+        // already installed (by the application) is used as it is.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        if let Some(path) = ca_file {
+            let pem = std::fs::read(path).map_err(|e| {
+                Error::invalid_argument(format!(
+                    "backend URL {:?}: cannot read ssl_ca_certs {path:?}: {e}",
+                    redact(url)
+                ))
+            })?;
+            use rustls::pki_types::{pem::PemObject, CertificateDer};
+            let found = CertificateDer::pem_slice_iter(&pem)
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map(|c| c.len());
+            if !matches!(found, Ok(n) if n > 0) {
+                return Err(Error::invalid_argument(format!(
+                    "backend URL {:?}: ssl_ca_certs {path:?} holds no PEM certificate",
+                    redact(url)
+                )));
+            }
+            let certs = redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem),
+            };
+            return Client::build_with_tls(info, certs).map_err(|e| {
+                Error::invalid_argument(format!(
+                    "backend URL {:?}: ssl_ca_certs {path:?} holds no usable PEM certificate: {e}",
+                    redact(url)
+                ))
+            });
+        }
+    }
+    let _ = ca_file;
+    Client::open(info)
+        .map_err(|e| Error::invalid_argument(format!("backend URL {:?}: {e}", redact(url))))
+}
+
+/// A TLS failure that retrying will not cure: the server's certificate is
+/// not trusted or does not name it, or it does not speak TLS.
+fn is_tls_refusal(e: &RedisError) -> bool {
+    let text = e.to_string();
+    [
+        "certificate",
+        "Certificate",
+        "CorruptMessage",
+        "InvalidMessage",
+        "HandshakeFailure",
+    ]
+    .iter()
+    .any(|k| text.contains(k))
+}
+
 /// The URL with any password replaced, fit for a message or a log.
 pub(crate) fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -251,7 +396,9 @@ mod tests {
             "http://h:1/0",
             "redis//h",
             "redis://h:notaport/0",
-            "rediss://h:1/0",
+            "rediss://h:1/0#insecure",
+            "rediss://h:1/0?ssl_ca_certs=/nonexistent/ca.pem",
+            "redis://h:1/0?ssl_ca_certs=/etc/hostname",
             "",
         ] {
             let e = Conn::new(url, Duration::from_secs(1))
@@ -266,5 +413,29 @@ mod tests {
         assert!(!e.message().contains("pw"), "password leaked: {e}");
         let ok = Conn::new("redis://u:pw@127.0.0.1:7000/3", Duration::from_secs(1)).unwrap();
         assert_eq!(ok.server(), "redis://127.0.0.1:7000/3");
+        let tls = Conn::new("rediss://127.0.0.1:7000/2", Duration::from_secs(1));
+        if cfg!(feature = "redis-tls") {
+            assert_eq!(tls.unwrap().server(), "rediss://127.0.0.1:7000/2");
+        } else {
+            let e = tls.err().expect("no TLS in this build");
+            assert!(e.message().contains("no TLS support"), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_ca_file_parameter_is_ours_and_percent_decoded() {
+        assert_eq!(
+            take_ca_file("rediss://h:1/0?ssl_ca_certs=%2Ftmp%2Fa%20b.pem&protocol=resp2").unwrap(),
+            (
+                "rediss://h:1/0?protocol=resp2".to_string(),
+                Some("/tmp/a b.pem".to_string())
+            )
+        );
+        assert_eq!(
+            take_ca_file("redis://h:1/0").unwrap(),
+            ("redis://h:1/0".to_string(), None)
+        );
+        assert!(take_ca_file("rediss://h/0?ssl_ca_certs=").is_err());
+        assert!(take_ca_file("rediss://h/0?ssl_ca_certs=%zz").is_err());
     }
 }
