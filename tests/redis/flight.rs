@@ -265,3 +265,85 @@ pub fn a_claim_wait_on_a_stopped_server_fails_within_the_timeout() {
     let _ = fetcher.kill();
     let _ = fetcher.wait();
 }
+
+/// The file backend's single-flight scenarios (tests/single_flight.rs) on
+/// Redis, with two handles standing for two hosts: a failed fetch returns
+/// its error, stores nothing and lets the next caller fetch; the asset is
+/// stored under the key looked up; the claim shape (a zero wait, abandon by
+/// drop, a claim completed with the wrong kind, complete seen by the other
+/// host); stale-if-error serves the expired value within the grace period.
+///
+/// Checked to fail: with RedisClaim's Drop not releasing (the release call
+/// removed), the zero-wait claim after the abandon ("abandoned, still not
+/// cached") failed with LOCK_TIMEOUT.
+pub fn the_file_backends_scenarios_on_redis() {
+    use asset_cache::Error;
+    let url = shared_url();
+    let name = unique("sf-shape");
+    let a = open(&url, &name, Duration::from_secs(2));
+    let b = open(&url, &name, Duration::from_secs(2));
+
+    let err = a
+        .get_or_fetch("m1", || Err(Error::fetch_failed("service down")))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::FetchFailed);
+    assert_eq!(err.message(), "service down");
+    b.load().unwrap();
+    assert!(b.is_empty(), "nothing may be stored");
+    let got = b.get_or_fetch("m1", || Ok(id_asset("m1"))).unwrap();
+    assert!(matches!(got.source, Source::Fetch));
+    let again = a.get_or_fetch("m1", || panic!("must not fetch")).unwrap();
+    assert!(
+        matches!(again.source, Source::Cache),
+        "the other host's fetch"
+    );
+
+    a.get_or_fetch("gpt-4-slug", || Ok(id_asset("64ab")))
+        .unwrap();
+    b.load().unwrap();
+    assert_eq!(b.get("gpt-4-slug"), Some(id_asset("64ab")));
+
+    let Begin::Claimed(claim) = a.begin_fetch("m2", Some(Duration::ZERO)).unwrap() else {
+        panic!("nothing cached yet");
+    };
+    assert_eq!(claim.id(), Some("m2"));
+    let busy = b.begin_fetch("m2", Some(Duration::ZERO)).unwrap_err();
+    assert_eq!(busy.kind(), ErrorKind::LockTimeout);
+    assert!(busy.message().contains("claim"), "{busy}");
+    drop(claim);
+    let Begin::Claimed(claim) = b.begin_fetch("m2", Some(Duration::ZERO)).unwrap() else {
+        panic!("abandoned, still not cached");
+    };
+    assert_eq!(
+        b.complete_all(claim, vec![]).unwrap_err().kind(),
+        ErrorKind::InvalidArgument
+    );
+    let Begin::Claimed(claim) = b.begin_fetch("m2", Some(Duration::ZERO)).unwrap() else {
+        panic!("the wrong completion released the claim, still not cached");
+    };
+    b.complete(claim, id_asset("m2")).unwrap();
+    match a.begin_fetch("m2", Some(Duration::ZERO)).unwrap() {
+        Begin::Cached(v) => assert_eq!(v, id_asset("m2")),
+        Begin::Claimed(_) => panic!("completed by b, a must see it"),
+    }
+    a.invalidate().unwrap();
+
+    // Stale-if-error: a store that expires (ttl 1 s), a failing fetch.
+    let name = unique("sf-stale");
+    let stale = asset_cache::AssetCache::<Value, asset_cache::AnyBackend>::open_any(
+        options(&url, &name, Duration::from_secs(2))
+            .ttl(Duration::from_secs(1))
+            .stale_if_error(Some(Duration::from_secs(60))),
+    )
+    .unwrap();
+    stale.add(id_asset("s1")).unwrap();
+    std::thread::sleep(Duration::from_millis(2100));
+    let got = stale
+        .get_or_fetch("s1", || Err(Error::fetch_failed("service down")))
+        .unwrap();
+    assert!(got.is_stale(), "{:?}", got.source);
+    assert_eq!(got.value, id_asset("s1"));
+    let got = stale.get_or_fetch("s1", || Ok(id_asset("s1"))).unwrap();
+    assert!(matches!(got.source, Source::Fetch));
+    stale.invalidate().unwrap();
+}

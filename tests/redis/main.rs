@@ -47,6 +47,10 @@ const TESTS: &[Test] = &[
         flight::a_slow_live_fetcher_keeps_its_claim_past_the_lease,
     ),
     (
+        "flight_the_file_backends_scenarios_on_redis",
+        flight::the_file_backends_scenarios_on_redis,
+    ),
+    (
         "flight_a_claim_wait_on_a_stopped_server_fails_within_the_timeout",
         flight::a_claim_wait_on_a_stopped_server_fails_within_the_timeout,
     ),
