@@ -411,12 +411,16 @@ func WithMaxStaleness(bound time.Duration) Option {
 
 // WithBackendURL keeps the cache on a Redis server (7.0 or later, or
 // Valkey) instead of in the folder, so that processes on many hosts share
-// it: "redis://[user:password@]host[:port][/db]" or
-// "redis+unix:///path/to.sock". Every method behaves as with files. Calls
-// then fail with ErrBackendUnavailable (server unreachable, no answer within
-// the backend timeout) or ErrBackendError (credentials refused, a key of
-// another type at the cache's key names); a URL that does not parse makes
-// Open fail with ErrInvalidArgument.
+// it: "redis://[user:password@]host[:port][/db]",
+// "rediss://...?ssl_ca_certs=/path/ca.pem" (TLS; without ssl_ca_certs the
+// system's trust store is used) or "redis+unix:///path/to.sock". Every
+// method behaves as with files; GetOrFetch and RefreshAll fetch once across
+// every host on the server. Calls then fail with ErrBackendUnavailable
+// (server unreachable, no answer within the backend timeout) or
+// ErrBackendError (credentials refused, a key of another type at the
+// cache's key names, a TLS certificate not trusted); a URL that does not
+// parse, or a CA file that cannot be read, makes Open fail with
+// ErrInvalidArgument.
 func WithBackendURL(url string) Option {
 	return func(c *config) { c.backendURL = &url }
 }

@@ -96,11 +96,15 @@ export interface AssetCacheOptions {
   /**
    * Keep the cache on a Redis server (7.0+, or Valkey) instead of in `dir`,
    * so that processes on many hosts share it:
-   * "redis://[user:password@]host[:port][/db]" or "redis+unix:///path".
+   * "redis://[user:password@]host[:port][/db]",
+   * "rediss://...?ssl_ca_certs=/path/ca.pem" (TLS; without ssl_ca_certs the
+   * system's trust store is used) or "redis+unix:///path". getOrFetch and
+   * refreshAll fetch once across every host on the server.
    * Calls then throw ASSET_CACHE_BACKEND_UNAVAILABLE (server unreachable, no
    * answer within backendTimeoutMs) or ASSET_CACHE_BACKEND_ERROR (credentials
-   * refused, a key of another type at the cache's key names); a URL that does
-   * not parse throws ASSET_CACHE_INVALID_ARGUMENT.
+   * refused, a key of another type at the cache's key names, a TLS
+   * certificate not trusted); a URL that does not parse, or a CA file that
+   * cannot be read, throws ASSET_CACHE_INVALID_ARGUMENT.
    */
   backendUrl?: string;
   /** Longest wait for each answer of the backend server, in ms (default 5000). */
