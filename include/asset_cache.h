@@ -275,7 +275,9 @@ typedef struct asset_cache asset_cache;
  * caller of the fleet (thread or process) asking for the same id waits. End
  * it with exactly one of `asset_cache_claim_complete`,
  * `asset_cache_claim_fail` or `asset_cache_claim_abandon`, which free it.
- * It may be ended on any thread. A process that dies holding it releases it.
+ * It may be ended on any thread. A process that dies holding it releases it
+ * (at once with files; on Redis, where the fleet is every host sharing the
+ * server, when its lease runs out: 2x the backend timeout).
  */
 typedef struct asset_cache_claim asset_cache_claim;
 
@@ -650,10 +652,11 @@ void asset_cache_fetch_fail(asset_cache_fetch *fetch, const char *message);
 /**
  * The asset `id`: from the cache when present and valid; otherwise `fetch`
  * runs, in one caller of the whole fleet at a time (threads and processes
- * of this library on this host, whatever their language), its answer is
- * stored under `id` and returned. The others wait for it (up to the lock
- * timeout) and get the stored asset without fetching. Memory is brought up
- * to date with the file before fetching, so another process's add counts.
+ * of this library on this host, whatever their language; on Redis, on
+ * every host sharing the server), its answer is stored under `id` and
+ * returned. The others wait for it (up to the lock timeout) and get the
+ * stored asset without fetching. Memory is brought up to date with the
+ * file (or server) before fetching, so another process's add counts.
  *
  * On OK or STALE, `*out_json` receives the asset's JSON text, owned by the
  * caller (free it with `asset_cache_string_free`).
@@ -663,7 +666,9 @@ void asset_cache_fetch_fail(asset_cache_fetch *fetch, const char *message);
  * INVALID_JSON, MISSING_ID (what the fetch answered is not an asset, as for
  * `asset_cache_add`; nothing stored); LOCK_TIMEOUT (another caller's fetch
  * outlasted the lock timeout); INVALID_ARGUMENT (NULL argument), INVALID_UTF8,
- * IO, LOCK, NO_MEMORY, PANIC. Thread-safe. (Since 0.2.)
+ * IO, LOCK, NO_MEMORY, PANIC; on Redis BACKEND_UNAVAILABLE and BACKEND_ERROR
+ * (as for `asset_cache_add`) instead of IO and LOCK. Thread-safe.
+ * (Since 0.2.)
  */
 asset_cache_status asset_cache_get_or_fetch(const asset_cache *cache,
                                             const char *id,
@@ -720,7 +725,11 @@ asset_cache_status asset_cache_refresh_all_ex(const asset_cache *cache,
  *   is 0: poll again later, e.g. from a timer, without blocking).
  *
  * Other statuses: INVALID_ARGUMENT, INVALID_UTF8, MISSING_ID (empty id),
- * IO, LOCK, NO_MEMORY, PANIC. (Since 0.2.)
+ * IO, LOCK, NO_MEMORY, PANIC; on Redis BACKEND_UNAVAILABLE and
+ * BACKEND_ERROR instead of IO and LOCK. On Redis a claim is a key with a
+ * lease that the library renews while the claim is held: a holder that
+ * dies releases it when the lease runs out (2x the backend timeout), not
+ * at once as with files. (Since 0.2.)
  */
 asset_cache_status asset_cache_begin_fetch(const asset_cache *cache,
                                            const char *id,
