@@ -11,10 +11,13 @@
 package assetcache
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -70,5 +73,59 @@ func TestRedisBasic(t *testing.T) {
 	if !errors.Is(err, ErrBackendUnavailable) || !strings.Contains(err.Error(), "127.0.0.1:1") ||
 		strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("no server: %v, want ErrBackendUnavailable naming the server", err)
+	}
+}
+
+// Two hosts get-or-fetch the same id at once: one fetch. Checked to fail:
+// with claim.lua answering 'claimed' without its SET NX, both fetched.
+func TestRedisGetOrFetchOnceForTwoHosts(t *testing.T) {
+	url := os.Getenv("ASSET_CACHE_REDIS_URL")
+	if url == "" {
+		t.Fatal("ASSET_CACHE_REDIS_URL is not set: run scripts/test-redis.sh")
+	}
+	name := fmt.Sprintf("go-sf-%d", os.Getpid())
+	open := func() *Cache {
+		c, err := Open(name, WithDir(t.TempDir()), WithTTL(time.Hour),
+			WithBackendURL(url), WithBackendTimeout(2*time.Second))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return c
+	}
+	a, b := open(), open()
+	defer a.Close()
+	defer b.Close()
+	var fetches atomic.Int32
+	fetch := func(ctx context.Context) (any, error) {
+		fetches.Add(1)
+		time.Sleep(300 * time.Millisecond)
+		return map[string]any{"id": "m1", "fetched": true}, nil
+	}
+	var wg sync.WaitGroup
+	for _, c := range []*Cache{a, b} {
+		wg.Add(1)
+		go func(c *Cache) {
+			defer wg.Done()
+			got, err := c.GetOrFetch(context.Background(), "m1", fetch)
+			if err != nil || string(got) != `{"fetched":true,"id":"m1"}` {
+				t.Errorf("GetOrFetch = %s, %v", got, err)
+			}
+		}(c)
+	}
+	wg.Wait()
+	if n := fetches.Load(); n != 1 {
+		t.Fatalf("%d fetches for two hosts, want 1", n)
+	}
+	if removed, err := b.Remove("m1"); err != nil || !removed {
+		t.Fatalf("Remove = %v, %v", removed, err)
+	}
+	if err := a.Load(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Get("m1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("m1 after the other host's Remove: %v, want ErrNotFound", err)
+	}
+	if err := a.Invalidate(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -48,3 +48,31 @@ test('bad URLs and absent servers give their statuses', async () => {
     (e) => e.code === 'ASSET_CACHE_BACKEND_UNAVAILABLE' && e.message.includes('127.0.0.1:1')
       && !e.message.includes('s3cret'));
 });
+
+// Checked to fail: with claim.lua answering 'claimed' without its SET NX,
+// both hosts fetched (fetches === 2).
+test('getOrFetch fetches once for two hosts on Redis; remove and the cap', async (t) => {
+  assert.ok(url, 'ASSET_CACHE_REDIS_URL is not set: run scripts/test-redis.sh');
+  const name = `node-sf-${process.pid}`;
+  const options = { ttlSeconds: 3600, backendUrl: url, backendTimeoutMs: 2000, maxEntries: 2 };
+  const a = await AssetCache.open(name, { dir: host(t), ...options });
+  const b = await AssetCache.open(name, { dir: host(t), ...options });
+  t.after(() => { a.close(); b.close(); });
+  let fetches = 0;
+  const fetch = async (id) => {
+    fetches += 1;
+    await new Promise((r) => setTimeout(r, 300));
+    return { id, fetched: true };
+  };
+  const [x, y] = await Promise.all([a.getOrFetch('m1', fetch), b.getOrFetch('m1', fetch)]);
+  assert.deepEqual(x, { id: 'm1', fetched: true });
+  assert.deepEqual(y, { id: 'm1', fetched: true });
+  assert.equal(fetches, 1, 'one fetch for both hosts');
+  await a.add({ id: 'm2' });
+  await a.add({ id: 'm3' });
+  assert.deepEqual(a.ids(), ['m2', 'm3'], 'the size cap kept the newest two');
+  assert.equal(await b.remove('m2'), true);
+  await a.load();
+  assert.deepEqual(a.ids(), ['m3']);
+  await a.invalidate();
+});
