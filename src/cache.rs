@@ -16,10 +16,11 @@
 //!    of this handle at a time talks to storage (`load`, every write,
 //!    `invalidate`). In-process only; held for the whole call.
 //! 2. **Turnstile** (file backend, `backend/file/lock.rs`): an OFD byte-range
-//!    lock on the first byte of `<name>.lock`. A writer takes it exclusive
-//!    and keeps it until it holds 3 and 4, then lets it go; a reader takes it
-//!    shared and lets it go at once. flock has no queue; this is what keeps
-//!    back-to-back readers from starving a writer.
+//!    lock on the first byte of `<name>.lock`. A writer takes it exclusive,
+//!    a reader shared, and each keeps it until it holds 3 (and 4), then lets
+//!    it go. flock has no queue; this is what
+//!    keeps back-to-back readers from starving a writer, and a writer
+//!    writing in a loop from starving readers.
 //! 3. **Lock-file flock** on `<name>.lock` (shared to read, exclusive to
 //!    write), the Python original's own lock (`filelock`), then the check
 //!    that the descriptor still names the file at the path (if not, 3 is
@@ -28,8 +29,8 @@
 //!    lock on the folder at an offset hashed from the name (one byte for
 //!    readers, one for writers), then a check that no other process
 //!    announces a conflicting mode on that name. It is never waited for: on
-//!    a conflict (a holder of a deleted or replaced lock file) 3 and 4 are
-//!    let go and retaken after a pause (a writer keeps 2 meanwhile). It keeps two processes of
+//!    a conflict (a holder of a deleted or replaced lock file) 2-4 are let
+//!    go and retaken after a pause. It keeps two processes of
 //!    this library from both holding the lock when the lock file is swapped
 //!    under a holder (Python's `invalidate`); caches sharing a folder never
 //!    wait for each other.
@@ -45,11 +46,16 @@
 //! still holding 1. A Redis backend replaces 2-4 with its own lock; 1 and 5
 //! stay.
 //!
+//! 2-4 are taken on descriptors the backend keeps open between calls (the
+//! folder's and the lock file's; issue 11) and released explicitly
+//! (`LOCK_UN`, `F_UNLCK`), never by closing them.
+//!
 //! Beside them, `fork()` (see `fork.rs`): opening a descriptor for 2-4 and
 //! listing it, and unlisting and closing it, are each one step that a
 //! `fork()` in another thread waits for (an atfork prepare handler). A step
 //! is one `open` or `close` and never waits for any of 1-5, so a fork waits
-//! at most that long. In a child made by `fork()`, the C API refuses a
+//! at most that long. A child points its copies of listed descriptors at
+//! `/dev/null`, so it never shares a lock its parent takes later. In a child made by `fork()`, the C API refuses a
 //! handle from the parent before taking any of 1-5.
 
 use std::borrow::Cow;

@@ -42,9 +42,10 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Once;
 
-/// How many lock descriptors can be listed at once (three per operation
-/// in progress: turnstile, folder, lock file).
-const SLOTS: usize = 256;
+/// How many lock descriptors can be listed at once (two per file-backed
+/// handle, kept between its operations: folder and lock file; one per
+/// single-flight claim in progress).
+const SLOTS: usize = 1024;
 
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 static REGISTER: Once = Once::new();
@@ -169,6 +170,13 @@ impl<F: AsRawFd> Listed<F> {
 
     pub fn get(&self) -> &F {
         &self.file
+    }
+
+    /// Whether the descriptor found a free slot in the list (a child made
+    /// by `fork()` then points its copy at `/dev/null`). Only a listed
+    /// descriptor may be kept open between operations.
+    pub fn is_listed(&self) -> bool {
+        self.slot.is_some()
     }
 }
 

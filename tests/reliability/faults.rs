@@ -340,7 +340,14 @@ pub fn read_only_folder() {
     c.add_list(some_assets("x", 300)).unwrap();
     c.add(asset("x1", 5)).unwrap();
     let baseline = fs::read(cache_file(&dir)).unwrap();
+    // A handle keeps its cache and lock files open for writing between calls
+    // (issue 11), and the kernel refuses to remount a file system read-only
+    // while files on it are open for writing (EBUSY), as it does under a
+    // live SQLite or LMDB handle. So the writer's handle is closed for the
+    // remount and a new one, opened on the read-only file, stands in for it.
+    drop(c);
     fs_.remount(true);
+    let c = open(&dir);
 
     c.load().expect("a read-only folder can be read");
     assert_eq!(open(&dir).len(), 300, "a new handle reads it too");
@@ -370,14 +377,18 @@ pub fn read_only_folder() {
     assert_memory_matches_disk(&c, &dir, "writable again");
     assert_eq!(c.len(), 301);
 
-    // Without a lock file, a read-only folder cannot be locked: a clear LOCK.
+    // Without a lock file, a read-only folder cannot be locked: a clear LOCK
+    // (for the open, which loads under the lock, as for a write).
     fs::remove_file(lock_file(&dir)).unwrap();
+    let written = fs::read(cache_file(&dir)).unwrap();
+    drop(c);
     fs_.remount(true);
-    let e = c
-        .add(asset("new2", 1))
-        .expect_err("add without a lock file");
+    let e = match AssetCache::<Value>::open(options(&dir)) {
+        Ok(_) => panic!("opened without a lock file on a read-only folder"),
+        Err(e) => e,
+    };
     assert_eq!(e.kind(), ErrorKind::Lock, "{e}");
-    assert_eq!(c.len(), 301);
+    assert_eq!(fs::read(cache_file(&dir)).unwrap(), written);
     fs_.remount(false);
 }
 

@@ -10,11 +10,12 @@
 //!   failure the spaces are put back.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::{
     fchown, DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt, PermissionsExt,
 };
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
@@ -23,9 +24,10 @@ pub fn cache_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.json"))
 }
 
-/// The cache file opened for one operation.
+/// The cache file opened for one operation (shared with the backend, which
+/// keeps a read-write descriptor between writes: see `FileBackend::open_for_write`).
 pub struct Opened {
-    pub file: File,
+    pub file: Arc<File>,
     pub dev: u64,
     pub ino: u64,
     pub size: u64,
@@ -71,7 +73,7 @@ pub fn open(path: &Path, write: bool) -> Result<Option<Opened>> {
         dev: meta.dev(),
         ino: meta.ino(),
         size: meta.len(),
-        file,
+        file: Arc::new(file),
     }))
 }
 
@@ -157,9 +159,14 @@ impl Opened {
             .ok()
             .and_then(crate::memory::try_vec_with_capacity)
             .ok_or_else(|| no_memory(want, path))?;
+        // From the start: a descriptor kept from an earlier write has its
+        // offset wherever an earlier whole read left it.
+        (&*self.file)
+            .seek(io::SeekFrom::Start(0))
+            .map_err(|e| Error::io("read", path, e))?;
         // std's read_to_end grows the buffer with try_reserve and reports a
         // failure as ErrorKind::OutOfMemory.
-        (&self.file)
+        (&*self.file)
             .take(MAX_FILE_BYTES + 1)
             .read_to_end(&mut buf)
             .map_err(|e| match e.kind() {

@@ -3,13 +3,16 @@
 //! (The order of every lock, in-process ones included, is noted once, in
 //! `src/cache.rs`.)
 //!
-//! Every operation opens its own descriptors and closes them when done. A
-//! child made by `fork()` therefore never holds a descriptor it could unlock
-//! the parent's lock with, except one inherited from an operation in progress
-//! in another thread; those are listed (`fork::Listed`) and pointed at
-//! `/dev/null` in the child, so that the child does not keep the lock held
-//! (a flock or OFD lock lasts until the last copy is closed) after the parent
-//! is done (see `fork`).
+//! A backend keeps its folder and lock-file descriptors open between
+//! operations ([`Kept`]: an uncontended add then costs no `open` or
+//! `close`), and releases every lock it takes on them explicitly (`LOCK_UN`,
+//! `F_UNLCK`), never by closing. Kept descriptors are listed
+//! (`fork::Listed`), and a child made by `fork()` points its copies at
+//! `/dev/null`: a flock or OFD lock belongs to the open file description, so
+//! a child sharing it would otherwise keep a lock taken later by the parent
+//! held after the parent died (see `fork`). A descriptor that finds no free
+//! slot in that list is not kept: it is closed after the operation, as all
+//! were before issue 11.
 //!
 //! The lock file can be deleted or replaced under a holder (the Python
 //! original's `invalidate` deletes it without locking): a newcomer then locks
@@ -34,12 +37,14 @@
 //! excludes, as in the Python original.)
 //!
 //! flock has no queue: while readers' shared locks overlap without a gap, a
-//! writer asking for the exclusive lock never gets it. So a writer first
-//! takes a turnstile, an exclusive OFD byte-range lock on the first byte of
-//! the lock file, and holds it until it has its flocks; every reader passes
-//! through the turnstile (takes it shared, lets it go) before its own flock.
-//! Readers that arrive while a writer waits therefore wait behind it, the
-//! readers already in finish, and the writer gets in. On Linux OFD locks and
+//! writer asking for the exclusive lock never gets it; and a writer that
+//! writes in a loop takes its lock back before any polling reader sees it
+//! free. So every lock first takes a turnstile, an OFD byte-range lock on
+//! the first byte of the lock file (exclusive for a writer, shared for a
+//! reader), and holds it until its flock is granted: readers that arrive
+//! while a writer waits wait behind it, and a writer's next write waits for
+//! the readers that queued while it wrote; the readers already in finish,
+//! and the writer gets in. On Linux OFD locks and
 //! flocks are independent, so the turnstile does not touch the Python
 //! original's `filelock` (whose writers are not queued by it). Every wait,
 //! the turnstile's included, ends at the caller's own deadline.
@@ -51,6 +56,7 @@ use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -66,14 +72,74 @@ pub enum Mode {
     Exclusive,
 }
 
-/// A held lock; dropping it closes the descriptors, which releases the lock
-/// (the announcement on the folder first, then the lock file: fields drop in
-/// order, so a successor never finds our announcement still there).
+/// A held lock. Dropping it releases the lock: the announcement on the
+/// folder first, then the lock file, so that a successor never finds our
+/// announcement still there. Descriptors kept for the backend's next
+/// operation ([`Kept`]) are unlocked explicitly and go back to it; others
+/// are closed (which releases their locks).
 #[derive(Debug)]
 pub struct Held {
-    _announcement: Option<Listed<File>>,
-    _file: Listed<File>,
+    folder: Option<Listed<File>>,
+    announced: bool,
+    file: Option<Listed<File>>,
+    slot: i64,
     pub mode: Mode,
+    home: Option<Kept>,
+}
+
+/// The folder and lock-file descriptors a backend keeps open between its
+/// operations, so that taking the lock costs no `open` and `close` of
+/// either (issue 11: they were 6 of the 27 system calls of an add). Only
+/// descriptors listed for `fork` are kept (a child points its copies at
+/// `/dev/null`, so it never shares a lock we take later), and every lock
+/// taken on them is released explicitly, never by closing. Before each use
+/// the lock file is checked to be still the one at its path (after the
+/// flock, as for a fresh descriptor): if it was deleted or replaced, or the
+/// folder's path now leads elsewhere, the kept descriptors are closed and
+/// fresh ones opened.
+#[derive(Debug, Default, Clone)]
+pub struct Kept(Arc<Mutex<Option<Pair>>>);
+
+/// The folder (when it can be opened) and the lock file.
+type Pair = (Option<Listed<File>>, Listed<File>);
+
+impl Kept {
+    fn take(&self) -> Option<Pair> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    fn put(&self, folder: Option<Listed<File>>, file: Listed<File>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((folder, file));
+    }
+
+    /// Whether descriptors are kept (none while a lock taken with them is
+    /// held, nor before the first lock).
+    pub fn is_kept(&self) -> bool {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let (folder, file) = (self.folder.take(), self.file.take());
+        let Some(file) = file else { return };
+        if let Some(home) = self.home.take() {
+            let unannounced = match (&folder, self.announced) {
+                (Some(dir), true) => {
+                    let (start, _) = Slot(self.slot).announced(self.mode);
+                    ofd_lock(dir.get(), libc::F_UNLCK, start, 1).is_ok()
+                }
+                _ => true,
+            };
+            if unannounced && FileExt::unlock(file.get()).is_ok() {
+                home.put(folder, file);
+                return;
+            }
+        }
+        // Closing releases: the folder (announcement) first, then the file.
+        drop(folder);
+        drop(file);
+    }
 }
 
 /// Takes the lock on `path`, waiting up to `timeout` (`None`: forever).
@@ -96,35 +162,75 @@ pub fn acquire_creating(
     timeout: Option<Duration>,
     file_mode: u32,
 ) -> Result<Held> {
+    acquire_kept(path, mode, timeout, &|| file_mode, None)
+}
+
+/// [`acquire`] on the descriptors kept in `kept` when there are some (and
+/// they still name the lock file at `path`), else on fresh ones, which go
+/// to `kept` when the lock is released. `file_mode` is asked for only when
+/// the lock file has to be created.
+pub fn acquire_kept(
+    path: &Path,
+    mode: Mode,
+    timeout: Option<Duration>,
+    file_mode: &dyn Fn() -> u32,
+    kept: Option<&Kept>,
+) -> Result<Held> {
     let deadline = timeout.map(|t| Instant::now() + t);
-    // A writer lets the turnstile go once its flock is granted (below);
-    // whatever happens, it goes when `_turnstile` is dropped.
-    let _turnstile = pass_turnstile(path, mode, timeout, deadline, file_mode)?;
     let slot = Slot::of(path);
+    let mut reuse = kept.and_then(Kept::take);
     let mut pause = Duration::from_micros(20);
     loop {
-        let folder = open_folder(path)?;
-        let file =
-            Listed::open(|| open_lock_file(folder.as_ref().map(Listed::get), path, file_mode))?;
-        wait_for(file.get(), mode, timeout, deadline, path)?;
-        let announcement = folder.filter(|dir| slot.announce(dir.get(), mode));
-        if !still_at_path(file.get(), path)? {
-            continue;
-        }
-        match &announcement {
-            Some(dir) if slot.contended(dir.get(), mode)? => {}
-            _ => {
-                return Ok(Held {
-                    _announcement: announcement,
-                    _file: file,
-                    mode,
-                })
+        let fresh = reuse.is_none();
+        let (folder, file) = match reuse.take() {
+            Some(pair) => pair,
+            None => {
+                let folder = open_folder(path)?;
+                let file = Listed::open(|| {
+                    open_lock_file_with(folder.as_ref().map(Listed::get), path, file_mode)
+                })?;
+                (folder, file)
             }
+        };
+        // Readers and writers hold the turnstile until their flock is
+        // granted (on any failure below, closing the descriptor lets it go).
+        let turnstile = pass_turnstile(file.get(), mode, timeout, deadline, path)?;
+        wait_for(file.get(), mode, timeout, deadline, path)?;
+        if turnstile {
+            // Let the readers and writers behind us in.
+            let _ = ofd_lock(file.get(), libc::F_UNLCK, 0, 1);
+        }
+        let announced = folder
+            .as_ref()
+            .is_some_and(|dir| slot.announce(dir.get(), mode));
+        let at_path = still_at_path(file.get(), path)?;
+        if at_path
+            && !(announced && slot.contended(folder.as_ref().map(Listed::get).unwrap(), mode)?)
+        {
+            // A lock file opened read-only (a read-only folder) is not kept:
+            // once the folder is writable again, a fresh descriptor can take
+            // the writer's turnstile.
+            let keep = file.is_listed()
+                && folder.as_ref().is_none_or(Listed::is_listed)
+                && (!fresh || opened_for_writing(file.get()));
+            return Ok(Held {
+                folder,
+                announced,
+                file: Some(file),
+                slot: slot.0,
+                mode,
+                home: kept.filter(|_| keep).cloned(),
+            });
+        }
+        // Closing releases everything taken on these descriptors.
+        drop(folder);
+        drop(file);
+        if !at_path {
+            // Locked a file that was deleted or replaced meanwhile.
+            continue;
         }
         // Another process of ours holds a lock file of this name that has
         // since been replaced: let go of everything and wait for it.
-        drop(announcement);
-        drop(file);
         check_deadline(timeout, deadline, path)?;
         thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(5));
@@ -147,13 +253,18 @@ impl Slot {
         Slot(((h & ((1 << 61) - 1)) * 2) as i64)
     }
 
+    /// The byte announcing a holder in `mode`, and its length.
+    fn announced(&self, mode: Mode) -> (i64, i64) {
+        match mode {
+            Mode::Shared => (self.0, 1),
+            Mode::Exclusive => (self.0 + 1, 1),
+        }
+    }
+
     /// Announces a holder in `mode` (a read lock: it never waits, it only
     /// shows). False when the folder takes no byte-range locks.
     fn announce(&self, dir: &File, mode: Mode) -> bool {
-        let (start, len) = match mode {
-            Mode::Shared => (self.0, 1),
-            Mode::Exclusive => (self.0 + 1, 1),
-        };
+        let (start, len) = self.announced(mode);
         ofd_lock(dir, libc::F_RDLCK, start, len).is_ok()
     }
 
@@ -212,36 +323,33 @@ fn folder_of(path: &Path) -> &Path {
     }
 }
 
-/// Takes the turnstile (see the module's documentation): a writer gets it
-/// back, held; a reader gets `None`, having waited for any writer ahead.
-/// Where OFD locks are unavailable (a file system without them, a lock file
-/// opened read-only) there is no turnstile, only the flocks.
+/// Takes the turnstile (see the module's documentation) on the lock file's
+/// descriptor, exclusive for a writer and shared for a reader, to be held
+/// until the flock is granted: true when taken. Where OFD locks are
+/// unavailable (a file system without them, a lock file opened read-only)
+/// there is no turnstile, only the flocks.
 fn pass_turnstile(
-    path: &Path,
+    file: &File,
     mode: Mode,
     timeout: Option<Duration>,
     deadline: Option<Instant>,
-    file_mode: u32,
-) -> Result<Option<Listed<File>>> {
-    let file = match Listed::open(|| open_lock_file(None, path, file_mode)) {
-        Ok(f) => f,
-        // The flocks that follow report the problem with the lock file.
-        Err(_) => return Ok(None),
-    };
+    path: &Path,
+) -> Result<bool> {
     let kind = match mode {
         Mode::Shared => libc::F_RDLCK,
         Mode::Exclusive => libc::F_WRLCK,
     };
-    match poll(timeout, deadline, path, || ofd_lock(file.get(), kind, 0, 1)) {
-        Ok(()) => {}
-        Err(e) if e.kind() == ErrorKind::LockTimeout => return Err(e),
-        Err(_) => return Ok(None),
+    match poll(timeout, deadline, path, || ofd_lock(file, kind, 0, 1)) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::LockTimeout => Err(e),
+        Err(_) => Ok(false),
     }
-    Ok(match mode {
-        Mode::Exclusive => Some(file),
-        // Dropping the descriptor releases the OFD lock at once.
-        Mode::Shared => None,
-    })
+}
+
+fn opened_for_writing(file: &File) -> bool {
+    // SAFETY: a valid descriptor.
+    let flags = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFL) };
+    flags >= 0 && flags & libc::O_ACCMODE == libc::O_RDWR
 }
 
 /// One non-blocking OFD lock request on `len` bytes of `file` from `start`.
@@ -330,6 +438,15 @@ fn is_contended(e: &io::Error) -> bool {
 /// but a regular file); inside `folder` when given, so that the file is in
 /// the folder we announce on even if the folder's path is swapped meanwhile.
 pub(crate) fn open_lock_file(folder: Option<&File>, path: &Path, file_mode: u32) -> Result<File> {
+    open_lock_file_with(folder, path, &|| file_mode)
+}
+
+/// [`open_lock_file`], asking for the mode only when the file is created.
+fn open_lock_file_with(
+    folder: Option<&File>,
+    path: &Path,
+    file_mode: &dyn Fn() -> u32,
+) -> Result<File> {
     let file = open_lock_file_any(folder, path, file_mode)?;
     let meta = file
         .metadata()
@@ -346,15 +463,20 @@ pub(crate) fn open_lock_file(folder: Option<&File>, path: &Path, file_mode: u32)
     }
 }
 
-fn open_lock_file_any(folder: Option<&File>, path: &Path, file_mode: u32) -> Result<File> {
+fn open_lock_file_any(
+    folder: Option<&File>,
+    path: &Path,
+    file_mode: &dyn Fn() -> u32,
+) -> Result<File> {
     // The common case, an existing file, costs one open; a missing one is
     // created exclusively, so that only its creator sets its mode.
     let open = |write: bool| -> io::Result<File> {
         loop {
-            match open_at(folder, path, write, false, file_mode) {
+            match open_at(folder, path, write, false, 0) {
                 Err(e) if write && e.kind() == io::ErrorKind::NotFound => {}
                 other => return other,
             }
+            let file_mode = file_mode();
             match open_at(folder, path, write, true, file_mode) {
                 Ok(f) => {
                     // Exactly `file_mode`, whatever the umask.

@@ -70,6 +70,18 @@ pub struct FileBackend {
     dir_mode: u32,
     /// The file version memory reflects; `None`: no file (or unknown).
     known: Option<Identity>,
+    /// The lock's folder and lock-file descriptors, kept between operations.
+    kept_lock: lock::Kept,
+    /// The cache file, opened read-write by the last write and kept open
+    /// (with its device and inode) for the next: reused while the file at
+    /// the path is still that inode (one `lstat` instead of `open`, `fstat`
+    /// and `close`). Holding it also keeps its inode number from being
+    /// reused by a new file, so equal numbers do mean the same file.
+    kept_file: Option<(std::sync::Arc<std::fs::File>, u64, u64)>,
+    /// Whether this handle has written yet: its first write removes a
+    /// crashed writer's temporary file (later ones leave that to rewrites,
+    /// which remove it before creating theirs).
+    wrote: bool,
 }
 
 /// The shared lock, or nothing when there was no file to read.
@@ -103,6 +115,9 @@ impl FileBackend {
             file_mode: crate::options::DEFAULT_FILE_MODE,
             dir_mode: crate::options::DEFAULT_DIR_MODE,
             known: None,
+            kept_lock: lock::Kept::default(),
+            kept_file: None,
+            wrote: false,
         }
     }
 
@@ -126,6 +141,47 @@ impl FileBackend {
         }
     }
 
+    /// The cache's lock in `mode`, on the kept descriptors when there are
+    /// some. The cache file is looked at (for the lock file's mode) only if
+    /// the lock file has to be created.
+    fn lock(&self, mode: Mode) -> Result<Held> {
+        let file_mode = || self.lock_file_mode(std::fs::symlink_metadata(&self.cache_path).ok());
+        lock::acquire_kept(
+            &self.lock_path,
+            mode,
+            self.lock_timeout,
+            &file_mode,
+            Some(&self.kept_lock),
+        )
+    }
+
+    /// The cache file opened read-write: the descriptor kept from the last
+    /// write while the file at the path is still its inode (size from the
+    /// same `lstat`), else a fresh one, kept in turn. `None`: no file.
+    fn open_for_write(&mut self) -> Result<Option<Opened>> {
+        use std::os::unix::fs::MetadataExt;
+        if let Some((file, dev, ino)) = self.kept_file.take() {
+            match std::fs::symlink_metadata(&self.cache_path) {
+                Ok(m) if m.is_file() && m.dev() == dev && m.ino() == ino => {
+                    self.kept_file = Some((file.clone(), dev, ino));
+                    return Ok(Some(Opened {
+                        file,
+                        dev,
+                        ino,
+                        size: m.len(),
+                    }));
+                }
+                // Replaced or deleted: the kept descriptor is dropped.
+                _ => {}
+            }
+        }
+        let opened = io::open(&self.cache_path, true)?;
+        if let Some(o) = &opened {
+            self.kept_file = Some((o.file.clone(), o.dev, o.ino));
+        }
+        Ok(opened)
+    }
+
     fn replace_file(
         &mut self,
         bytes: &[u8],
@@ -133,6 +189,8 @@ impl FileBackend {
         end: Option<u64>,
         live: u64,
     ) -> Result<()> {
+        // The old inode goes; its descriptor is not kept alive for nothing.
+        self.kept_file = None;
         let (dev, ino) = io::replace(&self.dir, &self.name, bytes, self.durable, self.file_mode)?;
         self.known = Some(Identity {
             dev,
@@ -146,8 +204,15 @@ impl FileBackend {
     }
 
     /// One unlink of the fixed temporary name under the exclusive lock: the
-    /// cost of an add does not grow with the folder.
-    fn remove_stale_temp(&self) {
+    /// cost of an add does not grow with the folder. Made by a handle's first
+    /// write and by every rewrite; an append in place after the first write
+    /// skips it (a leftover harms nothing until a rewrite needs the name, and
+    /// `io::create_temp` removes it then).
+    fn remove_stale_temp(&mut self, rewriting: bool) {
+        if !rewriting && self.wrote {
+            return;
+        }
+        self.wrote = true;
         if io::remove_stale_temp(&self.dir, &self.name) {
             log::warn(&format!(
                 "removed the temporary file left in {} by a writer that stopped mid-save",
@@ -173,24 +238,24 @@ impl<T: Asset> Backend<T> for FileBackend {
         {
             return Ok(ReadLock(None));
         }
-        let held = lock::acquire_creating(
-            &self.lock_path,
-            Mode::Shared,
-            self.lock_timeout,
-            self.lock_file_mode(meta.ok()),
-        )?;
+        let held = self.lock(Mode::Shared)?;
         Ok(ReadLock(Some(held)))
     }
 
     fn write_lock(&mut self) -> Result<WriteLock> {
-        io::create_folder(&self.dir, self.dir_mode, self.durable)?;
-        let meta = std::fs::symlink_metadata(&self.cache_path).ok();
-        let held = lock::acquire_creating(
-            &self.lock_path,
-            Mode::Exclusive,
-            self.lock_timeout,
-            self.lock_file_mode(meta),
-        )?;
+        // With descriptors kept from the last operation the folder exists
+        // (or did: if it is gone, the lock says so and it is made anew).
+        let kept = self.kept_lock.is_kept();
+        if !kept {
+            io::create_folder(&self.dir, self.dir_mode, self.durable)?;
+        }
+        let held = match self.lock(Mode::Exclusive) {
+            Err(_) if kept && !self.dir.is_dir() => {
+                io::create_folder(&self.dir, self.dir_mode, self.durable)?;
+                self.lock(Mode::Exclusive)?
+            }
+            held => held?,
+        };
         Ok(WriteLock {
             file: None,
             write_denied: None,
@@ -211,7 +276,7 @@ impl<T: Asset> Backend<T> for FileBackend {
 
     fn sync(&mut self, lock: &mut WriteLock, memory: &Store<T>) -> Result<Change<T>> {
         lock.write_denied = None;
-        lock.file = match io::open(&self.cache_path, true) {
+        lock.file = match self.open_for_write() {
             Ok(file) => file,
             Err(e) if e.is_write_denied() => {
                 // Readable, maybe: a load may still read it (and leave the
@@ -242,7 +307,7 @@ impl<T: Asset> Backend<T> for FileBackend {
         if let Some(e) = lock.write_denied.take() {
             return Err(e);
         }
-        self.remove_stale_temp();
+        self.remove_stale_temp(false);
         let mut record = Vec::with_capacity(256);
         format::render_record(&mut record, memory.is_empty(), id, asset)?;
         let len = record.len() as u64;
@@ -276,7 +341,7 @@ impl<T: Asset> Backend<T> for FileBackend {
         if let Some(e) = lock.write_denied.take() {
             return Err(e);
         }
-        self.remove_stale_temp();
+        self.remove_stale_temp(true);
         let rev = format::new_rev();
         let r = format::render_file(store.expiry(), &rev, store.iter(), store.kept())?;
         lock.file = None;
@@ -285,6 +350,7 @@ impl<T: Asset> Backend<T> for FileBackend {
 
     fn remove_expired(&mut self, lock: &mut WriteLock) -> Result<()> {
         lock.file = None;
+        self.kept_file = None;
         match std::fs::remove_file(&self.cache_path) {
             Ok(()) => {
                 log::info(&format!("{} expired; deleted", self.cache_path.display()));
@@ -333,6 +399,7 @@ impl<T: Asset> Backend<T> for FileBackend {
         }
         io::remove_stale_temp(&self.dir, &self.name);
         self.known = None;
+        self.kept_file = None;
         log::info(&format!("invalidated {}", self.cache_path.display()));
         Ok(())
     }
@@ -355,7 +422,7 @@ impl<T: Asset> Backend<T> for FileBackend {
         if let Some(e) = lock.write_denied.take() {
             return Err(e);
         }
-        self.remove_stale_temp();
+        self.remove_stale_temp(true);
         let rev = format::new_rev();
         let assets = memory
             .iter()
