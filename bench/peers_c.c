@@ -20,6 +20,8 @@
  *                                               without fsync (item 4)
  *   peers_c growth N DATA.jsonl DIR             open / add one / get, ours,
  *                                               LMDB, SQLite (item 6)
+ *   peers_c fill DIR N DATA.jsonl              ours: DIR/model.json of the
+ *                                               first N assets (item 6's RSS)
  *   peers_c fleet-adder DIR DATA FIRST CAP SECONDS LOG TAG    item 5's
  *                                               native process (bench/fleet.py)
  *   peers_c rss IMPL DIR | adder IMPL DIR DATA FIRST COUNT   (children)
@@ -750,6 +752,16 @@ int main(int argc, char **argv) {
   }
   if (argc == 5 && !strcmp(argv[1], "growth")) {
     run_growth((size_t)atol(argv[2]), argv[3], argv[4]);
+    return 0;
+  }
+  if (argc == 5 && !strcmp(argv[1], "fill")) {
+    /* ours: DIR/model.json holding the first N assets, in our layout */
+    read_data(argv[4]);
+    need((size_t)atol(argv[3]), 0);
+    struct kv kv;
+    kv_open(&kv, "ours", argv[2], 0);
+    kv_add_list(&kv, (size_t)atol(argv[3]));
+    kv_close(&kv);
     return 0;
   }
   if (argc == 4 && !strcmp(argv[1], "rss")) return child_rss(argv[2], argv[3]);

@@ -28,25 +28,10 @@ export BENCH_N
 case " $PEERS " in
   *" lmdb "* | *" sqlite "*) bash scripts/bench-build-peers-c.sh ;;
 esac
-venv=$peers_dir/venv
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-fi
-"$venv/bin/pip" install --quiet --disable-pip-version-check filelock diskcache==5.6.3
-pyorig=$peers_dir/pyorig
-if [ ! -s "$pyorig/asset_cache.py" ]; then
-  rm -rf "$peers_dir/wheel"
-  "$venv/bin/pip" download --quiet --disable-pip-version-check --no-deps \
-    aixplain==0.2.48 -d "$peers_dir/wheel"
-  mkdir -p "$pyorig"
-  "$venv/bin/python" - "$peers_dir/wheel" "$pyorig" <<'PY'
-import glob, sys, zipfile
-wheel = glob.glob(sys.argv[1] + "/aixplain-0.2.48-*.whl")[0]
-with zipfile.ZipFile(wheel) as z:
-    src = z.read("aixplain/utils/asset_cache.py")
-open(sys.argv[2] + "/asset_cache.py", "wb").write(src)
-PY
-fi
+. scripts/peers-python.sh
+install_python_peers
+venv=$PEER_VENV
+pyorig=$PEER_PYORIG
 npm_dir=$peers_dir/npm
 if [ ! -d "$npm_dir/node_modules/flat-cache" ]; then
   mkdir -p "$npm_dir"

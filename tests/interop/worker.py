@@ -6,6 +6,8 @@ all start together.
     worker.py py   CWD NAME PREFIX COUNT GO [atomic]
     worker.py lib-stale CWD NAME PREFIX GO      (opens first, adds once after GO)
     worker.py lib-one CWD NAME ID               (prints "waiting", adds, prints "added")
+    worker.py dropin-sdk CWD NAME PREFIX COUNT GO   (our Python drop-in in the SDK's
+                                                pattern: a fresh AssetCache per add)
     worker.py py-hold CWD NAME                  (holds the original's FileLock until a line on stdin)
 """
 
@@ -58,6 +60,21 @@ def main(argv):
                     cache.add(Model(**asset(prefix, i)))
             else:
                 cache.add(Model(**asset(prefix, i)))
+    elif kind == "dropin-sdk":
+        # bindings/python's drop-in, from the source tree (it loads the
+        # library named by ASSET_CACHE_LIB).
+        root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+        sys.path.insert(0, os.path.join(root, "bindings", "python", "src"))
+        import asset_cache
+
+        prefix, count, go = argv[4], int(argv[5]), argv[6]
+        wait_for(go)
+        for i in range(count):
+            # aixplain 0.2.48's ModelGetterMixin: AssetCache(Model) per call.
+            cache = asset_cache.AssetCache(
+                Model, cache_filename=name, lock_timeout_ms=300_000, strict=True
+            )
+            cache.add(Model(**asset(prefix, i)))
     elif kind == "lib-stale":
         prefix, go = argv[4], argv[5]
         with acache.Cache(".cache", name, lock_timeout_ms=300_000) as c:
