@@ -27,7 +27,9 @@ def wait_for(path):
 
 
 def asset(prefix, i):
-    return {"id": f"{prefix}-{i}", "n": i, "writer": prefix, "pad": "x" * (i % 50)}
+    # WORKER_PAD: bytes added to every asset (the fleet test's ~1 KB assets).
+    pad = "x" * (i % 50 + int(os.environ.get("WORKER_PAD", "0")))
+    return {"id": f"{prefix}-{i}", "n": i, "writer": prefix, "pad": pad}
 
 
 def main(argv):
