@@ -43,8 +43,8 @@
 //! Waits for 2 and 3 (and the retries after 4) share one deadline, the lock
 //! timeout; on timeout the call fails with `LockTimeout` and holds nothing.
 //! `load` that finds a torn record or an expired file lets 2-4 go and retakes them exclusive,
-//! still holding 1. A Redis backend replaces 2-4 with its own lock; 1 and 5
-//! stay.
+//! still holding 1. The Redis backend takes none of 2-4 (each write is one
+//! atomic script on the server; see `backend/redis`); 1 and 5 stay.
 //!
 //! 2-4 are taken on descriptors the backend keeps open between calls (the
 //! folder's and the lock file's; issue 11) and released explicitly
