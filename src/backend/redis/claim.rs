@@ -39,6 +39,9 @@
 //! * **Each poll is bounded by the backend timeout**: a stopped or
 //!   unreachable server fails the wait with `BackendUnavailable`, naming it.
 //!
+//! A child made by `fork()` while a claim is held does not hold it, and
+//! dropping its copy releases nothing (the claim records its process).
+//!
 //! What a claim does not promise: exclusion after its lease was lost (a
 //! server stalled past the lease, or restarted without persistence), or
 //! across a failover to a replica that had not received it. The cost is one
@@ -206,6 +209,9 @@ pub struct RedisClaim {
     token: String,
     /// Dropping the sender stops the keeper.
     stop: Option<mpsc::Sender<()>>,
+    /// The process that claimed: a child made by `fork()` holds a copy of
+    /// this value but not the claim, and must not release the parent's.
+    owner: u32,
 }
 
 impl std::fmt::Debug for RedisClaim {
@@ -262,12 +268,21 @@ impl RedisClaim {
             key,
             token,
             stop: Some(stop),
+            owner: std::process::id(),
         }
     }
 }
 
 impl Drop for RedisClaim {
     fn drop(&mut self) {
+        if std::process::id() != self.owner {
+            // A copy in a child of fork(): the claim is the parent's (as
+            // the file backend's claims stay with the parent, `fork.rs`).
+            // Nothing else is touched: the child has no keeper thread, and
+            // the mutexes may have been held at the fork.
+            std::mem::forget(self.stop.take());
+            return;
+        }
         drop(self.stop.take());
         self.claimer.release(&self.key, &self.token);
     }

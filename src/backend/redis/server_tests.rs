@@ -659,3 +659,35 @@ fn a_whole_load_that_meets_a_removal_starts_again() {
     assert_eq!(mem.len(), n - 1);
     assert!(!mem.contains("k00003") && mem.contains("k01000"));
 }
+
+#[test]
+#[ignore = "needs a Redis server: run by scripts/test-redis.sh"]
+fn a_child_of_fork_does_not_release_the_parents_claim() {
+    // Checked to fail: without the owner check in RedisClaim's Drop, the
+    // child's drop deleted the parent's claim key.
+    use crate::backend::file::claim::Target;
+    let name = fresh_name("forkclaim");
+    let a = backend(&name);
+    let key = a.keys.claim(Target::Id("x"));
+    let held = match a.claimer.claim(Target::Id("x"), Some(Duration::ZERO), true) {
+        Ok(claim::Claimed::Held(c)) => c,
+        _ => panic!("not claimed"),
+    };
+    // SAFETY: the child only drops the claim (a pid check, then forget)
+    // and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        drop(held);
+        // SAFETY: ends the child without running the parent's destructors.
+        unsafe { libc::_exit(0) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    let after: Option<String> = redis::cmd("GET").arg(&key).query(&mut raw()).unwrap();
+    assert!(after.is_some(), "the child released the parent's claim");
+    drop(held);
+    let after: Option<String> = redis::cmd("GET").arg(&key).query(&mut raw()).unwrap();
+    assert_eq!(after, None);
+}
