@@ -574,9 +574,11 @@ asset_cache_status asset_cache_config_set_backend_url(asset_cache_config *cfg, c
  * Sets how long a call on a backend server waits for each answer
  * (connecting included), in milliseconds, at least 1; past it the call
  * fails with ASSET_CACHE_BACKEND_UNAVAILABLE. Default
- * ASSET_CACHE_DEFAULT_BACKEND_TIMEOUT_MS (5000). Not used by the file
- * backend. Statuses: OK, INVALID_ARGUMENT (NULL `cfg`, 0 or negative),
- * PANIC. Since 0.2.0.
+ * ASSET_CACHE_DEFAULT_BACKEND_TIMEOUT_MS (5000). It also sizes the lease
+ * of a get-or-fetch claim on Redis: twice it (at least 1 s), renewed while
+ * the fetch runs, so a fetcher that dies is taken over that long after.
+ * Not used by the file backend. Statuses: OK, INVALID_ARGUMENT (NULL
+ * `cfg`, 0 or negative), PANIC. Since 0.2.0.
  */
 asset_cache_status asset_cache_config_set_backend_timeout_ms(asset_cache_config *cfg,
                                                              int64_t milliseconds);

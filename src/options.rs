@@ -52,7 +52,10 @@ pub struct Options {
     /// (and so by the C ABI and the bindings).
     pub backend_url: Option<String>,
     /// Longest wait for the backend server's answer to each step of a call
-    /// (connecting included): 5 s by default. Not used by the file backend.
+    /// (connecting included): 5 s by default. It also sizes the lease of a
+    /// single-flight claim on Redis: twice it (at least 1 s), renewed while
+    /// the fetch runs, so a fetcher that dies is taken over that long after.
+    /// Not used by the file backend.
     pub backend_timeout: Duration,
     /// Mode of a cache file or lock file the library creates (0o600 by
     /// default), applied exactly, whatever the umask. A rewrite keeps the

@@ -427,7 +427,9 @@ func WithBackendURL(url string) Option {
 
 // WithBackendTimeout bounds each wait for the backend server's answer
 // (connecting included), rounded up to whole milliseconds; 5 s by default.
-// Zero or negative makes Open fail with ErrInvalidArgument.
+// On Redis it also sizes a GetOrFetch claim's lease (twice it, at least
+// 1 s, renewed while the fetch runs): a fetcher that dies is taken over that
+// long after. Zero or negative makes Open fail with ErrInvalidArgument.
 func WithBackendTimeout(timeout time.Duration) Option {
 	return func(c *config) {
 		if timeout <= 0 {

@@ -107,7 +107,12 @@ export interface AssetCacheOptions {
    * cannot be read, throws ASSET_CACHE_INVALID_ARGUMENT.
    */
   backendUrl?: string;
-  /** Longest wait for each answer of the backend server, in ms (default 5000). */
+  /**
+   * Longest wait for each answer of the backend server, in ms (default 5000).
+   * On Redis it also sizes a getOrFetch claim's lease (twice it, at least
+   * 1 s, renewed while the fetch runs): a fetcher that dies is taken over
+   * that long after.
+   */
   backendTimeoutMs?: number;
 }
 

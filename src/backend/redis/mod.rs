@@ -174,7 +174,8 @@ impl RedisBackend {
         Err(Error::new(
             ErrorKind::Backend,
             format!(
-                "{}: the store was replaced {LOAD_ATTEMPTS} times while it was being loaded",
+                "{}: the store changed under a whole load {LOAD_ATTEMPTS} times (replaced, \
+                 invalidated, or an id removed, which shifts positions); try again",
                 self.location()
             ),
         ))
