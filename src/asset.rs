@@ -32,6 +32,16 @@ pub trait Asset: Serialize + DeserializeOwned + Send + Sync {
         serde_json::from_str(text).ok()
     }
 
+    /// Decodes the asset from `raw`, JSON text already validated and without
+    /// whitespace between tokens, inside `file` (a compacted file, immutable
+    /// and shared). The default decodes a copy; [`RawAsset`] keeps referring
+    /// to `file` without validating again.
+    #[doc(hidden)]
+    fn from_compact_raw(raw: &RawValue, file: &Arc<Vec<u8>>, _: sealed::Hook) -> Option<Self> {
+        let _ = file;
+        serde_json::from_str(raw.get()).ok()
+    }
+
     /// Where the bulk of the asset lies in memory (address and length), if
     /// anywhere in particular. The store prefetches it while it checks a
     /// lookup's id; it is never dereferenced, so any value is safe.
@@ -205,6 +215,17 @@ impl Asset for RawAsset {
         let (file_at, text_at) = (file.as_ptr_range(), raw.get().as_bytes().as_ptr_range());
         let in_file = file_at.start <= text_at.start && text_at.end <= file_at.end;
         if !in_file || has_line_break_or_tab(raw.get().as_bytes()) {
+            return Some(RawAsset::from_raw(raw.to_owned()));
+        }
+        Some(RawAsset(Text::InFile {
+            raw: NonNull::from(raw),
+            _file: Arc::clone(file),
+        }))
+    }
+
+    fn from_compact_raw(raw: &RawValue, file: &Arc<Vec<u8>>, _: sealed::Hook) -> Option<Self> {
+        let (file_at, text_at) = (file.as_ptr_range(), raw.get().as_bytes().as_ptr_range());
+        if !(file_at.start <= text_at.start && text_at.end <= file_at.end) {
             return Some(RawAsset::from_raw(raw.to_owned()));
         }
         Some(RawAsset(Text::InFile {

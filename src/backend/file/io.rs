@@ -200,6 +200,142 @@ impl Opened {
     }
 }
 
+impl Opened {
+    /// Overwrites the file from `offset` to its end with `bytes` (inside one
+    /// page: a splice, see `format::splice`), in one `pwrite`. On failure
+    /// the old bytes and size are put back, so the file is as it was.
+    pub fn splice_in_place(
+        &mut self,
+        offset: u64,
+        bytes: &[u8],
+        durable: bool,
+        path: &Path,
+    ) -> Result<()> {
+        let old = self.read_at(offset, self.size.saturating_sub(offset), path)?;
+        let result = self.file.write_all_at(bytes, offset).and_then(|()| {
+            if durable {
+                self.file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
+        match result {
+            Ok(()) => {
+                self.size = self.size.max(offset + bytes.len() as u64);
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.file.write_all_at(&old, offset);
+                let _ = self.file.set_len(self.size);
+                Err(Error::io("write to", path, e))
+            }
+        }
+    }
+}
+
+/// Replaces the cache file atomically by a new one holding the first
+/// `prefix` bytes of `old` (copied in the kernel with `copy_file_range`, or
+/// read and written where the file system cannot) followed by `suffix`;
+/// otherwise as [`replace`] (same temporary file, permissions, rename and
+/// `durable` flushes).
+pub fn replace_with_prefix(
+    dir: &Path,
+    name: &str,
+    old: &File,
+    prefix: u64,
+    suffix: &[u8],
+    durable: bool,
+    new_mode: u32,
+) -> Result<(u64, u64)> {
+    let target = cache_path(dir, name);
+    check_size(prefix + suffix.len() as u64, &target)?;
+    let folder = if durable {
+        Some(
+            OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+                .open(dir)
+                .map_err(|e| Error::io("open (to fsync it) the folder", dir, e))?,
+        )
+    } else {
+        None
+    };
+    let (tmp_path, mut tmp) = create_temp(dir, name)?;
+    let written = copy_prefix(old, &tmp, prefix)
+        .and_then(|()| tmp.write_all(suffix))
+        .and_then(|()| if durable { tmp.sync_all() } else { Ok(()) })
+        .map_err(|e| Error::io("write", &tmp_path, e))
+        .and_then(|()| {
+            take_over_permissions(&tmp, &target, new_mode)
+                .map_err(|e| Error::io("set the permissions of", &tmp_path, e))
+        })
+        .and_then(|()| tmp.metadata().map_err(|e| Error::io("stat", &tmp_path, e)))
+        .and_then(|meta| {
+            fs::rename(&tmp_path, &target)
+                .map(|()| (meta.dev(), meta.ino()))
+                .map_err(|e| Error::io("rename into place", &target, e))
+        });
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp_path);
+        return written;
+    }
+    if let Some(folder) = folder {
+        folder
+            .sync_all()
+            .map_err(|e| Error::io("fsync the folder", dir, e))?;
+    }
+    written
+}
+
+/// Copies the first `len` bytes of `from` to the start of `to` (whose
+/// offset ends after them): in the kernel, without a pass through user
+/// memory, where the file system allows (`copy_file_range`); otherwise read
+/// and written a MiB at a time.
+fn copy_prefix(from: &File, to: &File, len: u64) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut done = 0u64;
+    while done < len {
+        let mut off_in = done as libc::loff_t;
+        let want = (len - done).min(1 << 30) as usize;
+        // SAFETY: both descriptors are open; the offset pointer is a local;
+        // a null output offset writes at (and advances) `to`'s own offset.
+        let n = unsafe {
+            libc::copy_file_range(
+                from.as_raw_fd(),
+                &mut off_in,
+                to.as_raw_fd(),
+                std::ptr::null_mut(),
+                want,
+                0,
+            )
+        };
+        if n > 0 {
+            done += n as u64;
+            continue;
+        }
+        if n == 0 {
+            return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::ENOSYS | libc::EXDEV | libc::EINVAL | libc::EOPNOTSUPP | libc::EPERM) => {
+                break
+            }
+            _ => return Err(e),
+        }
+    }
+    let mut buf = vec![0u8; 1 << 20];
+    let mut to = to;
+    while done < len {
+        let n = (len - done).min(buf.len() as u64) as usize;
+        from.read_exact_at(&mut buf[..n], done)?;
+        to.write_all(&buf[..n])?;
+        done += n as u64;
+    }
+    Ok(())
+}
+
 /// Replaces the cache file by `bytes` atomically: a new file created in the
 /// same folder (exclusively, never through a symlink, readable by its owner
 /// only), written, flushed, given the old file's mode, owner and group (where

@@ -26,7 +26,7 @@ use std::path::PathBuf;
 
 use std::time::Duration;
 
-use self::format::TAIL;
+use self::format::{Layout, Splice, TAIL};
 use self::io::Opened;
 use self::lock::{Held, Mode};
 use self::read::Read;
@@ -49,8 +49,21 @@ struct Identity {
     /// file's reservoir.
     end: Option<u64>,
     /// The bytes of the live records (superseded ones excluded): the file is
-    /// rewritten when it grows past twice that (plus [`SLACK`]).
+    /// rewritten when it grows past twice that (plus [`SLACK`]). Another
+    /// writer's records count whole, whitespace included.
     live: u64,
+    /// Whose layout: where the rev is, what the closing is, how an add goes.
+    layout: Layout,
+}
+
+impl Identity {
+    /// The length of the closing after the reservoir.
+    fn tail_len(&self) -> u64 {
+        match self.layout {
+            Layout::Hybrid => format::HYBRID_TAIL_LEN as u64,
+            _ => TAIL.len() as u64,
+        }
+    }
 }
 
 /// What the file may hold beyond twice its live records' bytes before the
@@ -199,6 +212,61 @@ impl FileBackend {
             rev: Some(rev),
             end,
             live,
+            layout: Layout::Ours,
+        });
+        Ok(())
+    }
+
+    /// Adds one record to a file in another writer's layout (at `at`, right
+    /// after its last record) or to a hybrid file whose reservoir is used up
+    /// (at the end of its records), without rewriting what is before `at`:
+    /// in one page when it fits, else as a new file whose first `at` bytes
+    /// are copied in the kernel (see `format::splice`). The file becomes (or
+    /// stays) hybrid, with a new rev.
+    fn splice(
+        &mut self,
+        lock: &mut WriteLock,
+        at: u64,
+        lead: &[u8],
+        record: &[u8],
+        live: u64,
+    ) -> Result<()> {
+        let Some(file) = lock.file.as_mut() else {
+            return Err(Error::new(
+                crate::error::ErrorKind::Io,
+                "the cache file is not open for the splice",
+            ));
+        };
+        let rev = format::new_rev();
+        let reservoir = format::reservoir_len(live as usize);
+        let (how, end) = format::splice(at, file.size, lead, record, &rev, reservoir);
+        let (dev, ino, size) = match how {
+            Splice::InPage { bytes } => {
+                file.splice_in_place(at, &bytes, self.durable, &self.cache_path)?;
+                (file.dev, file.ino, file.size)
+            }
+            Splice::Copy { suffix } => {
+                let (dev, ino) = io::replace_with_prefix(
+                    &self.dir,
+                    &self.name,
+                    &file.file,
+                    at,
+                    &suffix,
+                    self.durable,
+                    self.file_mode,
+                )?;
+                lock.file = None;
+                (dev, ino, at + suffix.len() as u64)
+            }
+        };
+        self.known = Some(Identity {
+            dev,
+            ino,
+            size,
+            rev: Some(rev),
+            end: Some(end),
+            live,
+            layout: Layout::Hybrid,
         });
         Ok(())
     }
@@ -309,20 +377,39 @@ impl<T: Asset> Backend<T> for FileBackend {
         }
         self.remove_stale_temp(false);
         let mut record = Vec::with_capacity(256);
-        format::render_record(&mut record, memory.is_empty(), id, asset)?;
+        // The first record of the file has no comma (records whose id has no
+        // UTF-8 form are in the file, not among the assets).
+        let first = memory.is_empty() && memory.kept().is_empty();
+        format::render_record(&mut record, first, id, asset)?;
         let len = record.len() as u64;
         let old = memory.get(id).map_or(0, |a| format::record_len(id, a));
         if let (Some(file), Some(known)) = (lock.file.as_mut(), self.known.as_mut()) {
-            if let (Some(_), Some(end)) = (&known.rev, known.end) {
-                let live = (known.live + len).saturating_sub(old);
-                let tail = known.size - TAIL.len() as u64;
-                let bounded = known.size <= 2 * live + SLACK;
-                if let Some(at) = format::place_record(end, len, tail).filter(|_| bounded) {
+            let live = (known.live + len).saturating_sub(old);
+            let bounded = known.size <= 2 * live + SLACK;
+            if let (Some(_), Some(end), true) = (&known.rev, known.end, bounded) {
+                let tail = known.size - known.tail_len();
+                if let Some(at) = format::place_record(end, len, tail) {
                     file.write_in_place(at, &record, self.durable, &self.cache_path)?;
                     known.end = Some(at + len);
                     known.live = live;
                     return Ok(None);
                 }
+                if known.layout == Layout::Hybrid {
+                    // The reservoir is used up: a new one after the records.
+                    self.splice(lock, end, b"", &record, live)?;
+                    return Ok(None);
+                }
+            }
+            // Issue 11: no rewrite after another writer's: a splice.
+            if let (
+                Layout::Foreign {
+                    splice_at: Some(at),
+                },
+                true,
+            ) = (known.layout, bounded)
+            {
+                self.splice(lock, at, b"\n", &record, live)?;
+                return Ok(None);
             }
         }
         let replaced = memory.contains(id);

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::format::{self, Unreadable, TAIL};
+use super::format::{self, Layout, Unreadable, TAIL};
 use super::io::{self, Opened};
 use super::{FileBackend, Identity, WriteLock};
 use crate::asset::Asset;
@@ -46,15 +46,26 @@ impl FileBackend {
             .filter(|_| opened.size <= io::MAX_FILE_BYTES)
         {
             if known.dev == opened.dev && known.ino == opened.ino && known.rev.is_some() {
-                let head = opened.read_at(0, opened.size.min(256), &self.cache_path)?;
-                if format::header_rev(&head) == known.rev {
+                // Ours has the rev in its header line; a hybrid file in its
+                // closing (see `format::splice`).
+                let rev = if known.layout == Layout::Hybrid {
+                    let n = opened.size.min(format::HYBRID_TAIL_LEN as u64);
+                    let end = opened.read_at(opened.size - n, n, &self.cache_path)?;
+                    format::tail_rev(&end)
+                } else {
+                    let head = opened.read_at(0, opened.size.min(256), &self.cache_path)?;
+                    format::header_rev(&head)
+                };
+                if rev == known.rev {
                     let new = match known.end {
                         None if opened.size == known.size => Some(Vec::new()),
                         Some(end) if opened.size == known.size => {
                             self.read_new_records(opened, end, memory)?
                         }
                         // A writer of version 0.1 appended over the closing `}}`.
-                        _ if opened.size > known.size => self.read_appended(opened, memory)?,
+                        _ if opened.size > known.size && known.layout == Layout::Ours => {
+                            self.read_appended(opened, memory)?
+                        }
                         _ => None,
                     };
                     if let Some(pairs) = new {
@@ -79,11 +90,11 @@ impl FileBackend {
         end: u64,
         memory: &Store<T>,
     ) -> Result<Option<Vec<(String, T)>>> {
-        let Some(tail) = opened
-            .size
-            .checked_sub(TAIL.len() as u64)
-            .filter(|&t| t >= end)
-        else {
+        let tail_len = self
+            .known
+            .as_ref()
+            .map_or(TAIL.len() as u64, |k| k.tail_len());
+        let Some(tail) = opened.size.checked_sub(tail_len).filter(|&t| t >= end) else {
             return Ok(None);
         };
         // Usually nothing new: the spaces up to the next page boundary say so.
@@ -144,6 +155,13 @@ impl FileBackend {
         if opened.size > io::MAX_FILE_BYTES {
             return Ok(Read::Unreadable(Arc::new(Vec::new()), over(opened.size)));
         }
+        // Only our layout starts with a header holding the rev; any other
+        // (the Python original's indented file) is read through the
+        // compactor, never whole.
+        let head = opened.read_at(0, opened.size.min(256), &self.cache_path)?;
+        if format::header_rev(&head).is_none() && !head.is_empty() {
+            return self.read_foreign(opened);
+        }
         let bytes = Arc::new(opened.read_all(&self.cache_path)?);
         if bytes.len() as u64 > io::MAX_FILE_BYTES {
             return Ok(Read::Unreadable(
@@ -165,6 +183,77 @@ impl FileBackend {
             rev: parsed.rev,
             end: parsed.end,
             live: live_bytes(&parsed.store),
+            layout: parsed.layout,
+        });
+        self.warn_kept(&parsed.store);
+        Ok(Read::Done(Change::Whole(parsed.store)))
+    }
+
+    /// Reads a file in another layout (the Python original's, or a hybrid
+    /// one) in chunks through the compactor: its assets end up compact in
+    /// one buffer, as those of a file in our layout do, and the indented
+    /// original is never held whole. A file that does not parse is read
+    /// whole for the parser's message (and for repair to decide on).
+    fn read_foreign<T: Asset>(&mut self, opened: &Opened) -> Result<Read<T>> {
+        const CHUNK: u64 = 256 * 1024;
+        // Python's indent=4 about doubles the bytes of compact JSON.
+        let estimate = (opened.size / 2 + opened.size / 8) as usize;
+        let no_memory = || {
+            crate::error::Error::new(
+                crate::error::ErrorKind::NoMemory,
+                format!(
+                    "cannot allocate memory to read {}: out of memory",
+                    self.cache_path.display()
+                ),
+            )
+        };
+        let mut compactor = format::compact::Compactor::new(estimate).ok_or_else(no_memory)?;
+        let mut chunk = vec![0u8; CHUNK as usize];
+        let mut at = 0u64;
+        loop {
+            use std::os::unix::fs::FileExt;
+            let n = opened
+                .file
+                .read_at(&mut chunk, at)
+                .map_err(|e| crate::error::Error::io("read", &self.cache_path, e))?;
+            if n == 0 {
+                break;
+            }
+            at += n as u64;
+            if at > io::MAX_FILE_BYTES {
+                return Ok(Read::Unreadable(
+                    Arc::new(Vec::new()),
+                    format!(
+                        "it is over the {}-byte limit on what is read",
+                        io::MAX_FILE_BYTES
+                    ),
+                ));
+            }
+            compactor.feed(&chunk[..n]).ok_or_else(no_memory)?;
+        }
+        drop(chunk);
+        let compacted = compactor.finish().ok_or_else(no_memory)?;
+        let size = compacted.total;
+        let parsed = match format::parse_compacted::<T>(compacted) {
+            Ok(parsed) => parsed,
+            Err(Unreadable(compact_why)) => {
+                let bytes = Arc::new(opened.read_all(&self.cache_path)?);
+                let why = match format::parse::<T>(&bytes) {
+                    Err(Unreadable(why)) => why,
+                    Ok(_) => compact_why,
+                };
+                return Ok(Read::Unreadable(bytes, why));
+            }
+        };
+        self.known = Some(Identity {
+            dev: opened.dev,
+            ino: opened.ino,
+            size,
+            rev: parsed.rev,
+            end: parsed.end,
+            // Another writer's records count whole (see `Identity::live`).
+            live: size,
+            layout: parsed.layout,
         });
         self.warn_kept(&parsed.store);
         Ok(Read::Done(Change::Whole(parsed.store)))

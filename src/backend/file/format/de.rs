@@ -167,3 +167,110 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for DataSeed<T> {
         })
     }
 }
+
+/// The top level of a compacted file, its assets left as borrowed text
+/// (validated, not decoded), and which member came last (a splice may only
+/// go where "data" closes right before the end of the file).
+pub(super) struct BorrowedFile<'de> {
+    pub(super) expiry: Option<f64>,
+    pub(super) data: Option<BorrowedData<'de>>,
+    /// The value of our rev member, when it is a string.
+    pub(super) rev: Option<String>,
+    pub(super) last: Last,
+}
+
+/// The last member of the top level.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Last {
+    None,
+    Data,
+    Rev,
+    Other,
+}
+
+pub(super) struct BorrowedData<'de> {
+    pub(super) pairs: Vec<(String, &'de serde_json::value::RawValue)>,
+    pub(super) kept: Vec<Kept>,
+    pub(super) records: usize,
+}
+
+impl<'de> Deserialize<'de> for BorrowedFile<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = BorrowedFile<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object with \"expiry\" and \"data\"")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = BorrowedFile {
+                    expiry: None,
+                    data: None,
+                    rev: None,
+                    last: Last::None,
+                };
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    match key.as_ref() {
+                        "expiry" => {
+                            let e: f64 = map
+                                .next_value()
+                                .map_err(|_| de::Error::custom("\"expiry\" is not a number"))?;
+                            out.expiry = Some(e);
+                            out.last = Last::Other;
+                        }
+                        "data" => {
+                            out.data = Some(map.next_value::<BorrowedData<'de>>()?);
+                            out.last = Last::Data;
+                        }
+                        super::REV_KEY => {
+                            let v: serde_json::Value = map.next_value()?;
+                            out.rev = v.as_str().map(str::to_string);
+                            out.last = Last::Rev;
+                        }
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                            out.last = Last::Other;
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for BorrowedData<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = BorrowedData<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("\"data\" as an object of assets by id")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = BorrowedData {
+                    pairs: Vec::new(),
+                    kept: Vec::new(),
+                    records: 0,
+                };
+                while let Some(key) = map.next_key::<FileKey>()? {
+                    out.records += 1;
+                    let raw: &'de serde_json::value::RawValue = map.next_value()?;
+                    match key {
+                        FileKey::Id(id) => out.pairs.push((id, raw)),
+                        FileKey::NotUnicode(id_json) => {
+                            let asset = RawAsset::from_raw(raw.to_owned());
+                            match out.kept.iter_mut().find(|k| k.id_json == id_json) {
+                                Some(k) => k.asset = asset,
+                                None => out.kept.push(Kept { id_json, asset }),
+                            }
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}

@@ -55,14 +55,22 @@
 //! layout's constants, the reservoir, where a record goes and the header's
 //! rev are here.
 
+pub mod compact;
 mod de;
+#[cfg(test)]
+mod foreign_tests;
 mod parse;
 mod render;
+mod splice;
 #[cfg(test)]
 mod tests;
 
-pub use parse::{parse, parse_lines, parse_new_records, repair, Parsed, Unreadable};
+pub use parse::{
+    parse, parse_compacted, parse_foreign, parse_lines, parse_new_records, repair, Layout, Parsed,
+    Unreadable,
+};
 pub use render::{record_len, render, render_file, render_record, render_with_kept, Rendered};
+pub use splice::{hybrid_tail, splice, tail_rev, Splice, HYBRID_TAIL_LEN};
 
 pub(super) const REV_KEY: &str = "asset_cache_rev";
 /// The closing bytes of the file, after the reservoir.

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use serde::de::{DeserializeSeed, IgnoredAny};
 use serde::Deserialize;
 
-use super::de::{DataSeed, FileSeed};
+use super::compact::{self, Compacted};
+use super::de::{BorrowedFile, DataSeed, FileSeed, Last};
+use super::splice::{tail_rev, HYBRID_TAIL_LEN};
 use super::{header_rev, records_end, REV_KEY, TAIL};
 use crate::asset::{sealed::Hook, Asset};
 use crate::store::{Store, StoreBuilder};
@@ -21,6 +23,22 @@ pub struct Parsed<T> {
     /// Where the last record ends, when the file is in our layout (then new
     /// records may be written into its reservoir).
     pub end: Option<u64>,
+    /// Whose layout the file is in.
+    pub layout: Layout,
+}
+
+/// Whose layout a file is in, and so how the next add goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Ours: the rev in the header line, `}}` at the end.
+    Ours,
+    /// Another writer's (the Python original's) followed by our records and
+    /// the hybrid closing with the rev (see `splice`).
+    Hybrid,
+    /// Another writer's: the next add splices at `splice_at` (right after the
+    /// last record, where "data" closes right before the end of the file),
+    /// or rewrites the file when that is `None`.
+    Foreign { splice_at: Option<u64> },
 }
 
 /// Why a file could not be read.
@@ -58,6 +76,81 @@ pub fn parse<T: Asset>(bytes: &[u8]) -> Result<Parsed<T>, Unreadable> {
         records: data.records,
         store,
         rev,
+        layout: Layout::Ours,
+    })
+}
+
+/// Parses a file in any JSON layout (the Python original's indented one
+/// above all) by way of its compact form: the original compacted in chunks
+/// of `chunk` bytes ([`compact`](super::compact)), then
+/// [`parse_compacted`]; the error, when there is one, is that of [`parse`]
+/// on the original bytes (whose line and column mean something). For tests
+/// and fuzzing: the backend feeds the compactor from the file.
+pub fn parse_foreign<T: Asset>(bytes: &[u8], chunk: usize) -> Result<Parsed<T>, Unreadable> {
+    parse_compacted(compact::compact(bytes, chunk)).map_err(|e| match parse::<T>(bytes) {
+        Err(why) => why,
+        // Cannot happen (the fuzz target `format` checks it): say so plainly.
+        Ok(_) => Unreadable(format!("{} (in its compact form)", e.0)),
+    })
+}
+
+/// Reads a file from its compact form ([`Compacted`]): the assets stay in
+/// the compact buffer (each points into it, as when reading our layout), the
+/// JSON is validated once, and the layout tells where our next add goes: a
+/// hybrid file (our closing with its rev) takes records into its reservoir,
+/// another writer's file takes a splice right after its last record. An
+/// error's message names positions in the compact form: the caller
+/// re-reads the original for a message (see [`parse_foreign`]).
+pub fn parse_compacted<T: Asset>(mut c: Compacted) -> Result<Parsed<T>, Unreadable> {
+    if c.merged {
+        return Err(Unreadable(
+            "whitespace separates two parts of one value (as in `1 2`)".into(),
+        ));
+    }
+    if c.bytes.starts_with(b"\xEF\xBB\xBF") {
+        return Err(Unreadable("it starts with a UTF-8 byte-order mark".into()));
+    }
+    let file = Arc::new(std::mem::take(&mut c.bytes));
+    let top: BorrowedFile =
+        serde_json::from_slice(file.as_slice()).map_err(|e| Unreadable(e.to_string()))?;
+    let expiry = top
+        .expiry
+        .ok_or_else(|| Unreadable("no \"expiry\" member".into()))?;
+    let data = top
+        .data
+        .ok_or_else(|| Unreadable("no \"data\" member".into()))?;
+    let mut store = Store::new(expiry);
+    for (id, raw) in data.pairs {
+        let asset = T::from_compact_raw(raw, &file, Hook)
+            .ok_or_else(|| Unreadable(format!("the asset of {id:?} cannot be decoded")))?;
+        store.insert(id, asset);
+    }
+    store.set_kept(data.kept);
+    // The compact form ends `}}` (data, then the file) after another
+    // writer's last record, or `},"asset_cache_rev":"<rev>"}` after ours.
+    let hybrid_rev = tail_rev(&c.last)
+        .filter(|rev| top.last == Last::Rev && top.rev.as_deref() == Some(rev.as_str()));
+    let (rev, end, layout) = if let Some(rev) = hybrid_rev {
+        // The last record's last byte, and the whitespace after it up to the
+        // closing (at least one byte of it, which a record line ends with).
+        let closing = c.total - HYBRID_TAIL_LEN as u64;
+        let end = c
+            .original_offset(HYBRID_TAIL_LEN - 1)
+            .map(|last| last + 2)
+            .filter(|&end| end <= closing);
+        (Some(rev), end, Layout::Hybrid)
+    } else {
+        let splice_at = (top.last == Last::Data && file.ends_with(b"}}"))
+            .then(|| c.original_offset(2).map(|last| last + 1))
+            .flatten();
+        (None, None, Layout::Foreign { splice_at })
+    };
+    Ok(Parsed {
+        store,
+        rev,
+        records: data.records,
+        end,
+        layout,
     })
 }
 
@@ -107,6 +200,7 @@ pub fn parse_lines<T: Asset>(file: &Arc<Vec<u8>>) -> Option<Parsed<T>> {
         rev,
         records,
         end: Some(end as u64),
+        layout: Layout::Ours,
     })
 }
 
