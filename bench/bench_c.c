@@ -6,6 +6,9 @@
  *   bench_c run N DATA.jsonl DIR      all workloads for a cache of N
  *   bench_c rss DIR                   (child) open DIR/model.json, print VmHWM
  *   bench_c adder DIR DATA.jsonl FIRST COUNT   (child) COUNT adds
+ *   bench_c foreign N DATA.jsonl PYDIR OURDIR  issue 11: PYDIR/model.json as the
+ *                                     Python original wrote it, against the same
+ *                                     assets in our layout (written into OURDIR)
  *
  * DATA.jsonl is written by `bench gen` (examples/bench.rs): one asset a line,
  * N + 100 of them. Output lines: impl<TAB>op<TAB>N<TAB>value<TAB>unit, medians
@@ -382,6 +385,158 @@ static void run_procs(const char *data, const char *dir) {
   free(xs);
 }
 
+/* ---- issue 11: a file the Python original wrote ---- */
+
+static char *slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    perror(path);
+    exit(1);
+  }
+  fseek(f, 0, SEEK_END);
+  long l = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *b = malloc((size_t)l);
+  if (fread(b, 1, (size_t)l, f) != (size_t)l) {
+    perror(path);
+    exit(1);
+  }
+  fclose(f);
+  *len = (size_t)l;
+  return b;
+}
+
+/* What the Python original's save does: truncate and write the whole file in
+ * place (same inode), here with the bytes it wrote. */
+static void python_rewrite(const char *path, const char *bytes, size_t len) {
+  FILE *f = fopen(path, "r+b");
+  if (!f || ftruncate(fileno(f), 0) || fwrite(bytes, 1, len, f) != len || fclose(f)) {
+    perror(path);
+    exit(1);
+  }
+}
+
+static ino_t inode_of(const char *path) {
+  struct stat sb;
+  return stat(path, &sb) ? 0 : sb.st_ino;
+}
+
+static long peak_rss_child(const char *dir, size_t n) {
+  int fds[2];
+  if (pipe(fds)) exit(1);
+  char *argv[] = {(char *)self_path, "rss", (char *)dir, NULL};
+  pid_t pid = spawn(argv, fds[1]);
+  close(fds[1]);
+  FILE *f = fdopen(fds[0], "r");
+  long before = 0, after = 0;
+  size_t len = 0;
+  if (fscanf(f, "%ld %ld %zu", &before, &after, &len) != 3 || len < n) {
+    fprintf(stderr, "bench_c: rss child gave nothing useful\n");
+    exit(1);
+  }
+  fclose(f);
+  wait_ok(pid);
+  return after;
+}
+
+static void run_foreign(size_t n, const char *data, const char *pydir, const char *ourdir) {
+  read_data(data);
+  int r = reps();
+  double *xs = calloc((size_t)r, sizeof *xs);
+  char pypath[4096], ourpath[4096];
+  snprintf(pypath, sizeof pypath, "%s/" NAME ".json", pydir);
+  snprintf(ourpath, sizeof ourpath, "%s/" NAME ".json", ourdir);
+  size_t pylen = 0;
+  char *pybytes = slurp(pypath, &pylen);
+  report("file size, Python-written", n, (double)pylen, "bytes");
+
+  /* The same assets in our layout. */
+  mkdir(ourdir, 0777);
+  char *all = json_array(0, n);
+  asset_cache *c = open_cache(ourdir);
+  CHECK(asset_cache_add_list(c, all));
+  asset_cache_free(c);
+  free(all);
+  struct stat sb;
+  stat(ourpath, &sb);
+  report("file size, our layout", n, (double)sb.st_size, "bytes");
+
+  /* Item 1: open, the two layouts interleaved so both see the same machine. */
+  double *ys = calloc((size_t)r, sizeof *ys);
+  for (int i = 0; i < r; i++) {
+    double t0 = now();
+    c = open_cache(pydir);
+    xs[i] = now() - t0;
+    size_t len = 0;
+    CHECK(asset_cache_len(c, &len));
+    if (len != n) {
+      fprintf(stderr, "bench_c: the Python-written file holds %zu assets, not %zu\n", len, n);
+      exit(1);
+    }
+    asset_cache_free(c);
+    t0 = now();
+    c = open_cache(ourdir);
+    ys[i] = now() - t0;
+    asset_cache_free(c);
+  }
+  report("open, Python-written file", n, median(xs, r), "s");
+  report("open, our layout", n, median(ys, r), "s");
+
+  /* Item 2: get through the C ABI from each. */
+  asset_cache *py = open_cache(pydir);
+  asset_cache *ours = open_cache(ourdir);
+  int threads[] = {1, 2, 4};
+  for (int k = 0; k < 3; k++) {
+    for (int i = 0; i < r; i++) {
+      xs[i] = get_rate(py, n, threads[k], 1000000 / (size_t)threads[k]);
+      ys[i] = get_rate(ours, n, threads[k], 1000000 / (size_t)threads[k]);
+    }
+    char op[96];
+    snprintf(op, sizeof op, "get, %d thread%s, Python-written file", threads[k],
+             threads[k] > 1 ? "s" : "");
+    report(op, n, median(xs, r), "ops/s");
+    snprintf(op, sizeof op, "get, %d thread%s, our layout", threads[k], threads[k] > 1 ? "s" : "");
+    report(op, n, median(ys, r), "ops/s");
+  }
+  asset_cache_free(ours);
+
+  /* Item 6's bound: a fresh process holding the Python-written file. */
+  for (int i = 0; i < r; i++) xs[i] = (double)peak_rss_child(pydir, n) * 1024;
+  report("peak RSS, Python-written file", n, median(xs, r), "bytes");
+  report("peak RSS, Python-written file / our layout's file size", n,
+         median(xs, r) / (double)sb.st_size, "x");
+
+  /* Item 3: an add right after Python rewrote the file (a handle whose
+   * memory predates the rewrite, as in a mixed fleet), then the adds after it. */
+  int copies = 0;
+  size_t next = n;
+  for (int i = 0; i < r; i++) {
+    python_rewrite(pypath, pybytes, pylen);
+    ino_t before = inode_of(pypath);
+    double t0 = now();
+    CHECK(asset_cache_add(py, lines[next++ % nlines]));
+    xs[i] = now() - t0;
+    copies += inode_of(pypath) != before;
+  }
+  report("add after a Python rewrite", n, median(xs, r), "s");
+  report("add after a Python rewrite: splices by copy (of reps)", n, (double)copies, "count");
+  size_t adds = 20;
+  double *zs = calloc(adds, sizeof *zs);
+  for (size_t i = 0; i < adds; i++) {
+    double t0 = now();
+    CHECK(asset_cache_add(py, lines[next++ % nlines]));
+    zs[i] = now() - t0;
+  }
+  report("add, the next ones (median of 20)", n, median(zs, (int)adds), "s");
+  free(zs);
+  asset_cache_free(py);
+  /* Leave the file as Python wrote it. */
+  python_rewrite(pypath, pybytes, pylen);
+  free(pybytes);
+  free(xs);
+  free(ys);
+}
+
 int main(int argc, char **argv) {
   self_path = "/proc/self/exe";
   static char exe[4096];
@@ -398,11 +553,15 @@ int main(int argc, char **argv) {
     run_procs(argv[2], argv[3]);
     return 0;
   }
+  if (argc == 6 && !strcmp(argv[1], "foreign")) {
+    run_foreign((size_t)atol(argv[2]), argv[3], argv[4], argv[5]);
+    return 0;
+  }
   if (argc == 3 && !strcmp(argv[1], "rss")) return child_rss(argv[2]);
   if (argc == 6 && !strcmp(argv[1], "adder"))
     return child_adder(argv[2], argv[3], (size_t)atol(argv[4]), (size_t)atol(argv[5]));
   fprintf(stderr,
           "usage: bench_c run N DATA.jsonl DIR | procs DATA.jsonl DIR | rss DIR | adder DIR "
-          "DATA.jsonl FIRST COUNT\n");
+          "DATA.jsonl FIRST COUNT | foreign N DATA.jsonl PYDIR OURDIR\n");
   return 2;
 }

@@ -5,6 +5,9 @@
 //!   bench limits N DATA.jsonl    the physical limits for a cache of N
 //!   bench rust N DATA.jsonl      the workloads through the Rust API
 //!   bench folder E DATA.jsonl    an add in a folder of E other files
+//!   bench foreign N FILE         issue 11: serde_json's floor over FILE (a
+//!                                file the Python original wrote) and our
+//!                                compactor alone over it
 //!   bench redis N DATA.jsonl URL the Redis backend beside a plain client
 //!   bench flight URL             single-flight of 8 handles, file and Redis
 //!                                backends beside a plain Redis client
@@ -35,6 +38,7 @@ fn main() {
         "limits" => limits(parse_n(arg(1)), Path::new(arg(2))),
         "rust" => rust_api(parse_n(arg(1)), Path::new(arg(2))),
         "folder" => folder(parse_n(arg(1)), Path::new(arg(2))),
+        "foreign" => foreign(parse_n(arg(1)), Path::new(arg(2))),
         #[cfg(feature = "redis")]
         "redis" => on_redis(parse_n(arg(1)), Path::new(arg(2)), arg(3)),
         #[cfg(feature = "redis")]
@@ -45,7 +49,8 @@ fn main() {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench gen|limits|rust|folder N DATA.jsonl | bench redis N DATA.jsonl URL | bench flight URL"
+        "usage: bench gen|limits|rust|folder N DATA.jsonl | bench foreign N FILE | \
+         bench redis N DATA.jsonl URL | bench flight URL"
     );
     std::process::exit(2)
 }
@@ -440,6 +445,57 @@ fn rust_api(n: usize, data: &Path) {
     report("rust", "get_all (clones)", n, t, "s");
     drop(cache);
     let _ = fs::remove_dir_all(&dir);
+    std::io::stdout().flush().ok();
+}
+
+/// Issue 11: what reading a file the Python original wrote costs at the
+/// least, by serde_json (the bound of item 3: an add after a Python rewrite
+/// within 2x of `from_slice::<IgnoredAny>` over the same file), and our
+/// compactor alone over it (item 4: how fast the scan itself is).
+fn foreign(n: usize, file: &Path) {
+    let bytes = fs::read(file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
+    let t = time_median(
+        || (),
+        |()| {
+            serde_json::from_slice::<IgnoredAny>(black_box(&bytes)).unwrap();
+        },
+    );
+    report(
+        "limit",
+        "Python-written file: from_slice::<IgnoredAny>",
+        n,
+        t,
+        "s",
+    );
+    let t = time_median(
+        || (),
+        |()| {
+            let b = fs::read(file).unwrap();
+            serde_json::from_slice::<IgnoredAny>(&b).unwrap();
+        },
+    );
+    report(
+        "limit",
+        "Python-written file: read + from_slice::<IgnoredAny>",
+        n,
+        t,
+        "s",
+    );
+    let t = time_median(
+        || (),
+        |()| {
+            let c = asset_cache::internals::format::compact::compact(black_box(&bytes), 256 << 10);
+            assert!(!c.merged);
+            black_box(c.bytes.len());
+        },
+    );
+    report(
+        "rust",
+        "Python-written file: compact only (in memory)",
+        n,
+        t,
+        "s",
+    );
     std::io::stdout().flush().ok();
 }
 

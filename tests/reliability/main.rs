@@ -22,6 +22,7 @@ mod locking;
 mod readers;
 mod removes;
 mod single_flight;
+mod splice;
 mod support;
 mod writers;
 
@@ -57,6 +58,18 @@ const TESTS: &[Test] = &[
     (
         "crash_during_big_adds_leaves_a_file_python_loads",
         crash::kill_during_big_adds,
+    ),
+    (
+        "splice_crash_leaves_a_file_python_loads_with_every_ack",
+        splice::kill_during_splices,
+    ),
+    (
+        "splice_beside_the_python_original_loses_nothing",
+        splice::mixed_with_python_lose_nothing,
+    ),
+    (
+        "splice_beside_the_stock_python_original_loses_only_to_python",
+        splice::mixed_with_stock_python_loses_only_to_python,
     ),
     (
         "faults_write_failure_at_every_byte",
@@ -184,6 +197,8 @@ fn child_role(role: &str) {
         "single_flight.refresher" => single_flight::child_refresher(),
         "single_flight.stuck_fetcher" => single_flight::child_stuck_fetcher(),
         "single_flight.taker" => single_flight::child_taker(),
+        "splice.adder" => splice::child_adder(),
+        "splice.mixed_adder" => splice::child_mixed_adder(),
         other => panic!("unknown child role {other:?}"),
     }
 }
