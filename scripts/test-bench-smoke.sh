@@ -13,10 +13,14 @@ mkdir -p target/bench
 BENCH_N=200 BENCH_REPS=1 BENCH_RESULTS=$results BENCH_NO_TABLE=1 BENCH_FOLDER_ENTRIES="10 300" \
   bash scripts/bench.sh >/dev/null
 
+# Issue 11's rows: a file the real Python original wrote (scripts/bench-foreign.sh).
+foreign=target/bench/smoke-foreign.tsv
+BENCH_N=200 BENCH_REPS=1 BENCH_RESULTS=$foreign bash scripts/bench-foreign.sh >/dev/null
+
 fail=0
-expect() { # impl op n
+expect() { # impl op n [file]
   if ! awk -F'\t' -v i="$1" -v o="$2" -v n="$3" \
-    '$1 == i && $2 == o && $3 == n && $4 + 0 > 0 { found = 1 } END { exit !found }' "$results"; then
+    '$1 == i && $2 == o && $3 == n && $4 + 0 > 0 { found = 1 } END { exit !found }' "${4:-$results}"; then
     echo "bench-smoke: no positive figure for $1 / $2 / N=$3" >&2
     fail=1
   fi
@@ -123,5 +127,16 @@ for part in '^| add one (1 KB asset) |' '^| N | ours: open |' '^| N | file: Pyth
   }
 done
 
+for op in "open, Python-written file" "open, our layout" "get, 1 thread, Python-written file" \
+  "get, 4 threads, Python-written file" "peak RSS, Python-written file" \
+  "add after a Python rewrite" "add, the next ones (median of 20)"; do
+  expect ours "$op" 200 "$foreign"
+done
+expect python-original "open, Python-written file" 200 "$foreign"
+expect limit "Python-written file: from_slice::<IgnoredAny>" 200 "$foreign"
+python3 bench/foreign_table.py "$foreign" | quiet_grep '^| 3. add after a Python rewrite' || {
+  echo "bench-smoke: bench/foreign_table.py printed no add-after-Python row" >&2
+  fail=1
+}
 [ "$fail" = 0 ]
 echo "bench-smoke: all workloads reported (C peers and issue 11's section included); 1000 of 1000 concurrent adds kept; single-flight fetched 50 of 50"
