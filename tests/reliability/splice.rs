@@ -142,6 +142,8 @@ pub fn kill_during_splices() {
         landed += unacked;
         model = got;
     }
+    // A kill during a copy leaves its temporary file; the next add removes it.
+    open(&dir).add(sized("final", 1)).unwrap();
     assert!(temp_files(&dir).is_empty(), "{:?}", temp_files(&dir));
     println!(
         "  {kills} kills after Python's rewrites: the Python original loaded every file; \
