@@ -246,6 +246,8 @@ impl FileBackend {
                 (file.dev, file.ino, file.size)
             }
             Splice::Copy { suffix } => {
+                // The old inode goes; its descriptor is not kept alive for nothing.
+                self.kept_file = None;
                 let (dev, ino) = io::replace_with_prefix(
                     &self.dir,
                     &self.name,
