@@ -95,6 +95,25 @@ int main(void) {
   char *json = NULL;
   CHECK(asset_cache_get(a, "m1", &json), ASSET_CACHE_NOT_FOUND);
 
+  /* The claim shape across the two hosts (checked to fail: with claim.lua
+   * answering 'claimed' without its SET NX, b's zero-wait begin_fetch got a
+   * claim of its own instead of LOCK_TIMEOUT). */
+  asset_cache_claim *claim = NULL;
+  CHECK(asset_cache_begin_fetch(a, "f1", 0, &claim, &json), ASSET_CACHE_NOT_FOUND);
+  assert(claim != NULL && json == NULL);
+  asset_cache_claim *other = NULL;
+  CHECK(asset_cache_begin_fetch(b, "f1", 0, &other, &json), ASSET_CACHE_LOCK_TIMEOUT);
+  assert(other == NULL);
+  asset_cache_claim_abandon(claim); /* the next caller fetches */
+  CHECK(asset_cache_begin_fetch(b, "f1", 0, &other, &json), ASSET_CACHE_NOT_FOUND);
+  assert(other != NULL);
+  CHECK(asset_cache_claim_complete(b, other, "{\"id\":\"f1\",\"by\":\"b\"}"), ASSET_CACHE_OK);
+  claim = NULL;
+  CHECK(asset_cache_begin_fetch(a, "f1", 0, &claim, &json), ASSET_CACHE_OK);
+  assert(claim == NULL && strcmp(json, "{\"id\":\"f1\",\"by\":\"b\"}") == 0);
+  asset_cache_string_free(json);
+  json = NULL;
+
   CHECK(asset_cache_invalidate(a), ASSET_CACHE_OK);
   CHECK(asset_cache_load(b), ASSET_CACHE_OK);
   CHECK(asset_cache_len(b, &len), ASSET_CACHE_OK);
