@@ -7,6 +7,9 @@
 # there runs the README's quick start, pytest (thin binding, side by side
 # with the original, 8 x 100 concurrent adds, the SDK's ModelFactory.get)
 # and the SDK-pattern benchmark at 10k assets (figures printed, not asserted).
+# The Redis tests (tests/test_redis.py) run against a private redis-server
+# started here (scripts/redis-server.sh: 127.0.0.1, a port and folder of its
+# own, stopped at the end; Debian's package installed when missing).
 # Needs python3 with venv, strip and readelf (binutils); installs them from
 # Debian when missing. PyPI packages go to the scratch folder only.
 # Options: PY_BENCH_N (default 10000), PY_BENCH_SECONDS (default 1), and
@@ -34,7 +37,11 @@ cargo build --release --lib
 lib=$root/target/release/libasset_cache.so
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/asset-cache-python.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+. scripts/redis-server.sh
+trap 'stop_redis_servers "$work"; rm -rf "$work"' EXIT
+ensure_redis_server
+ASSET_CACHE_REDIS_URL=$(start_redis "$work/redis")
+export ASSET_CACHE_REDIS_URL
 pip_q=(--quiet --disable-pip-version-check)
 
 # Build tools in their own venv (build runs hatchling in an isolated env).

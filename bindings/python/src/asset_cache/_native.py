@@ -89,6 +89,8 @@ def _declare(lib: ctypes.CDLL) -> None:
         "asset_cache_config_set_stale_if_error_ms": ([vp, ctypes.c_int64], _status),
         "asset_cache_config_set_max_entries": ([vp, ctypes.c_size_t], _status),
         "asset_cache_config_set_max_staleness_ms": ([vp, ctypes.c_int64], _status),
+        "asset_cache_config_set_backend_url": ([vp, cp], _status),
+        "asset_cache_config_set_backend_timeout_ms": ([vp, ctypes.c_int64], _status),
         "asset_cache_open_config": ([vp, ctypes.POINTER(vp), vp], _status),
         # 0.2.0: fetch claims and the SDK dev branch's calls.
         "asset_cache_begin_fetch": ([vp, cp, ctypes.c_int64, ctypes.POINTER(vp), ctypes.POINTER(vp)], _status),

@@ -102,6 +102,15 @@ def _int_arg(value: Optional[int], what: str, unit: str) -> Optional[int]:
     return int(value)
 
 
+def _mask_password(url: str) -> str:
+    # The URL may carry a password (redis://user:pw@host): never show it.
+    scheme, sep, rest = url.partition("://")
+    auth, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in auth:
+        return url
+    return f"{scheme}://{auth.split(':', 1)[0]}:***@{host}"
+
+
 class StaleAsset(Dict[str, Any]):
     """What `Cache.get_or_fetch` returns when the fetch failed but the
     stale-if-error grace period let the expired asset stand in (the C
@@ -168,8 +177,26 @@ class Cache:
             stat on every read. None or negative: reads see memory only, as
             in the Python original (the default).
 
-        (This version of the library has no backend URL option; the file
-        backend is the only one reachable from Python.)
+        backend_url: keep the cache on a Redis server (7.0 or later, or
+            Valkey) instead of in `dir`, so that processes on many hosts
+            share it: ``"redis://[user:password@]host[:port][/db]"`` or
+            ``"redis+unix:///path/to.sock"`` (``asset_cache_config_set_backend_url``;
+            Go ``WithBackendURL``, Node ``backendUrl``). Every method
+            behaves as with files; `dir`, `lock_timeout_ms`, `durable` and
+            the modes are not used. Calls then raise `BackendUnavailableError`
+            (server unreachable, connection dropped, no answer within
+            `backend_timeout_ms`; also a ``ConnectionError``) or
+            `BackendError` (credentials refused, a key of another type at
+            the cache's key names), memory staying as it was and the next
+            call connecting again; a URL that does not parse (or
+            ``rediss://``: this build has no TLS) raises
+            `InvalidArgumentError` naming it, password masked. None (the
+            default): the file backend.
+        backend_timeout_ms: longest wait for each answer of the backend
+            server, connecting included, in milliseconds (an int >= 1, else
+            `InvalidArgumentError`; ``asset_cache_config_set_backend_timeout_ms``,
+            Go ``WithBackendTimeout``, Node ``backendTimeoutMs``). None: the
+            library's 5000. Not used by the file backend.
 
     Raises:
         TypeError: an argument of the wrong type, naming it (``name`` not a
@@ -192,8 +219,12 @@ class Cache:
         stale_if_error_ms: Optional[int] = None,
         max_entries: Optional[int] = None,
         max_staleness_ms: Optional[int] = None,
+        backend_url: Optional[str] = None,
+        backend_timeout_ms: Optional[int] = None,
     ) -> None:
         name_b = _c_text(name, "name")
+        url_b = None if backend_url is None else _c_text(backend_url, "backend_url")
+        backend_timeout = _int_arg(backend_timeout_ms, "backend_timeout_ms", "milliseconds")
         if dir is not None and not isinstance(dir, (str, os.PathLike)):
             raise TypeError(f"dir must be a str, an os.PathLike or None, got {type(dir).__name__}")
         dir_b = None if dir is None else _c_text(os.fsdecode(dir), "dir")
@@ -228,12 +259,18 @@ class Cache:
             for what, v in ints.items():
                 if v is not None:
                     _native.check(getattr(lib, f"asset_cache_config_set_{what}")(cfg, v))
+            if url_b is not None:
+                _native.check(lib.asset_cache_config_set_backend_url(cfg, url_b))
+            if backend_timeout is not None:
+                _native.check(lib.asset_cache_config_set_backend_timeout_ms(cfg, backend_timeout))
             _native.check(lib.asset_cache_open_config(cfg, ctypes.byref(handle), None))
         finally:
             lib.asset_cache_config_free(cfg)
         self._h: Optional[int] = handle.value
         self.name = name
         self.dir = ".cache" if dir is None else os.fsdecode(dir)
+        #: Where the cache lives on a backend server, password masked; None for files.
+        self.backend = None if backend_url is None else _mask_password(backend_url)
         # Frees the handle when the object is collected without close().
         self._finalizer = weakref.finalize(self, lib.asset_cache_free, handle.value)
         self._get = lib.asset_cache_get
@@ -527,4 +564,6 @@ class Cache:
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
+        if self.backend is not None:
+            return f"<asset_cache.Cache {self.name} on {self.backend} {state}>"
         return f"<asset_cache.Cache {os.path.join(self.dir, self.name)}.json {state}>"

@@ -81,7 +81,7 @@ from typing import (
 )
 
 from . import _native
-from .cache import Cache, _dumps
+from .cache import Cache, _dumps, _mask_password
 from .errors import CacheError, InvalidArgumentError, InvalidJsonError, InvalidUtf8Error, MissingIdError, Status
 
 __all__ = [
@@ -102,6 +102,11 @@ T = TypeVar("T")
 CACHE_FOLDER = ".cache"
 #: The original's default TTL in seconds, when CACHE_EXPIRY_TIME is unset.
 CACHE_DURATION = 86400
+#: Environment variable naming the backend URL of every `AssetCache` built
+#: without ``backend_url`` (the SDK builds its caches without arguments).
+BACKEND_URL_ENV = "ASSET_CACHE_BACKEND_URL"
+#: Environment variable giving their backend timeout, in milliseconds.
+BACKEND_TIMEOUT_ENV = "ASSET_CACHE_BACKEND_TIMEOUT_MS"
 
 
 def user_cache_folder() -> str:
@@ -180,6 +185,28 @@ class _AssetIdError(MissingIdError, AttributeError):
     """MISSING_ID for an asset without an id; an AttributeError too, as the original raises from ``asset.id``."""
 
 
+def _backend_options(url: Optional[str], timeout_ms: Optional[int]) -> Dict[str, Any]:
+    # Arguments first, then the environment: the SDK constructs its caches
+    # itself, so a fleet switches them to Redis with a variable.
+    if url is None:
+        url = os.getenv(BACKEND_URL_ENV) or None
+    if url is None:
+        return {}
+    options: Dict[str, Any] = {"backend_url": url}
+    if timeout_ms is None:
+        raw = os.getenv(BACKEND_TIMEOUT_ENV)
+        if raw:
+            try:
+                timeout_ms = int(raw)
+            except ValueError:
+                raise InvalidArgumentError(
+                    Status.INVALID_ARGUMENT, f"{BACKEND_TIMEOUT_ENV}={raw!r} is not a number of milliseconds"
+                ) from None
+    if timeout_ms is not None:
+        options["backend_timeout_ms"] = timeout_ms
+    return options
+
+
 def _compute_expiry() -> float:
     raw = os.getenv("CACHE_EXPIRY_TIME", CACHE_DURATION)
     try:
@@ -202,13 +229,18 @@ class _Core(Generic[T]):
     """
 
     __slots__ = (
-        "name", "folder", "cache_file", "lock_timeout_ms", "strict", "from_dict", "lock", "native", "open_error",
-        "__weakref__",
+        "name", "folder", "where", "lock_timeout_ms", "strict", "from_dict", "lock", "native", "open_error",
+        "backend", "__weakref__",
     )
 
-    def __init__(self, cls: Type[T], name: str, folder: str, lock_timeout_ms: int, strict: bool) -> None:
+    def __init__(
+        self, cls: Type[T], name: str, folder: str, lock_timeout_ms: int, strict: bool, backend: Dict[str, Any]
+    ) -> None:
         self.name, self.folder, self.lock_timeout_ms, self.strict = name, folder, lock_timeout_ms, strict
-        self.cache_file = os.path.join(folder, f"{name}.json")
+        self.backend = backend
+        # What log messages name: the file, or the cache on its server.
+        url = backend.get("backend_url")
+        self.where = os.path.join(folder, f"{name}.json") if url is None else f"{name} on {_mask_password(url)}"
         self.from_dict = getattr(cls, "from_dict", None)
         self.lock = threading.Lock()
         self.native: Optional[Cache] = None
@@ -223,7 +255,7 @@ class _Core(Generic[T]):
         with self.lock:
             if self.native is None:
                 try:
-                    self.native = Cache(self.name, self.folder, lock_timeout_ms=self.lock_timeout_ms)
+                    self.native = Cache(self.name, self.folder, lock_timeout_ms=self.lock_timeout_ms, **self.backend)
                     self.open_error = None
                 except InvalidArgumentError:
                     raise
@@ -233,7 +265,7 @@ class _Core(Generic[T]):
                     if self.strict:
                         raise
                     self.open_error = e
-                    logger.error("asset_cache: cannot open %s: %s", self.cache_file, e)
+                    logger.error("asset_cache: cannot open %s: %s", self.where, e)
             return self.native
 
     def build(self, d: Dict[str, Any]) -> Any:
@@ -331,7 +363,7 @@ class _DataView(Mapping[str, T]):
         return list(self)
 
     def __repr__(self) -> str:
-        return f"<asset_cache store.data of {self._core.cache_file}>"
+        return f"<asset_cache store.data of {self._core.where}>"
 
 
 class _LiveStore(Store[T]):
@@ -361,6 +393,20 @@ class AssetCache(Generic[T]):
         lock_timeout_ms: longest wait for another process's lock, in
             milliseconds (the original waited forever); default 30000.
         strict: raise `CacheError` from writes and loads instead of logging.
+        backend_url: keep the cache on a Redis server instead of in
+            ``cache_folder`` (``"redis://[user:password@]host[:port][/db]"``,
+            see `asset_cache.Cache`), shared by processes on many hosts
+            under the same ``cache_filename``. None reads the environment
+            variable ASSET_CACHE_BACKEND_URL (at construction, as the
+            original reads CACHE_EXPIRY_TIME), so that the SDK's own
+            ``AssetCache(Model)`` reaches Redis too; unset or empty: files.
+            A URL that does not parse raises `InvalidArgumentError` in both
+            modes (a configuration error); an unreachable server is logged
+            like any failed load (raised with ``strict=True``) and the next
+            call tries again.
+        backend_timeout_ms: longest wait for each answer of the server, in
+            milliseconds; None reads ASSET_CACHE_BACKEND_TIMEOUT_MS, else
+            the library's 5000.
 
     Attributes:
         cls, cache_folder, cache_file, lock_file: as in the original.
@@ -377,6 +423,8 @@ class AssetCache(Generic[T]):
         *,
         lock_timeout_ms: int = 30_000,
         strict: bool = False,
+        backend_url: Optional[str] = None,
+        backend_timeout_ms: Optional[int] = None,
     ) -> None:
         self.cls = cls
         if cache_filename is None:
@@ -386,7 +434,10 @@ class AssetCache(Generic[T]):
         self.cache_file = os.path.join(self.cache_folder, f"{cache_filename}.json")
         self.lock_file = os.path.join(self.cache_folder, f"{cache_filename}.lock")
         self.strict = strict
-        self._core: _Core[T] = _Core(cls, cache_filename, self.cache_folder, lock_timeout_ms, strict)
+        backend = _backend_options(backend_url, backend_timeout_ms)
+        #: The backend URL in use (password masked), or None for files.
+        self.backend = None if "backend_url" not in backend else _mask_password(backend["backend_url"])
+        self._core: _Core[T] = _Core(cls, cache_filename, self.cache_folder, lock_timeout_ms, strict, backend)
         self._store: Store[T] = _LiveStore(self._core)
         _forward_library_log_once()
         self._core.handle()
@@ -408,7 +459,7 @@ class AssetCache(Generic[T]):
     def _failed(self, what: str, e: CacheError) -> None:
         if self.strict:
             raise e
-        logger.error("asset_cache: %s failed for %s: %s", what, self.cache_file, e)
+        logger.error("asset_cache: %s failed for %s: %s", what, self._core.where, e)
 
     def close(self) -> None:
         """Free the native handle now instead of when this object is dropped. Idempotent."""
@@ -515,7 +566,7 @@ class AssetCache(Generic[T]):
             except (CacheError, ValueError, TypeError, RecursionError) as e:
                 if self.strict:
                     raise
-                logger.error("asset_cache: skipping %r in add_list for %s: %s", getattr(asset, "id", asset), self.cache_file, e)
+                logger.error("asset_cache: skipping %r in add_list for %s: %s", getattr(asset, "id", asset), self._core.where, e)
         try:
             self.native.add_list_json("[" + ",".join(payloads) + "]")
         except CacheError as e:
@@ -573,7 +624,7 @@ class AssetCache(Generic[T]):
             return inst
 
     def __repr__(self) -> str:
-        return f"<asset_cache.AssetCache of {self.cls.__name__} at {self.cache_file}>"
+        return f"<asset_cache.AssetCache of {self.cls.__name__} at {self._core.where}>"
 
 
 def shared(

@@ -23,7 +23,10 @@ SDK_MODULE = "aixplain.utils.asset_cache"
 
 
 def use_in_aixplain(
-    cache_folder: Optional[Union[str, "os.PathLike[str]"]] = None, *, enabled: bool = True
+    cache_folder: Optional[Union[str, "os.PathLike[str]"]] = None,
+    *,
+    backend_url: Optional[str] = None,
+    enabled: bool = True,
 ) -> Type[Any]:
     """Replace the aiXplain SDK's ``AssetCache`` with `asset_cache.AssetCache`. Idempotent.
 
@@ -36,6 +39,12 @@ def use_in_aixplain(
             processes still running the original keeps sharing one cache);
             ``asset_cache.user_cache_folder()`` gives the development
             branch's per-user folder.
+        backend_url: keep the SDK's caches on this Redis server
+            (``"redis://host:6379/0"``), shared by processes on many hosts;
+            None leaves the choice to the environment variable
+            ASSET_CACHE_BACKEND_URL, read by each `asset_cache.AssetCache`
+            the SDK builds (unset: files). Not checked here: a bad URL
+            raises `InvalidArgumentError` from the SDK's first cache.
         enabled: False puts the SDK's own class back everywhere.
 
     Returns:
@@ -52,15 +61,18 @@ def use_in_aixplain(
 
     if not enabled:
         replacement: Type[Any] = original
-    elif cache_folder is None:
+    elif cache_folder is None and backend_url is None:
         replacement = AssetCache
     else:
-        folder = os.fspath(cache_folder)
+        folder = None if cache_folder is None else os.fspath(cache_folder)
+        url = backend_url
 
         class SdkAssetCache(AssetCache):  # type: ignore[type-arg]
-            """`asset_cache.AssetCache` with the folder given to use_in_aixplain as default."""
+            """`asset_cache.AssetCache` with the folder and backend given to use_in_aixplain as defaults."""
 
             def __init__(self, cls: Any, cache_filename: Optional[str] = None, cache_folder: Any = None, **kw: Any):
+                if url is not None:
+                    kw.setdefault("backend_url", url)
                 super().__init__(cls, cache_filename, folder if cache_folder is None else cache_folder, **kw)
 
         replacement = SdkAssetCache
