@@ -1,6 +1,6 @@
 /* asset-cache: inspect and edit a cache from the shell, over the C API.
  *
- *   asset-cache [--dir DIR] --name NAME COMMAND [ARG]
+ *   asset-cache [--dir DIR | --backend-url URL [--backend-timeout-ms MS]] --name NAME COMMAND [ARG]
  *
  * Exit codes: 0 success, 1 asset not found, 2 usage error, 3 the library
  * refused or failed (the message says why). */
@@ -16,9 +16,19 @@ enum { EXIT_NOT_FOUND = 1, EXIT_USAGE = 2, EXIT_LIBRARY = 3 };
 
 static const char *USAGE =
     "usage: asset-cache [--dir DIR] --name NAME COMMAND [ARG]\n"
+    "       asset-cache --backend-url URL [--backend-timeout-ms MS] --name NAME COMMAND [ARG]\n"
     "\n"
     "Inspect or edit the asset cache <DIR>/<NAME>.json (DIR defaults to .cache,\n"
-    "as in the aiXplain Python SDK).\n"
+    "as in the aiXplain Python SDK), or the cache NAME on a Redis server.\n"
+    "\n"
+    "options:\n"
+    "  --dir DIR              folder of the cache files (default .cache)\n"
+    "  --name NAME            the cache's name (the files' base name)\n"
+    "  --backend-url URL      the cache on a Redis server instead of files:\n"
+    "                         redis://[user:password@]host[:port][/db] or\n"
+    "                         redis+unix:///path/to.sock\n"
+    "  --backend-timeout-ms MS  longest wait for each answer of the server\n"
+    "                         (default 5000)\n"
     "\n"
     "commands:\n"
     "  info            file, number of assets, expiry, validity\n"
@@ -88,13 +98,34 @@ static char *slurp(const char *path) {
   return buf;
 }
 
+/* Where the cache is, for messages: "<dir>/<name>.json", or "<name> on
+   <url>" with the URL's password (if any) masked. */
+static void describe(char *out, size_t size, const char *dir, const char *name, const char *url) {
+  if (url == NULL) {
+    snprintf(out, size, "%s/%s.json", dir, name);
+    return;
+  }
+  const char *auth = strstr(url, "://");
+  auth = auth == NULL ? url : auth + 3;
+  const char *host_end = auth + strcspn(auth, "/");
+  const char *at = NULL;
+  for (const char *p = auth; p < host_end; p++)
+    if (*p == '@') at = p;
+  const char *colon = at == NULL ? NULL : memchr(auth, ':', (size_t)(at - auth));
+  if (colon == NULL) {
+    snprintf(out, size, "%s on %s", name, url);
+  } else {
+    snprintf(out, size, "%s on %.*s:***%s", name, (int)(colon - url), url, at);
+  }
+}
+
 static int print_and_free(char *json) {
   puts(json);
   asset_cache_string_free(json);
   return 0;
 }
 
-static int info(const asset_cache *cache, const char *dir, const char *name) {
+static int info(const asset_cache *cache, const char *where, int on_server) {
   size_t len = 0;
   double expiry = 0;
   bool valid = false;
@@ -107,7 +138,7 @@ static int info(const asset_cache *cache, const char *dir, const char *name) {
   char when[64] = "?";
   struct tm tm;
   if (gmtime_r(&t, &tm) != NULL) strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  printf("file:    %s/%s.json\n", dir, name);
+  printf("%s %s\n", on_server ? "cache:  " : "file:   ", where);
   printf("assets:  %zu\n", len);
   printf("expiry:  %s (unix %.3f)\n", when, expiry);
   printf("valid:   %s\n", valid ? "yes" : "no (expired or empty)");
@@ -115,7 +146,7 @@ static int info(const asset_cache *cache, const char *dir, const char *name) {
 }
 
 int main(int argc, char **argv) {
-  const char *dir = ".cache", *name = NULL;
+  const char *dir = ".cache", *name = NULL, *url = NULL, *timeout = NULL;
   int i = 1;
   for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -128,6 +159,10 @@ int main(int argc, char **argv) {
       dir = argv[++i];
     } else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc) {
       name = argv[++i];
+    } else if (strcmp(argv[i], "--backend-url") == 0 && i + 1 < argc) {
+      url = argv[++i];
+    } else if (strcmp(argv[i], "--backend-timeout-ms") == 0 && i + 1 < argc) {
+      timeout = argv[++i];
     } else {
       return usage_error("unknown or incomplete option '%s'", argv[i]);
     }
@@ -144,19 +179,36 @@ int main(int argc, char **argv) {
   if (needs_arg && arg == NULL) return usage_error("'%s' needs an argument", cmd);
   if (!needs_arg && arg != NULL) return usage_error("unexpected argument '%s'", arg);
   if (name == NULL) return usage_error("%s", "missing --name NAME (the cache file's base name)");
+  long long timeout_ms = 0;
+  if (timeout != NULL) {
+    char *end = NULL;
+    errno = 0;
+    timeout_ms = strtoll(timeout, &end, 10);
+    if (errno != 0 || end == timeout || *end != '\0')
+      return usage_error("--backend-timeout-ms needs a number of milliseconds, got '%s'", timeout);
+    if (url == NULL) return usage_error("%s", "--backend-timeout-ms needs --backend-url");
+  }
 
-  asset_cache_options opts;
-  asset_cache_options_init(&opts);
-  opts.dir = dir;
-  opts.name = name;
-  asset_cache *cache = NULL;
-  asset_cache_status s = asset_cache_open(&opts, &cache);
+  /* Through the options object: a setter that fails (a URL that does not
+     parse, a timeout under 1 ms) is reported, with its message, by the open. */
+  asset_cache_config *cfg = NULL;
+  asset_cache_status s = asset_cache_config_new(&cfg);
   if (s != ASSET_CACHE_OK) return library_error("open", s);
+  asset_cache_config_set_name(cfg, name);
+  asset_cache_config_set_dir(cfg, dir);
+  if (url != NULL) asset_cache_config_set_backend_url(cfg, url);
+  if (timeout != NULL) asset_cache_config_set_backend_timeout_ms(cfg, (int64_t)timeout_ms);
+  asset_cache *cache = NULL;
+  s = asset_cache_open_config(cfg, &cache, NULL);
+  asset_cache_config_free(cfg);
+  if (s != ASSET_CACHE_OK) return library_error("open", s);
+  char where[1024];
+  describe(where, sizeof where, dir, name, url);
 
   int rc = 0;
   char *json = NULL;
   if (strcmp(cmd, "info") == 0) {
-    rc = info(cache, dir, name);
+    rc = info(cache, where, url != NULL);
   } else if (strcmp(cmd, "get") == 0) {
     s = asset_cache_get(cache, arg, &json);
     if (s == ASSET_CACHE_OK) {
@@ -182,7 +234,7 @@ int main(int argc, char **argv) {
       fprintf(stderr, "asset-cache: no asset with id '%s'\n", arg);
       rc = EXIT_NOT_FOUND;
     } else {
-      printf("remove: ok (%s removed from %s/%s.json)\n", arg, dir, name);
+      printf("remove: ok (%s removed from %s)\n", arg, where);
     }
   } else if (strcmp(cmd, "add") == 0 || strcmp(cmd, "add-list") == 0) {
     char *input = slurp(arg);
@@ -197,13 +249,13 @@ int main(int argc, char **argv) {
       } else {
         size_t len = 0;
         asset_cache_len(cache, &len);
-        printf("%s: ok (%zu asset%s in %s/%s.json)\n", cmd, len, len == 1 ? "" : "s", dir, name);
+        printf("%s: ok (%zu asset%s in %s)\n", cmd, len, len == 1 ? "" : "s", where);
       }
     }
   } else {
     s = asset_cache_invalidate(cache);
     if (s == ASSET_CACHE_OK) {
-      printf("invalidate: ok (%s/%s.json deleted)\n", dir, name);
+      printf(url == NULL ? "invalidate: ok (%s deleted)\n" : "invalidate: ok (%s emptied)\n", where);
     } else {
       rc = library_error("invalidate", s);
     }

@@ -104,10 +104,34 @@ struct options {
   std::optional<unsigned> file_mode;
   /** Mode of each folder the library creates (unset: 0700). See asset_cache_config_set_dir_mode. */
   std::optional<unsigned> dir_mode;
+  /**
+   * Keep the cache on a Redis server (7.0 or later, or Valkey) instead of in
+   * `dir`, so that processes on many hosts share it:
+   * "redis://[user:password@]host[:port][/db]" or "redis+unix:///path/to.sock"
+   * (asset_cache_config_set_backend_url; Go WithBackendURL, Node backendUrl,
+   * Python backend_url). Empty (the default): the file backend. Every member
+   * behaves as with files; `dir`, `lock_timeout`, `durable` and the modes are
+   * not used. Members then throw ASSET_CACHE_BACKEND_UNAVAILABLE (server
+   * unreachable, connection dropped, no answer within `backend_timeout`) or
+   * ASSET_CACHE_BACKEND_ERROR (credentials refused, a key of another type at
+   * the cache's key names), memory staying as it was; a URL that does not
+   * parse (or "rediss://": no TLS in this build) throws
+   * ASSET_CACHE_INVALID_ARGUMENT at open, naming it with the password masked.
+   */
+  std::string backend_url;
+  /**
+   * Longest wait for each answer of the backend server, connecting included,
+   * at least 1 ms (else ASSET_CACHE_INVALID_ARGUMENT at open); unset is
+   * default_backend_timeout. Not used by the file backend.
+   */
+  std::optional<std::chrono::milliseconds> backend_timeout;
 };
 
 /** The library's lock timeout when options::lock_timeout is unset (ASSET_CACHE_DEFAULT_LOCK_TIMEOUT_MS). */
 inline constexpr std::chrono::milliseconds default_lock_timeout{ASSET_CACHE_DEFAULT_LOCK_TIMEOUT_MS};
+
+/** The library's backend timeout when options::backend_timeout is unset (ASSET_CACHE_DEFAULT_BACKEND_TIMEOUT_MS). */
+inline constexpr std::chrono::milliseconds default_backend_timeout{ASSET_CACHE_DEFAULT_BACKEND_TIMEOUT_MS};
 
 /** The loaded library's version, e.g. "0.2.0" (ASSET_CACHE_VERSION_STRING is the header's). */
 inline std::string_view library_version() noexcept { return asset_cache_version(); }
@@ -408,6 +432,7 @@ class cache {
   void open(const options &opts) {
     const std::string name = detail::c_string(opts.name, "open", "cache name");
     const std::string dir = detail::c_string(opts.dir, "open", "cache folder");
+    const std::string backend_url = detail::c_string(opts.backend_url, "open", "backend URL");
     // The library says "at least 1"; a negative duration is worth naming.
     if (opts.ttl && opts.ttl->count() < 0) {
       throw error(ASSET_CACHE_INVALID_ARGUMENT, "open",
@@ -425,6 +450,10 @@ class cache {
     asset_cache_config_set_durable(cfg.get(), opts.durable);
     if (opts.file_mode) asset_cache_config_set_file_mode(cfg.get(), static_cast<uint32_t>(*opts.file_mode));
     if (opts.dir_mode) asset_cache_config_set_dir_mode(cfg.get(), static_cast<uint32_t>(*opts.dir_mode));
+    if (!backend_url.empty()) asset_cache_config_set_backend_url(cfg.get(), backend_url.c_str());
+    if (opts.backend_timeout) {
+      asset_cache_config_set_backend_timeout_ms(cfg.get(), static_cast<int64_t>(opts.backend_timeout->count()));
+    }
     asset_cache *raw = nullptr;
     detail::check("open", [&](asset_cache_error **err) {
       return asset_cache_open_config(cfg.get(), &raw, err);

@@ -4,12 +4,18 @@
 #                   under valgrind memcheck (valgrind_* tests)
 #   build/c-static  linked against the static library
 #   build/c-asan    built with ASan + UBSan, leak detection on
+# wrapper_cpp_redis and cli_redis run beside a private redis-server each
+# (examples-c/with_redis.sh; Debian's redis-server installed when missing).
 # The valgrind and ASan builds also run canary tests proving that a leak and a
 # use-after-free in memory the library hands out are caught.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 command -v valgrind >/dev/null || { echo "valgrind is missing: run scripts/install-deps.sh"; exit 1; }
+# The Redis tests (wrapper_cpp_redis, cli_redis) start private servers
+# through examples-c/with_redis.sh.
+. scripts/redis-server.sh
+ensure_redis_server
 run() { # run NAME CMAKE_ARGS...
   local name=$1; shift
   echo "--- examples-c: $name ---"
