@@ -1,5 +1,7 @@
 """The drop-in's additions from the SDK's development branch (per-user
-folder, shared(), get returning a copy, `in`) and its error modes.
+folder, shared(), get returning a copy with copies=True, `in`), its kept
+decoded objects (the same object per id until memory changes, a dict on a
+kept instance) and its error modes.
 
 How each was checked to fail: noted per test ("checked:").
 """
@@ -42,16 +44,134 @@ def test_default_folder_stays_the_released_sdks(workdir, monkeypatch, tmp_path):
     assert os.path.exists(c.cache_file) and c.get("m1") is None
 
 
-def test_get_returns_a_copy_the_caller_may_mutate(workdir):
-    # checked: memoizing built assets per id in get() fails the last assertion.
-    c = AssetCache(Model)
+def test_copies_gives_a_copy_the_caller_may_mutate(workdir):
+    # The SDK's development branch returns a copy; copies=True does too.
+    # checked: a _Core that memoizes with copies=True fails the first
+    # tags assertion.
+    c = AssetCache(Model, copies=True)
     asset = Model(id="m1", tags=["a"])
     c.add(asset)
     asset.tags.append("changed after add")
-    got = c.get("m1")
-    got.tags.append("changed after get")
+    for _ in range(200):  # past the point where a kept instance decodes everything
+        got = c.get("m1")
+        got.tags.append("changed after get")
     assert c.get("m1").tags == ["a"]
-    assert c.store.data.get("m1").tags == ["a"]
+    assert c.store.data.get("m1").tags == ["a"] and c.get("m1") is not c.get("m1")
+    # Without it, as the released original: what the caller does to the
+    # object is what later gets return (its add kept the object's fields
+    # as they were, on disk).
+    d = AssetCache(Model)
+    d.get("m1").tags.append("changed after get")
+    assert d.get("m1").tags == ["a", "changed after get"]
+    assert AssetCache(Model).get("m1").tags == ["a"]
+
+
+def _snapshot_after_reads(c, ids, reads=300):
+    for i in range(reads):
+        assert c.store.data.get(ids[i % len(ids)]) is not None
+    return type(c.store.data).__name__
+
+
+def test_a_kept_instance_reads_a_dict_and_still_sees_its_changes(workdir):
+    # After a quarter of the store's size in reads (64 at least), store.data
+    # is a dict of every asset decoded (the original's speed), dropped at
+    # the next change. checked: a changed() that does not swap the view back
+    # fails the _DataView assertion after load; never decoding everything
+    # fails the first _Snapshot assertion.
+    ids = [f"m{i}" for i in range(9)]
+    AssetCache(Model).add_list([Model(id=i, name="old") for i in ids])
+    c = AssetCache(Model)
+    assert _snapshot_after_reads(c, ids) == "_Snapshot"
+    kept = c.get("m1")
+    assert c.get("m1") is kept and c.store.data["m1"] is kept and "m1" in c and len(c.store.data) == 9
+    assert c.get_all()[1] is kept
+    with pytest.raises(TypeError, match="read-only"):
+        c.store.data["x"] = Model(id="x")  # type: ignore[index]
+    AssetCache(Model).add(Model(id="m9", name="other process"))
+    assert c.store.data.get("m9") is None  # memory, until load: as the original
+    c.load()
+    assert type(c.store.data).__name__ == "_DataView" and c.store.data.get("m9").name == "other process"
+    assert c.get("m1") is not kept  # decoded afresh from the new memory
+    assert _snapshot_after_reads(c, ids) == "_Snapshot"
+    c.add(Model(id="m1", name="new"))
+    assert c.get("m1").name == "new" and c.store.data.get("m1").name == "new"
+    assert _snapshot_after_reads(c, ids) == "_Snapshot"
+    c.invalidate()
+    assert c.store.data.get("m1") is None and c.get_all() == []
+
+
+def test_a_kept_instances_dict_is_dropped_when_the_store_expires(workdir, monkeypatch):
+    # A dict runs no code on get, so a timer thread turns it back into the
+    # live view at the store's expiry. checked: not scheduling the timer
+    # (decode_all without _expiry_reaper.schedule) fails the last assertion.
+    monkeypatch.setenv("CACHE_EXPIRY_TIME", "2")
+    ids = [f"m{i}" for i in range(5)]
+    c = AssetCache(Model)
+    c.add_list([Model(id=i) for i in ids])
+    assert _snapshot_after_reads(c, ids) == "_Snapshot"
+    deadline = time.time() + 10
+    while c.store.expiry > time.time() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert c.store.data.get("m1") is None and c.get("m1") is None and not c.has_valid_cache()
+
+
+class _Paused(Model):
+    """from_dict waits, on the thread named "paused-reader", until released."""
+
+    entered = threading.Event()
+    release = threading.Event()
+
+    @classmethod
+    def from_dict(cls, d):
+        if threading.current_thread().name == "paused-reader":
+            cls.entered.set()
+            cls.release.wait(10)
+        return cls(**d)
+
+
+def test_a_read_racing_a_write_never_leaves_the_old_object_behind(workdir):
+    # A reader has the old JSON and is building the object when another
+    # thread's add changes memory; once both are done, reads give the new
+    # value. checked: a changed() that empties the memo in place
+    # (memo.clear()) instead of replacing it fails the last assertion (the
+    # reader stores the old object into the memo still in use).
+    c = AssetCache(_Paused, "paused")
+    c.add(_Paused(id="m1", v=0))
+    reader = threading.Thread(target=c.get, args=("m1",), name="paused-reader")
+    reader.start()
+    assert _Paused.entered.wait(10)
+    c.add(_Paused(id="m1", v=1))
+    _Paused.release.set()
+    reader.join()
+    assert c.get("m1").v == 1 and c.store.data.get("m1").v == 1
+
+
+def test_threads_reading_while_another_writes_see_the_last_write(workdir):
+    # checked: a changed() that does not swap a dict back to the view fails this.
+    ids = [f"m{i}" for i in range(20)]
+    c = AssetCache(Model)
+    c.add_list([Model(id=i, v=0) for i in ids])
+    stop = threading.Event()
+
+    def read():
+        while not stop.is_set():
+            for i in ids:
+                c.store.data.get(i)
+
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    for t in readers:
+        t.start()
+    try:
+        for v in range(1, 30):
+            for i in ids:
+                c.add(Model(id=i, v=v))
+    finally:
+        stop.set()
+        for t in readers:
+            t.join()
+    assert [c.get(i).v for i in ids] == [29] * len(ids)
+    assert [c.store.data.get(i).v for i in ids] == [29] * len(ids)
 
 
 def test_in_tests_membership(workdir):

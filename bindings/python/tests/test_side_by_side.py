@@ -241,6 +241,25 @@ def test_get_and_get_all_read_memory_until_load(impl, workdir):
     assert fields(b.get("m2"))["id"] == "m2"
 
 
+def test_get_returns_the_same_stored_object_until_memory_changes(impl, workdir):
+    # The released original returns the object in its store.data dict: the
+    # same one on every get and in get_all, until load() replaces the dict.
+    # The drop-in follows it (copies=True gives the development branch's
+    # copies). checked: building a new object on every get (no memo) fails
+    # the first `is`; a memo kept across load() fails the `is not` and the
+    # name after the other object's add.
+    AssetCache = impl.AssetCache
+    AssetCache(Model).add_list([Model(id="m1", name="one"), Model(id="m2")])
+    c = AssetCache(Model)
+    first = c.get("m1")
+    assert first is c.get("m1") is c.store.data.get("m1") is c.store.data["m1"]
+    assert [x for x in c.get_all() if fields(x)["id"] == "m1"][0] is first
+    AssetCache(Model).add(Model(id="m1", name="uno"))  # another process's write
+    assert c.get("m1") is first  # memory, until load
+    c.load()
+    assert c.get("m1") is not first and fields(c.get("m1"))["name"] == "uno"
+
+
 # -- save, load, invalidate ---------------------------------------------------------
 
 

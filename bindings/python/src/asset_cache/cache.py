@@ -21,12 +21,13 @@ a new `Cache` in the child. (`AssetCache` reopens by itself.)
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
 import math
 import numbers
 import os
 import weakref
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, TypeVar, Union, cast
 
 from . import _native
 from .errors import InvalidArgumentError, Status, error_for
@@ -109,6 +110,30 @@ def _mask_password(url: str) -> str:
     if not sep or not at or ":" not in auth:
         return url
     return f"{scheme}://{auth.split(':', 1)[0]}:***@{host}"
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _changes_memory(method: _F) -> _F:
+    """Marks a call after which the handle's memory may differ (a write, a
+    load, a fetch, close): the `Cache`'s change listener, if one is set, is
+    told once the call has returned or raised, so that a layer keeping
+    decoded assets (the drop-in) drops them. Told after, not before: a read
+    racing the call then keeps at most what the discarded layer held."""
+
+    @functools.wraps(method)
+    def wrapper(self: "Cache", *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            listener = self._on_change
+            if listener is not None:
+                tell = listener()
+                if tell is not None:
+                    tell()
+
+    return cast(_F, wrapper)
 
 
 class StaleAsset(Dict[str, Any]):
@@ -275,6 +300,14 @@ class Cache:
         self._finalizer = weakref.finalize(self, lib.asset_cache_free, handle.value)
         self._get = lib.asset_cache_get
         self._free_string = lib.asset_cache_string_free
+        # A weak reference to a method called after each call that may change
+        # memory (see _changes_memory); weak, so that the drop-in's core and
+        # this object form no reference cycle.
+        self._on_change: Optional[Callable[[], Optional[Callable[[], None]]]] = None
+        #: True when reads may bring memory up to date by themselves (fresh
+        #: reads: ``max_staleness_ms`` >= 0), so memory changes without a call
+        #: marked _changes_memory.
+        self.reads_may_reload = ints["max_staleness_ms"] is not None and ints["max_staleness_ms"] >= 0
 
     @classmethod
     def open(cls, name: str, dir: Optional[PathLike] = None, **options: Any) -> "Cache":
@@ -283,6 +316,7 @@ class Cache:
 
     # -- lifecycle ---------------------------------------------------------
 
+    @_changes_memory
     def close(self) -> None:
         """Free the handle (``asset_cache_free``); the files stay. Idempotent."""
         self._h = None
@@ -372,6 +406,7 @@ class Cache:
 
     # -- writes (each is on disk when the call returns) --------------------
 
+    @_changes_memory
     def add_json(self, asset_json: JsonText) -> None:
         """Add or replace one asset given as JSON text, merged with other processes' writes.
 
@@ -384,6 +419,7 @@ class Cache:
         """Add or replace one asset (a mapping with a non-empty string ``"id"``); see `add_json`."""
         self.add_json(_dumps(asset))
 
+    @_changes_memory
     def add_list_json(self, assets_json: JsonText) -> None:
         """Replace the whole cache with a JSON array of assets and start a fresh expiry.
 
@@ -404,6 +440,7 @@ class Cache:
             raise TypeError(f"assets must be a list of assets (mappings), got {type(assets).__name__}")
         self.add_list_json(_dumps(list(assets)))
 
+    @_changes_memory
     def add_many_json(self, assets_json: JsonText) -> None:
         """Add a JSON array of assets in one write, keeping every other asset
         (the SDK's ``add_many``; `add_list_json` replaces instead). One bad
@@ -418,6 +455,7 @@ class Cache:
             raise TypeError(f"assets must be a list of assets (mappings), got {type(assets).__name__}")
         self.add_many_json(_dumps(list(assets)))
 
+    @_changes_memory
     def add_with_key(self, key: str, asset: Mapping[str, Any]) -> None:
         """Store `asset` under `key` instead of its own ``"id"`` (a lookup by
         slug answered with the canonical asset; the SDK's ``add(asset, key=)``).
@@ -429,6 +467,7 @@ class Cache:
             )
         )
 
+    @_changes_memory
     def remove(self, id: str) -> bool:
         """Remove the asset with this id; True when it was cached. The file is
         rewritten whole (``asset_cache_remove``); an empty id is `MissingIdError`."""
@@ -464,6 +503,7 @@ class Cache:
         _native.check(lib.asset_cache_claim_complete(self._handle(), claim, text))
         return None
 
+    @_changes_memory
     def get_or_fetch(
         self, id: str, fetch: Callable[[str], Mapping[str, Any]], *, wait_ms: int = -1
     ) -> Dict[str, Any]:
@@ -512,6 +552,7 @@ class Cache:
         fetched: Dict[str, Any] = json.loads(holder[0])
         return fetched
 
+    @_changes_memory
     def refresh_all(
         self, fetch_all: Callable[[], Iterable[Mapping[str, Any]]], *, wait_ms: int = -1
     ) -> List[Dict[str, Any]]:
@@ -546,6 +587,7 @@ class Cache:
         fetched: List[Dict[str, Any]] = json.loads(holder[0])
         return fetched
 
+    @_changes_memory
     def load(self) -> None:
         """Bring memory up to date with the file (other processes' writes).
 
@@ -554,10 +596,12 @@ class Cache:
         """
         _native.check(_native.lib().asset_cache_load(self._handle()))
 
+    @_changes_memory
     def save(self) -> None:
         """Rewrite the file from the current state (compacts it; creates it when missing)."""
         _native.check(_native.lib().asset_cache_save(self._handle()))
 
+    @_changes_memory
     def invalidate(self) -> None:
         """Empty the cache, start a fresh expiry, delete the cache file; the lock file is kept."""
         _native.check(_native.lib().asset_cache_invalidate(self._handle()))

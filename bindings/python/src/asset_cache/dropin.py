@@ -27,11 +27,16 @@ Where the original has a known defect this class behaves as asset-cache does
   is ``unsetenv``, which is not thread-safe in a process hosting native code).
 * Construction writes nothing (the original writes an empty file); the first
   write creates the file, as in the SDK's development branch.
-* ``get`` and ``get_all`` always return ``cls.from_dict(...)`` instances built
-  afresh (a copy the caller may mutate); the original returned the added
-  object's ``__dict__`` after ``add`` in the same process and a
-  ``from_dict`` instance after ``load``. An expired store answers ``get`` with
-  None (the original served expired data from memory until ``load``).
+* ``get`` and ``get_all`` return ``cls.from_dict(...)`` instances; the
+  original returned the added object's ``__dict__`` after ``add`` in the
+  same process and a ``from_dict`` instance after ``load``. As in the
+  original, it is the same object for an id on every read until memory
+  changes (an ``add``, ``load`` or ``invalidate`` of this object): decoded
+  once, kept, and dropped at the change; a kept instance reads a plain dict
+  of them, as the original does. ``copies=True`` gives the development
+  branch's behaviour instead (a new instance, a copy the caller may mutate,
+  on every read). An expired store answers ``get`` with None (the original
+  served expired data from memory until ``load``).
 
 Errors: like the original, ``load``, ``save``, ``add``, ``add_list`` and
 ``invalidate`` log an I/O or lock failure (logger ``asset_cache``; the
@@ -51,15 +56,18 @@ field allowlist and credential scrubbing are not applied here.
 
 From the SDK's development branch (unreleased when this was written): a
 ``cache_folder`` argument and `user_cache_folder` (its per-user folder), a
-process-wide `AssetCache.shared`, ``get`` returning a copy, and ``in``. The
+process-wide `AssetCache.shared`, ``get`` returning a copy (with
+``copies=True``; the default follows the released 0.2.48), and ``in``. The
 default folder stays the released 0.2.48's ``.cache`` until a released SDK
 moves; pass ``cache_folder=user_cache_folder()`` to use the per-user one.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
+import math
 import os
 import sys
 import threading
@@ -157,9 +165,10 @@ class Store(Generic[T]):
     Attributes:
         data: mapping of asset id to asset. On an `AssetCache` this is a live,
             read-only view of the cache (``data.get(id)``, ``data[id]``, ``in``,
-            ``len``, iteration), each read building a fresh ``cls.from_dict``
-            instance: the SDK's ``ModelGetterMixin.get`` reads
-            ``cache.store.data.get(model_id)`` directly.
+            ``len``, iteration) giving the objects `AssetCache.get` gives
+            (on a kept instance, a read-only dict of them): the SDK's
+            ``ModelGetterMixin.get`` reads ``cache.store.data.get(model_id)``
+            directly.
         expiry: Unix time in seconds when the data expires (a float, as the
             original writes it, though its documentation says int).
     """
@@ -219,6 +228,34 @@ def _compute_expiry() -> float:
     return time.time() + ttl
 
 
+class _Memo(Dict[str, Any]):
+    """Assets decoded since memory last changed, by id, for one state of memory.
+
+    Replaced whole (never emptied) when memory may have changed, so a read
+    that raced the change stores into a dict nobody reads any more.
+    """
+
+    __slots__ = ("until", "gets", "threshold")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.until = -math.inf  # the store's expiry (Unix seconds), read at the first fill
+        self.gets = 0  # reads answered since memory last changed
+        self.threshold = 0  # reads after which every asset is decoded at once (see _Core.get)
+
+
+class _Snapshot(Dict[str, Any]):
+    """``store.data`` once every asset is decoded: a dict, so that
+    ``store.data.get(id)`` costs what it costs on the original's dict. Read-only."""
+
+    __slots__ = ()
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("store.data is read-only: add assets with AssetCache.add")
+
+    __setitem__ = __delitem__ = setdefault = pop = popitem = clear = update = _read_only
+
+
 class _Core(Generic[T]):
     """The native handle and the reads, shared by an AssetCache and its views.
 
@@ -226,15 +263,30 @@ class _Core(Generic[T]):
     that nothing forms a reference cycle: the SDK builds an AssetCache per
     lookup, and each must free its native memory as soon as it is dropped,
     not at the next cyclic garbage collection.
+
+    Decoded assets are kept (`_Memo`) until the handle's memory may change:
+    the native `Cache` tells `changed` after every write, load, fetch or
+    close, which is the only way its memory changes (the drop-in never turns
+    fresh reads on). After enough reads on one state of memory (a kept
+    instance, not the SDK's instance per lookup), every asset is decoded
+    once and ``store.data`` becomes a `_Snapshot` dict until the next change
+    or the store's expiry, whichever comes first (`_expiry_reaper`).
     """
 
     __slots__ = (
         "name", "folder", "where", "lock_timeout_ms", "strict", "from_dict", "lock", "native", "open_error",
-        "backend", "__weakref__",
+        "backend", "copies", "memo", "generation", "store", "__weakref__",
     )
 
     def __init__(
-        self, cls: Type[T], name: str, folder: str, lock_timeout_ms: int, strict: bool, backend: Dict[str, Any]
+        self,
+        cls: Type[T],
+        name: str,
+        folder: str,
+        lock_timeout_ms: int,
+        strict: bool,
+        backend: Dict[str, Any],
+        copies: bool,
     ) -> None:
         self.name, self.folder, self.lock_timeout_ms, self.strict = name, folder, lock_timeout_ms, strict
         self.backend = backend
@@ -242,9 +294,15 @@ class _Core(Generic[T]):
         url = backend.get("backend_url")
         self.where = os.path.join(folder, f"{name}.json") if url is None else f"{name} on {_mask_password(url)}"
         self.from_dict = getattr(cls, "from_dict", None)
-        self.lock = threading.Lock()
+        # Reentrant: AssetCache.close holds it while the native close tells changed().
+        self.lock = threading.RLock()
         self.native: Optional[Cache] = None
         self.open_error: Optional[CacheError] = None
+        self.copies = copies
+        self.memo: Optional[_Memo] = None if copies else _Memo()
+        self.generation = 0  # counts changes, so that a stale expiry timer does nothing
+        # The _LiveStore whose ``data`` is swapped; weak: the store holds this core.
+        self.store: Optional["weakref.ref[_LiveStore[T]]"] = None
         _cores.add(self)
 
     def handle(self) -> Optional[Cache]:
@@ -255,7 +313,9 @@ class _Core(Generic[T]):
         with self.lock:
             if self.native is None:
                 try:
-                    self.native = Cache(self.name, self.folder, lock_timeout_ms=self.lock_timeout_ms, **self.backend)
+                    native = Cache(self.name, self.folder, lock_timeout_ms=self.lock_timeout_ms, **self.backend)
+                    native._on_change = weakref.WeakMethod(self.changed)
+                    self.native = native
                     self.open_error = None
                 except InvalidArgumentError:
                     raise
@@ -266,7 +326,29 @@ class _Core(Generic[T]):
                         raise
                     self.open_error = e
                     logger.error("asset_cache: cannot open %s: %s", self.where, e)
-            return self.native
+        if self.native is not None:
+            self.changed()
+        return self.native
+
+    def changed(self) -> None:
+        """Memory may differ from what was decoded: drop it (called after the native call)."""
+        with self.lock:
+            self.generation += 1
+            if not self.copies:
+                self.memo = _Memo()
+            store = self.store() if self.store is not None else None
+            if store is not None and type(store.data) is _Snapshot:
+                store.data = store.view
+
+    def expire(self, generation: int) -> None:
+        """The store decoded at `generation` has expired: reads go to the library again."""
+        with self.lock:
+            if self.generation == generation:
+                self.generation += 1
+                self.memo = None if self.copies else _Memo()
+                store = self.store() if self.store is not None else None
+                if store is not None:
+                    store.data = store.view
 
     def build(self, d: Dict[str, Any]) -> Any:
         return self.from_dict(d) if self.from_dict is not None else d
@@ -275,16 +357,65 @@ class _Core(Generic[T]):
         c = self.handle()
         if c is None or not isinstance(asset_id, str):
             return None
+        memo = self.memo  # before reading: a change meanwhile replaces it
+        if memo is not None and _time() < memo.until:
+            hit = memo.get(asset_id)
+            if hit is not None:
+                memo.gets += 1
+                if memo.gets >= memo.threshold:
+                    self.decode_all(c, memo)
+                return hit
         try:
             text = c.get_json(asset_id)
         except (InvalidArgumentError, InvalidUtf8Error):  # a NUL or a lone surrogate: never cached
             return None
-        return None if text is None else self.build(json.loads(text))
+        if text is None:
+            return None
+        asset = self.build(json.loads(text))
+        if memo is not None:
+            if memo.until == -math.inf:
+                # A kept instance decodes everything once it has answered a
+                # quarter of the store's size in reads (at least 64): the
+                # SDK's instance per lookup never does, and a store that
+                # changes often is not decoded whole more than once per
+                # quarter-store of reads.
+                memo.until = c.expiry()
+                memo.threshold = max(64, len(c) // 4)
+            memo[asset_id] = asset
+            memo.gets += 1
+            if memo.gets >= memo.threshold:
+                self.decode_all(c, memo)
+        return asset
+
+    def decode_all(self, c: Cache, memo: _Memo) -> None:
+        """Make ``store.data`` a `_Snapshot` of every asset, if memory is still `memo`'s."""
+        memo.threshold = sys.maxsize  # once per state of memory, even if this fails
+        with self.lock:
+            generation = self.generation
+        until = c.expiry()
+        raw = c.get_all()
+        if self.memo is not memo or _time() >= until:
+            return
+        build = self.build
+        snapshot = _Snapshot()
+        for d in raw:
+            asset_id = d["id"]
+            kept = memo.get(asset_id)
+            dict.__setitem__(snapshot, asset_id, kept if kept is not None else build(d))
+        with self.lock:
+            store = self.store() if self.store is not None else None
+            if self.generation != generation or store is None:
+                return
+            store.data = snapshot
+        _expiry_reaper.schedule(until, self, generation)
 
     def contains(self, asset_id: object) -> bool:
         c = self.handle()
         if c is None or not isinstance(asset_id, str):
             return False
+        memo = self.memo
+        if memo is not None and _time() < memo.until and asset_id in memo:
+            return True
         try:
             return c.get_json(asset_id) is not None
         except (InvalidArgumentError, InvalidUtf8Error):
@@ -294,9 +425,71 @@ class _Core(Generic[T]):
         c = self.handle()
         return [] if c is None else c.get_all()
 
+    def all(self) -> List[Any]:
+        """Every asset in insertion order, the decoded ones reused."""
+        c = self.handle()
+        if c is None:
+            return []
+        memo = self.memo
+        raw = c.get_all()
+        if memo is None:
+            return [self.build(d) for d in raw]
+        out = []
+        for d in raw:
+            kept = memo.get(d["id"])
+            if kept is None:
+                kept = memo[d["id"]] = self.build(d)
+            out.append(kept)
+        return out
+
     def expiry(self) -> float:
         c = self.handle()
         return c.expiry() if c is not None else _compute_expiry()
+
+
+class _ExpiryReaper:
+    """One daemon thread that turns snapshots back into live views when their
+    store expires (``store.data.get`` on a `_Snapshot` runs no Python code
+    that could look at the clock). Started at the first snapshot."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.heap: List[Tuple[float, int, "weakref.ref[_Core[Any]]", int]] = []
+        self.seq = 0
+        self.thread: Optional[threading.Thread] = None
+
+    def schedule(self, until: float, core: "_Core[Any]", generation: int) -> None:
+        with self.cond:
+            if len(self.heap) > 1024:  # drop the timers of changed or dropped caches
+                self.heap = [e for e in self.heap if (k := e[2]()) is not None and k.generation == e[3]]
+                heapq.heapify(self.heap)
+            self.seq += 1
+            heapq.heappush(self.heap, (until, self.seq, weakref.ref(core), generation))
+            if self.thread is None:
+                self.thread = threading.Thread(target=self.run, name="asset_cache-expiry", daemon=True)
+                self.thread.start()
+            self.cond.notify()
+
+    def run(self) -> None:
+        while True:
+            with self.cond:
+                while not self.heap or self.heap[0][0] > _time():
+                    # Woken by a new timer; re-checked at least every minute,
+                    # since the wall clock may move under the monotonic wait.
+                    self.cond.wait(60.0 if not self.heap else min(60.0, self.heap[0][0] - _time()))
+                _, _, ref, generation = heapq.heappop(self.heap)
+            core = ref()
+            if core is not None:
+                core.expire(generation)
+
+    def after_fork(self) -> None:
+        self.cond = threading.Condition()
+        self.heap = []
+        self.thread = None
+
+
+_expiry_reaper = _ExpiryReaper()
+_time = time.time
 
 
 # Every live _Core, so that a child made by fork() drops the handles it
@@ -308,9 +501,15 @@ _cores: "weakref.WeakSet[_Core[Any]]" = weakref.WeakSet()
 
 
 def _reopen_after_fork() -> None:
+    _expiry_reaper.after_fork()
     for core in list(_cores):
-        core.lock = threading.Lock()  # the parent's may have been held by another thread
+        core.lock = threading.RLock()  # the parent's may have been held by another thread
         core.native = None  # freeing it in the child would release nothing
+        core.generation += 1
+        core.memo = None if core.copies else _Memo()
+        store = core.store() if core.store is not None else None
+        if store is not None:
+            store.data = store.view
 
 
 if hasattr(os, "register_at_fork"):
@@ -351,12 +550,11 @@ class _DataView(Mapping[str, T]):
 
     def values(self) -> List[T]:  # type: ignore[override]
         """A snapshot list of the assets, in insertion order."""
-        return [self._core.build(a) for a in self._core.raw_all()]
+        return self._core.all()
 
     def items(self) -> List[Tuple[str, T]]:  # type: ignore[override]
         """A snapshot list of (id, asset) pairs, in insertion order."""
-        build = self._core.build
-        return [(a["id"], build(a)) for a in self._core.raw_all()]
+        return [(a.id if hasattr(a, "id") else a["id"], a) for a in self._core.all()]
 
     def keys(self) -> List[str]:  # type: ignore[override]
         """A snapshot list of the ids, in insertion order."""
@@ -367,11 +565,14 @@ class _DataView(Mapping[str, T]):
 
 
 class _LiveStore(Store[T]):
-    """``AssetCache.store``: ``data`` the live view, ``expiry`` read from the cache on access."""
+    """``AssetCache.store``: ``data`` a live view (or, on a kept instance, a
+    `_Snapshot` of it), ``expiry`` read from the cache on access."""
 
     def __init__(self, core: _Core[T]) -> None:  # no dataclass __init__: expiry is live
         self._core = core
-        self.data = _DataView(core)
+        self.view: _DataView[T] = _DataView(core)
+        self.data: Mapping[str, T] = self.view
+        core.store = weakref.ref(self)
 
     @property
     def expiry(self) -> float:  # type: ignore[override]
@@ -407,11 +608,23 @@ class AssetCache(Generic[T]):
         backend_timeout_ms: longest wait for each answer of the server, in
             milliseconds; None reads ASSET_CACHE_BACKEND_TIMEOUT_MS, else
             the library's 5000.
+        copies: False (the default, as the released 0.2.48): `get`,
+            `get_all` and ``store.data`` return the same object for an id
+            until memory changes (a write, ``load``, ``invalidate`` by this
+            object), so a caller that mutates it changes what later gets
+            return, as with the original's dict; True: a new
+            ``cls.from_dict`` instance on every read, a copy the caller may
+            mutate (the SDK's development branch), at the cost of decoding
+            JSON on every read.
 
     Attributes:
         cls, cache_folder, cache_file, lock_file: as in the original.
-        store: a `Store` whose ``data`` is a live, read-only mapping view and
-            whose ``expiry`` is read from the cache at each access.
+        store: a `Store` whose ``data`` is a read-only mapping of id to
+            asset (a live view of memory; on a kept instance, after a
+            quarter of the store's size in reads, a dict of every asset
+            decoded, replaced by the view again when memory changes or the
+            store expires) and whose ``expiry`` is read from the cache at
+            each access.
         native: the underlying `asset_cache.Cache`.
     """
 
@@ -425,6 +638,7 @@ class AssetCache(Generic[T]):
         strict: bool = False,
         backend_url: Optional[str] = None,
         backend_timeout_ms: Optional[int] = None,
+        copies: bool = False,
     ) -> None:
         self.cls = cls
         if cache_filename is None:
@@ -437,8 +651,11 @@ class AssetCache(Generic[T]):
         backend = _backend_options(backend_url, backend_timeout_ms)
         #: The backend URL in use (password masked), or None for files.
         self.backend = None if "backend_url" not in backend else _mask_password(backend["backend_url"])
-        self._core: _Core[T] = _Core(cls, cache_filename, self.cache_folder, lock_timeout_ms, strict, backend)
-        self._store: Store[T] = _LiveStore(self._core)
+        self._core: _Core[T] = _Core(cls, cache_filename, self.cache_folder, lock_timeout_ms, strict, backend, copies)
+        self._live: _LiveStore[T] = _LiveStore(self._core)
+        # A plain attribute, as in the original: the SDK reads
+        # cache.store.data.get(id) on every lookup.
+        self.store: Store[T] = self._live
         _forward_library_log_once()
         self._core.handle()
 
@@ -479,11 +696,6 @@ class AssetCache(Generic[T]):
         """
         return _compute_expiry()
 
-    @property
-    def store(self) -> Store[T]:
-        """The store: ``data`` a live read-only mapping id -> asset, ``expiry`` in Unix seconds (read live)."""
-        return self._store
-
     def has_valid_cache(self) -> bool:
         """True when the store has not expired and holds at least one asset."""
         c = self._core.handle()
@@ -492,21 +704,28 @@ class AssetCache(Generic[T]):
     # -- reads ---------------------------------------------------------------
 
     def get(self, asset_id: str) -> Optional[T]:
-        """The asset with this id, as a fresh ``cls.from_dict`` instance, or None.
+        """The asset with this id (a ``cls.from_dict`` instance), or None.
 
-        Reads memory, as the original does (``load`` sees other processes'
-        writes; every ``add`` of this object already merged them).
-        None for an id that is absent or not a str, or when the store has expired.
+        As in the released original, the same object each time until memory
+        changes (with ``copies=True``, a new one each time, as the SDK's
+        development branch). Reads memory, as the original does (``load``
+        sees other processes' writes; every ``add`` of this object already
+        merged them). None for an id that is absent or not a str, or when
+        the store has expired.
         """
-        return self._core.get(asset_id)  # type: ignore[no-any-return]
+        if not isinstance(asset_id, str):
+            return None
+        return self._live.data.get(asset_id)
 
     def __contains__(self, asset_id: object) -> bool:
-        return self._core.contains(asset_id)
+        return isinstance(asset_id, str) and asset_id in self._live.data
 
     def get_all(self) -> List[T]:
-        """All assets, fresh ``cls.from_dict`` instances in insertion order ([] when empty or expired)."""
-        build = self._core.build
-        return [build(d) for d in self._core.raw_all()]
+        """All assets in insertion order ([] when empty or expired): the objects `get` returns."""
+        data = self._live.data
+        if type(data) is _Snapshot:
+            return list(data.values())
+        return self._core.all()
 
     # -- writes --------------------------------------------------------------
 
