@@ -713,9 +713,10 @@ class AssetCache(Generic[T]):
         merged them). None for an id that is absent or not a str, or when
         the store has expired.
         """
-        if not isinstance(asset_id, str):
+        try:
+            return self._live.data.get(asset_id)
+        except TypeError:  # an unhashable id, which a dict refuses
             return None
-        return self._live.data.get(asset_id)
 
     def __contains__(self, asset_id: object) -> bool:
         return isinstance(asset_id, str) and asset_id in self._live.data
