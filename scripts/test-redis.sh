@@ -5,7 +5,8 @@
 # remove and size-cap, TLS (rediss:// to a --tls-port server) and large-store
 # tests (tests/redis/), and the C ABI, Go and Node basic tests on Redis
 # (tests/redis/bindings/basic.c, bindings/go/redis_test.go,
-# bindings/node/redis-test/). Installs Debian's redis-server when missing, and
+# bindings/node/redis-test/), and the README's Python + Go fleet
+# (tests/redis/bindings/readme_fleet.sh). Installs Debian's redis-server when missing, and
 # runs only private servers: 127.0.0.1, ports of their own, folders under
 # one temporary folder, all stopped at the end.
 set -euo pipefail
@@ -53,3 +54,6 @@ cc -Wall -Wextra -O1 -g -Iinclude tests/redis/bindings/basic.c -Ltarget/release 
   [ -d node_modules/koffi ] || npm ci --no-audit --no-fund
   node --test redis-test/
 )
+# The README's fleet on Redis: Python worker hosts and a Go host, the
+# programs the README holds verbatim (scripts/check-readme.sh).
+bash tests/redis/bindings/readme_fleet.sh
