@@ -303,11 +303,9 @@ class Cache:
         # A weak reference to a method called after each call that may change
         # memory (see _changes_memory); weak, so that the drop-in's core and
         # this object form no reference cycle.
+        # (Reads change memory too when fresh reads are on, max_staleness_ms
+        # >= 0: a listener relying on this must not open with them.)
         self._on_change: Optional[Callable[[], Optional[Callable[[], None]]]] = None
-        #: True when reads may bring memory up to date by themselves (fresh
-        #: reads: ``max_staleness_ms`` >= 0), so memory changes without a call
-        #: marked _changes_memory.
-        self.reads_may_reload = ints["max_staleness_ms"] is not None and ints["max_staleness_ms"] >= 0
 
     @classmethod
     def open(cls, name: str, dir: Optional[PathLike] = None, **options: Any) -> "Cache":

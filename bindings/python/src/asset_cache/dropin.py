@@ -253,7 +253,7 @@ class _Snapshot(Dict[str, Any]):
     def _read_only(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError("store.data is read-only: add assets with AssetCache.add")
 
-    __setitem__ = __delitem__ = setdefault = pop = popitem = clear = update = _read_only
+    __setitem__ = __delitem__ = __ior__ = setdefault = pop = popitem = clear = update = _read_only
 
 
 class _Core(Generic[T]):
@@ -425,21 +425,22 @@ class _Core(Generic[T]):
         c = self.handle()
         return [] if c is None else c.get_all()
 
-    def all(self) -> List[Any]:
-        """Every asset in insertion order, the decoded ones reused."""
+    def all(self) -> List[Tuple[str, Any]]:
+        """(id, asset) for every asset in insertion order, the decoded ones reused."""
         c = self.handle()
         if c is None:
             return []
         memo = self.memo
         raw = c.get_all()
         if memo is None:
-            return [self.build(d) for d in raw]
+            return [(d["id"], self.build(d)) for d in raw]
         out = []
         for d in raw:
-            kept = memo.get(d["id"])
+            asset_id = d["id"]
+            kept = memo.get(asset_id)
             if kept is None:
-                kept = memo[d["id"]] = self.build(d)
-            out.append(kept)
+                kept = memo[asset_id] = self.build(d)
+            out.append((asset_id, kept))
         return out
 
     def expiry(self) -> float:
@@ -550,11 +551,11 @@ class _DataView(Mapping[str, T]):
 
     def values(self) -> List[T]:  # type: ignore[override]
         """A snapshot list of the assets, in insertion order."""
-        return self._core.all()
+        return [a for _, a in self._core.all()]
 
     def items(self) -> List[Tuple[str, T]]:  # type: ignore[override]
         """A snapshot list of (id, asset) pairs, in insertion order."""
-        return [(a.id if hasattr(a, "id") else a["id"], a) for a in self._core.all()]
+        return self._core.all()
 
     def keys(self) -> List[str]:  # type: ignore[override]
         """A snapshot list of the ids, in insertion order."""
@@ -726,7 +727,7 @@ class AssetCache(Generic[T]):
         data = self._live.data
         if type(data) is _Snapshot:
             return list(data.values())
-        return self._core.all()
+        return [a for _, a in self._core.all()]
 
     # -- writes --------------------------------------------------------------
 
