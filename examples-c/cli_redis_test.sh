@@ -40,17 +40,9 @@ out=$(echo '{"id":"from-stdin","name":"piped"}' | "$cli" "${a[@]}" add - 2>&1) \
   && grep -q "add: ok (10 assets" <<<"$out" || { echo "FAIL: add from stdin: $out"; fails=$((fails + 1)); }
 expect 0 '^\[\{"id":"640b517694bf816d35a59125".*"id":"from-stdin","name":"piped"\}\]$' -- "${b[@]}" list
 expect 0 '^\["640b517694bf816d35a59125",.*"from-stdin"\]$' -- "${b[@]}" ids
-# remove: on Redis once the backend drops single assets; until then the
-# library says so (exit 3) and the asset stays.
-out=$("$cli" "${a[@]}" remove from-stdin 2>&1); rc=$?
-if [ "$rc" -eq 0 ]; then
-  grep -q "remove: ok (from-stdin removed from $name on redis://" <<<"$out" || { echo "FAIL: remove: $out"; fails=$((fails + 1)); }
-  expect 1 "no asset with id 'from-stdin'" -- "${b[@]}" get from-stdin
-elif [ "$rc" -eq 3 ] && grep -q "cannot drop single assets yet" <<<"$out"; then
-  expect 0 '"piped"' -- "${b[@]}" get from-stdin
-else
-  echo "FAIL: remove on Redis -> exit $rc: $out"; fails=$((fails + 1))
-fi
+expect 0 "remove: ok \(from-stdin removed from $name on redis://" -- "${a[@]}" remove from-stdin
+expect 1 "no asset with id 'from-stdin'" -- "${b[@]}" get from-stdin
+expect 1 "no asset with id 'from-stdin'" -- "${b[@]}" remove from-stdin
 expect 3 '^asset-cache: add failed: asset has no "id" member$' -- "${a[@]}" add <(echo '{"name": "no id"}')
 expect 0 "invalidate: ok \($name on redis://.* emptied\)" -- "${a[@]}" invalidate
 expect 0 "assets:  0" -- "${b[@]}" info

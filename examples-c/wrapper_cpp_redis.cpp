@@ -125,8 +125,8 @@ int main(int argc, char **argv) {
   EXPECT_ERROR(assetcache::cache c(bad), ASSET_CACHE_INVALID_ARGUMENT, "http://cache-host");
   bad.backend_url = "redis://user:s3cret@cache-host:notaport/0";
   EXPECT_ERROR(assetcache::cache c(bad), ASSET_CACHE_INVALID_ARGUMENT, "cache-host", "s3cret");
-  bad.backend_url = "rediss://cache-host:6379/0";
-  EXPECT_ERROR(assetcache::cache c(bad), ASSET_CACHE_INVALID_ARGUMENT, "rediss");
+  bad.backend_url = "rediss://cache-host:6379/0?ssl_ca_certs=/nonexistent/ca.pem";
+  EXPECT_ERROR(assetcache::cache c(bad), ASSET_CACHE_INVALID_ARGUMENT, "/nonexistent/ca.pem");
   bad.backend_url = std::string("redis://cache-host\0:6379", 24);
   EXPECT_ERROR(assetcache::cache c(bad), ASSET_CACHE_INVALID_ARGUMENT, "NUL");
   bad.backend_url = url;

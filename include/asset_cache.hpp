@@ -107,16 +107,19 @@ struct options {
   /**
    * Keep the cache on a Redis server (7.0 or later, or Valkey) instead of in
    * `dir`, so that processes on many hosts share it:
-   * "redis://[user:password@]host[:port][/db]" or "redis+unix:///path/to.sock"
+   * "redis://[user:password@]host[:port][/db]", "rediss://..." (TLS; the
+   * server's certificate checked against the system's trust store, or the CAs
+   * of "?ssl_ca_certs=/path/ca.pem") or "redis+unix:///path/to.sock"
    * (asset_cache_config_set_backend_url; Go WithBackendURL, Node backendUrl,
    * Python backend_url). Empty (the default): the file backend. Every member
    * behaves as with files; `dir`, `lock_timeout`, `durable` and the modes are
    * not used. Members then throw ASSET_CACHE_BACKEND_UNAVAILABLE (server
    * unreachable, connection dropped, no answer within `backend_timeout`) or
    * ASSET_CACHE_BACKEND_ERROR (credentials refused, a key of another type at
-   * the cache's key names), memory staying as it was; a URL that does not
-   * parse (or "rediss://": no TLS in this build) throws
-   * ASSET_CACHE_INVALID_ARGUMENT at open, naming it with the password masked.
+   * the cache's key names, a certificate not trusted), memory staying as it
+   * was; a URL that does not parse (or an unreadable ssl_ca_certs file)
+   * throws ASSET_CACHE_INVALID_ARGUMENT at open, naming it with the password
+   * masked.
    */
   std::string backend_url;
   /**

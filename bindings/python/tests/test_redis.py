@@ -47,6 +47,9 @@ def test_two_handles_share_one_cache_through_the_server(redis_url, name, tmp_pat
         a.load()
         assert [x["id"] for x in a.get_all()] == ["m1", "m2"] and a.get("m1") == {"id": "m1", "v": 3}
         assert a.has_valid_cache() and len(a) == 2 and "m2" in a
+        assert b.remove("m2") and not b.remove("m2")
+        a.load()
+        assert a.get("m2") is None and a.ids() == ["m1"]
         a.invalidate()
         b.load()
         assert b.get_all() == []
@@ -101,7 +104,8 @@ def test_a_server_that_never_answers_fails_within_the_timeout(name):
         ("http://cache-host:6379/0", "http://cache-host"),
         ("redis://user:s3cret@cache-host:notaport/0", "cache-host"),
         ("redis://cache-host:6379/notadb", "notadb"),
-        ("rediss://cache-host:6379/0", "rediss"),
+        ("rediss://cache-host:6379/0?ssl_ca_certs=/nonexistent/ca.pem", "/nonexistent/ca.pem"),
+        ("rediss://cache-host:6379/0#insecure", "#insecure"),
         ("", "backend URL"),
     ],
 )

@@ -204,17 +204,20 @@ class Cache:
 
         backend_url: keep the cache on a Redis server (7.0 or later, or
             Valkey) instead of in `dir`, so that processes on many hosts
-            share it: ``"redis://[user:password@]host[:port][/db]"`` or
-            ``"redis+unix:///path/to.sock"`` (``asset_cache_config_set_backend_url``;
+            share it: ``"redis://[user:password@]host[:port][/db]"``,
+            ``"rediss://..."`` (TLS, the server's certificate checked against
+            the system's trust store, or against the CAs of
+            ``?ssl_ca_certs=/path/ca.pem``) or ``"redis+unix:///path/to.sock"``
+            (``asset_cache_config_set_backend_url``;
             Go ``WithBackendURL``, Node ``backendUrl``). Every method
             behaves as with files; `dir`, `lock_timeout_ms`, `durable` and
             the modes are not used. Calls then raise `BackendUnavailableError`
             (server unreachable, connection dropped, no answer within
             `backend_timeout_ms`; also a ``ConnectionError``) or
             `BackendError` (credentials refused, a key of another type at
-            the cache's key names), memory staying as it was and the next
-            call connecting again; a URL that does not parse (or
-            ``rediss://``: this build has no TLS) raises
+            the cache's key names, a certificate not trusted), memory
+            staying as it was and the next call connecting again; a URL that
+            does not parse (or an unreadable ``ssl_ca_certs`` file) raises
             `InvalidArgumentError` naming it, password masked. None (the
             default): the file backend.
         backend_timeout_ms: longest wait for each answer of the backend
