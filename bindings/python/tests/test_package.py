@@ -26,7 +26,8 @@ def test_imported_from_the_installed_wheel_not_the_checkout():
 def test_the_wheel_bundles_a_stripped_library_and_type_marker():
     here = os.path.dirname(asset_cache.__file__)
     lib = os.path.join(here, "libasset_cache.so")
-    assert os.path.getsize(lib) < 2 * 1024 * 1024
+    # ~3 MB stripped since TLS (rustls) is built in; ~22 MB with debug info.
+    assert os.path.getsize(lib) < 4 * 1024 * 1024
     sections = subprocess.run(["readelf", "-S", lib], capture_output=True, text=True, check=True).stdout
     assert ".debug_info" not in sections
     assert os.path.exists(os.path.join(here, "py.typed"))
