@@ -292,6 +292,69 @@ pub fn forked_child_cannot_release() {
     let _ = fs::remove_dir_all(&dir);
 }
 
+/// Issue 11: a backend keeps its lock descriptors open between operations,
+/// so a child forked between two operations inherits them. If the parent
+/// then takes the lock on them and dies holding it, the lock must go with
+/// the parent: a flock belongs to the open file description, which the
+/// child's copy would otherwise keep alive (and the lock with it, for as
+/// long as the child lives). The child's copies are pointed at /dev/null
+/// at fork (`fork::Listed`). Checked to fail with the `dup2` in
+/// `fork::in_child` removed: the probe found the lock BUSY after the
+/// parent's death, held by a child that never touched the cache.
+pub fn forked_child_does_not_keep_a_later_lock() {
+    let dir = tmp_dir("fork-kept");
+    let mut forker = child_with("locking.kept_forker", &[("DIR", dir.display().to_string())])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line = Lines::new(&mut forker).next_line().unwrap_or_default();
+    let sleeper: i32 = line
+        .strip_prefix("HELD ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("forker said {line:?}"));
+    let status = forker.wait().unwrap();
+    let verdict = probe(&dir);
+    // SAFETY: the sleeper is our grandchild, still asleep; it is ours to end.
+    unsafe { libc::kill(sleeper, libc::SIGKILL) };
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        verdict, "FREE",
+        "the lock outlived its holder: a child forked between two operations kept it"
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// Single-threaded, so that `fork()` is safe: keeps the lock descriptors
+/// from a first lock, forks a child that sleeps without touching anything,
+/// takes the lock again on the kept descriptors and exits holding it.
+pub fn child_kept_forker() {
+    let dir: PathBuf = param::<String>("DIR").into();
+    let path = lock_file(&dir);
+    let timeout = Some(Duration::from_secs(10));
+    let kept = lock::Kept::default();
+    drop(lock::acquire_kept(&path, Mode::Exclusive, timeout, &|| 0o600, Some(&kept)).unwrap());
+    // SAFETY: this process has one thread; the child only sleeps and leaves
+    // with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        // SAFETY: async-signal-safe calls only: away from the parent's
+        // stdout pipe, then asleep until killed.
+        unsafe {
+            let null = libc::open(b"/dev/null\0".as_ptr().cast(), libc::O_RDWR);
+            libc::dup2(null, 1);
+            libc::sleep(60);
+            libc::_exit(0);
+        }
+    }
+    let held = lock::acquire_kept(&path, Mode::Exclusive, timeout, &|| 0o600, Some(&kept)).unwrap();
+    say(&format!("HELD {pid}"));
+    // Dies holding it: no unlock, the descriptors close at exit.
+    std::mem::forget(held);
+    std::mem::forget(kept);
+    std::process::exit(0);
+}
+
 /// Is the lock free? Asked from a separate process, which has no share in
 /// any descriptor of ours.
 fn probe(dir: &std::path::Path) -> String {

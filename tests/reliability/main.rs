@@ -99,6 +99,10 @@ const TESTS: &[Test] = &[
         locking::forked_child_cannot_release,
     ),
     (
+        "locking_forked_child_does_not_keep_a_later_lock",
+        locking::forked_child_does_not_keep_a_later_lock,
+    ),
+    (
         "locking_readers_do_not_starve_writers",
         locking::readers_do_not_starve_writers,
     ),
@@ -181,6 +185,7 @@ fn child_role(role: &str) {
         "locking.waiter" => locking::child_waiter(),
         "locking.forker" => locking::child_forker(),
         "locking.probe" => locking::child_probe(),
+        "locking.kept_forker" => locking::child_kept_forker(),
         "locking.busy_reader" => locking::child_busy_reader(),
         "limits.no_memory" => limits::child_no_memory(),
         "limits.fds" => limits::child_fds(),
