@@ -23,9 +23,9 @@ by the real original, indent 4):
 Prints impl<TAB>op<TAB>N<TAB>value<TAB>unit lines (impl ``fleet-VARIANT``):
 adds/s of each side (adds that returned, over the side's wall time), the
 adds that returned OK, and how many of them are missing from the file at
-the end. Needs PEER_PYORIG (the folder holding the original's
-asset_cache.py) and, for ``dropin``, ``asset_cache`` importable with
-ASSET_CACHE_LIB set.
+the end. Needs PY_ORIGINAL (the original's asset_cache.py, see
+scripts/python-original.sh) and, for ``dropin``, ``asset_cache`` importable
+with ASSET_CACHE_LIB set.
 """
 
 import json
@@ -60,10 +60,14 @@ def report(impl, op, n, value, unit):
 
 
 def original_module():
-    sys.path.insert(0, os.environ["PEER_PYORIG"])
-    import asset_cache as original  # noqa: E402  (the extracted original)
+    """The real original, from the file PY_ORIGINAL names (under its own
+    module name: ``asset_cache`` is our drop-in's)."""
+    import importlib.util
 
-    return original
+    spec = importlib.util.spec_from_file_location("aixplain_asset_cache", os.environ["PY_ORIGINAL"])
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def cache_class(variant):

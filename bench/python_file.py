@@ -5,7 +5,7 @@ Python-written file against the same assets in our layout.
 
     python python_file.py N DATA.jsonl ROOT
 
-Needs PEER_PYORIG (the folder holding the original's asset_cache.py).
+Needs PY_ORIGINAL (the original's asset_cache.py, see scripts/python-original.sh).
 """
 
 import json
@@ -23,8 +23,11 @@ class Model:
 
 
 def main(n, data, root):
-    sys.path.insert(0, os.environ["PEER_PYORIG"])
-    import asset_cache as original  # noqa: E402  (the extracted original)
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("aixplain_asset_cache", os.environ["PY_ORIGINAL"])
+    original = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(original)
 
     assets = []
     with open(data) as f:

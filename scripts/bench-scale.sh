@@ -16,22 +16,24 @@
 #   scripts/bench-scale.sh
 #   SCALE_N="1000 10000" RSS_N=1000 FLEET_SECONDS=3 scripts/bench-scale.sh   (quick)
 #
-# Env: SCALE_N (default 1000 10000 100000 1000000), ADD_N (store size for
-# the add comparison, default 10000), RSS_N (default 1000 10000 100000: the
+# Env: SCALE_N (default 1000 10000 100000 1000000; empty: no growth rows),
+# ADD_N (store size for the add comparison, default 10000), RSS_N (default
+# 1000 10000 100000; empty: no RSS rows; the
 # Python original takes about a minute to write 100k on this machine, ten
 # at 1M), FLEET_N (default 10000), FLEET_SECONDS (default 10), BENCH_REPS
 # (repetitions, default 3: every figure is a median of three). Needs root
 # or liblmdb-dev + libsqlite3-dev installed, python3 and access to PyPI
 # (filelock, the aixplain 0.2.48 wheel) the first time.
-# Raw lines: target/bench/scale.tsv; table: stdout and target/bench/scale.md.
+# Raw lines: stderr (with the progress) and target/bench/scale.tsv; the
+# table alone on stdout and in target/bench/scale.md, ready to paste.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 out=$root/target/bench
 mkdir -p "$out"
-: "${SCALE_N:=1000 10000 100000 1000000}"
+: "${SCALE_N=1000 10000 100000 1000000}"
 : "${ADD_N:=10000}"
-: "${RSS_N:=1000 10000 100000}"
+: "${RSS_N=1000 10000 100000}"
 : "${FLEET_N:=10000}"
 : "${FLEET_SECONDS:=10}"
 : "${BENCH_REPS:=3}"
@@ -41,9 +43,9 @@ scratch=$out/scale-scratch
 
 bash scripts/bench-build-peers-c.sh
 cc -O2 -Wall -Wno-unused-result bench/add_floor.c -o "$out/add_floor"
-. scripts/peers-python.sh
-install_python_peers
-py=$PEER_VENV/bin/python
+. scripts/python-original.sh
+ensure_python_original
+py=$PY_VENV
 export ASSET_CACHE_LIB=$root/target/release/libasset_cache.so
 export PYTHONPATH=$root/bindings/python/src${PYTHONPATH:+:$PYTHONPATH}
 
@@ -57,12 +59,12 @@ data() {
 : >"$results"
 rm -rf "$scratch"
 echo "--- add one at N=$ADD_N: ours, LMDB, SQLite; the system-call floor" >&2
-"$out/peers_c" add "$ADD_N" "$(data "$ADD_N")" "$scratch/add" | tee -a "$results"
-"$out/add_floor" "$scratch/floor" | tee -a "$results"
+"$out/peers_c" add "$ADD_N" "$(data "$ADD_N")" "$scratch/add" | tee -a "$results" >&2
+"$out/add_floor" "$scratch/floor" | tee -a "$results" >&2
 
 for n in $SCALE_N; do
   echo "--- growth, N=$n: ours, LMDB, SQLite" >&2
-  "$out/peers_c" growth "$n" "$(data "$n")" "$scratch/growth" | tee -a "$results"
+  "$out/peers_c" growth "$n" "$(data "$n")" "$scratch/growth" | tee -a "$results" >&2
 done
 
 # Peak RSS of a fresh process opening the cache (bench_c's rss child), on
@@ -81,10 +83,10 @@ for n in $RSS_N; do
   our_rss=$(rss "$scratch/rss/ours")
   py_size=$(stat -c %s "$scratch/rss/py/.cache/model.json")
   our_size=$(stat -c %s "$scratch/rss/ours/model.json")
-  printf 'ours\tpeak RSS: Python-written file\t%s\t%s\tbytes\n' "$n" "$py_rss" | tee -a "$results"
-  printf 'ours\tpeak RSS: our layout\t%s\t%s\tbytes\n' "$n" "$our_rss" | tee -a "$results"
-  printf 'ours\tfile size: Python-written\t%s\t%s\tbytes\n' "$n" "$py_size" | tee -a "$results"
-  printf 'ours\tfile size: our layout\t%s\t%s\tbytes\n' "$n" "$our_size" | tee -a "$results"
+  printf 'ours\tpeak RSS: Python-written file\t%s\t%s\tbytes\n' "$n" "$py_rss" | tee -a "$results" >&2
+  printf 'ours\tpeak RSS: our layout\t%s\t%s\tbytes\n' "$n" "$our_rss" | tee -a "$results" >&2
+  printf 'ours\tfile size: Python-written\t%s\t%s\tbytes\n' "$n" "$py_size" | tee -a "$results" >&2
+  printf 'ours\tfile size: our layout\t%s\t%s\tbytes\n' "$n" "$our_size" | tee -a "$results" >&2
 done
 rm -rf "$scratch/rss"
 
@@ -92,7 +94,7 @@ for rep in $(seq "$BENCH_REPS"); do
   for v in original dropin original-only; do
     echo "--- fleet $rep/$BENCH_REPS on a cache of $FLEET_N: $v" >&2
     "$py" bench/fleet.py "$v" "$FLEET_N" "$(data "$FLEET_N")" "$scratch/fleet" \
-      "$FLEET_SECONDS" "$out/peers_c" | tee -a "$results"
+      "$FLEET_SECONDS" "$out/peers_c" | tee -a "$results" >&2
   done
 done
 rm -rf "$scratch"
