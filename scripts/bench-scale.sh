@@ -20,7 +20,7 @@
 # ADD_N (store size for the add comparison, default 10000), RSS_N (default
 # 1000 10000 100000; empty: no RSS rows; the
 # Python original takes about a minute to write 100k on this machine, ten
-# at 1M), FLEET_N (default 10000), FLEET_SECONDS (default 10), BENCH_REPS
+# at 1M), FLEET_N (default 10000; empty: no fleet), FLEET_SECONDS (default 10), BENCH_REPS
 # (repetitions, default 3: every figure is a median of three). Needs root
 # or liblmdb-dev + libsqlite3-dev installed, python3 and access to PyPI
 # (filelock, the aixplain 0.2.48 wheel) the first time.
@@ -34,7 +34,7 @@ mkdir -p "$out"
 : "${SCALE_N=1000 10000 100000 1000000}"
 : "${ADD_N:=10000}"
 : "${RSS_N=1000 10000 100000}"
-: "${FLEET_N:=10000}"
+: "${FLEET_N=10000}"
 : "${FLEET_SECONDS:=10}"
 : "${BENCH_REPS:=3}"
 export BENCH_REPS
@@ -49,10 +49,10 @@ py=$PY_VENV
 export ASSET_CACHE_LIB=$root/target/release/libasset_cache.so
 export PYTHONPATH=$root/bindings/python/src${PYTHONPATH:+:$PYTHONPATH}
 
-# N + 2000 assets: room for the adds after the first N.
+# N + 5000 assets: room for the adds after the first N.
 data() {
-  local n=$1 f=$out/scale-data-$1.jsonl
-  [ -s "$f" ] || target/release/examples/bench gen $((n + 1900)) "$f"
+  local n=$1 f=$out/scale-data-$1+5000.jsonl
+  [ -s "$f" ] || target/release/examples/bench gen $((n + 4900)) "$f"
   echo "$f"
 }
 
@@ -91,6 +91,7 @@ done
 rm -rf "$scratch/rss"
 
 for rep in $(seq "$BENCH_REPS"); do
+  [ -n "$FLEET_N" ] || break
   for v in original dropin original-only; do
     echo "--- fleet $rep/$BENCH_REPS on a cache of $FLEET_N: $v" >&2
     "$py" bench/fleet.py "$v" "$FLEET_N" "$(data "$FLEET_N")" "$scratch/fleet" \

@@ -107,7 +107,8 @@ SCALE_N=200 ADD_N=200 RSS_N=200 FLEET_N=200 FLEET_SECONDS=1 BENCH_REPS=1 PEERS_C
   SCALE_RESULTS=$scale bash scripts/bench-scale.sh >target/bench/smoke-scale.md 2>/dev/null
 results=$scale
 for p in ours lmdb sqlite; do
-  for op in "add one, no fsync" "add one, fsync" "growth: open" "growth: add one" \
+  for op in "add one, no fsync" "add one, no fsync, mean with rewrites" "add one, fsync" \
+    "growth: open" "growth: add one" \
     "growth: get, 1 thread"; do
     expect "$p" "$op" 200
   done
