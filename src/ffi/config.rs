@@ -343,8 +343,9 @@ pub unsafe extern "C" fn asset_cache_config_set_max_staleness_ms(
 /// bounds the wait for another host's fetch (get-or-fetch, refresh-all);
 /// the folder and the modes are not used.
 /// Statuses: OK, INVALID_ARGUMENT (NULL `cfg`; a URL that does not parse,
-/// an ssl_ca_certs file that cannot be read or holds no PEM certificate,
-/// `#insecure` (certificate checks cannot be turned off), or any URL in a
+/// an ssl_ca_certs file that cannot be read, is not a regular file of at
+/// most 4 MiB (a FIFO or a device is refused, never read) or holds no PEM
+/// certificate, `#insecure` (certificate checks cannot be turned off), or any URL in a
 /// build without the Redis backend), INVALID_UTF8, PANIC. Since 0.2.0.
 #[no_mangle]
 pub unsafe extern "C" fn asset_cache_config_set_backend_url(

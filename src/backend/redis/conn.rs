@@ -310,9 +310,9 @@ fn tls_client(info: redis::ConnectionInfo, ca_file: Option<&str>, url: &str) -> 
         // already installed (by the application) is used as it is.
         let _ = rustls::crypto::ring::default_provider().install_default();
         if let Some(path) = ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
+            let pem = read_ca_file(path).map_err(|why| {
                 Error::invalid_argument(format!(
-                    "backend URL {:?}: cannot read ssl_ca_certs {path:?}: {e}",
+                    "backend URL {:?}: cannot read ssl_ca_certs {path:?}: {why}",
                     redact(url)
                 ))
             })?;
@@ -341,6 +341,47 @@ fn tls_client(info: redis::ConnectionInfo, ca_file: Option<&str>, url: &str) -> 
     let _ = ca_file;
     Client::open(info)
         .map_err(|e| Error::invalid_argument(format!("backend URL {:?}: {e}", redact(url))))
+}
+
+/// The largest CA file read: a system bundle of every public CA is about
+/// 200 KB.
+const MAX_CA_FILE_BYTES: u64 = 4 << 20;
+
+/// The CA file's bytes, from a regular file of at most
+/// [`MAX_CA_FILE_BYTES`]. Opened without blocking and checked before it is
+/// read, so that a FIFO (whose open and read would wait for a writer
+/// forever), a device such as /dev/zero (endless) or a huge file is refused
+/// at once instead of hanging the open or exhausting memory.
+#[cfg(feature = "redis-tls")]
+fn read_ca_file(path: &str) -> std::result::Result<Vec<u8>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| e.to_string())?;
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".to_string());
+    }
+    if meta.len() > MAX_CA_FILE_BYTES {
+        return Err(format!(
+            "{} bytes, more than the {MAX_CA_FILE_BYTES} a CA file may have",
+            meta.len()
+        ));
+    }
+    // The file may grow after the check: read no more than the bound.
+    let mut pem = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_CA_FILE_BYTES + 1)
+        .read_to_end(&mut pem)
+        .map_err(|e| e.to_string())?;
+    if pem.len() as u64 > MAX_CA_FILE_BYTES {
+        return Err(format!(
+            "more than the {MAX_CA_FILE_BYTES} bytes a CA file may have"
+        ));
+    }
+    Ok(pem)
 }
 
 /// A TLS failure that retrying will not cure: the server's certificate is
@@ -419,6 +460,45 @@ mod tests {
         } else {
             let e = tls.err().expect("no TLS in this build");
             assert!(e.message().contains("no TLS support"), "{e}");
+        }
+    }
+
+    /// Checked to fail: with `std::fs::read` in place of `read_ca_file`,
+    /// the FIFO hung (the guard below reported it after 5 s) and /dev/zero
+    /// grew until memory ran out.
+    #[cfg(feature = "redis-tls")]
+    #[test]
+    fn a_ca_file_that_is_no_regular_file_or_too_large_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("ca.fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let huge = dir.path().join("huge.pem");
+        std::fs::File::create(&huge)
+            .unwrap()
+            .set_len(MAX_CA_FILE_BYTES + 1)
+            .unwrap();
+        for (path, why) in [
+            (fifo.to_str().unwrap(), "not a regular file"),
+            ("/dev/zero", "not a regular file"),
+            (dir.path().to_str().unwrap(), "not a regular file"),
+            (huge.to_str().unwrap(), "more than the"),
+        ] {
+            let url = format!("rediss://h:1/0?ssl_ca_certs={path}");
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let _ = tx.send(Conn::new(&url, Duration::from_secs(1)).err());
+            });
+            let e = rx
+                .recv_timeout(Duration::from_secs(5))
+                .unwrap_or_else(|_| panic!("ssl_ca_certs={path}: still reading after 5 s"))
+                .unwrap_or_else(|| panic!("ssl_ca_certs={path} was accepted"));
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{path}: {e}");
+            assert!(
+                e.message().contains("ssl_ca_certs") && e.message().contains(why),
+                "{path}: {e}"
+            );
         }
     }
 
