@@ -610,6 +610,41 @@ fn the_size_cap_keeps_the_most_recently_written_on_the_server() {
 
 #[test]
 #[ignore = "needs a Redis server: run by scripts/test-redis.sh"]
+fn a_cap_far_below_the_store_drops_the_excess_in_one_add() {
+    // A handle capped at 2 adding to a store of 10,000 (written uncapped)
+    // drops 9,999 in one script, each logged as a removal.
+    // Checked to fail: with the log's RPUSH of every entry in one unpack,
+    // the add failed ("too many results to unpack") after the script had
+    // already dropped the ids, unlogged: a reader kept all 10,000.
+    let name = fresh_name("capfar");
+    let mut big = backend(&name);
+    let all: Vec<(String, Value)> = (0..10_000)
+        .map(|i| (format!("i{i}"), json!({"id": format!("i{i}")})))
+        .collect();
+    let mut store = Store::new(expiry::expiry_from(expiry::now(), HOUR));
+    for (id, v) in &all {
+        store.insert(id.clone(), v.clone());
+    }
+    Backend::<Value>::rewrite(&mut big, &mut (), &store).unwrap();
+    let mut reader = backend(&name);
+    let mut mem_r = Store::new(0.0);
+    apply(&mut mem_r, load(&mut reader).unwrap());
+    assert_eq!(mem_r.len(), 10_000);
+    let mut capped = backend(&name).with_max_entries(Some(2));
+    let mut mem_c = Store::new(0.0);
+    apply(&mut mem_c, load(&mut capped).unwrap());
+    let change = add(&mut capped, "new", json!({"id": "new"}))
+        .unwrap()
+        .expect("the cap dropped ids: memory follows");
+    apply(&mut mem_c, change);
+    assert_eq!(ids(&mem_c), ["i9999", "new"]);
+    assert_eq!(server_order(&name), ["i9999", "new"]);
+    apply(&mut mem_r, load(&mut reader).unwrap());
+    assert_eq!(ids(&mem_r), ["i9999", "new"], "a reader follows the drops");
+}
+
+#[test]
+#[ignore = "needs a Redis server: run by scripts/test-redis.sh"]
 fn a_whole_load_that_meets_a_removal_starts_again() {
     // Checked to fail: without the `cut` check in chunk.lua the second
     // slice was served ("chunk"), one id short.

@@ -68,7 +68,14 @@ local function trim_log(m, logged, keep)
 end
 
 local function log_entries(m, entries, keep, cut)
-  local rev = trim_log(m, redis.call('RPUSH', LOG, unpack(entries)), keep)
+  -- In slices: Lua's unpack fails past about 8,000 values ("too many results
+  -- to unpack"), which a cap lowered under a large store reaches, and a
+  -- script that fails there has already dropped the ids.
+  local logged
+  for i = 1, #entries, 1000 do
+    logged = redis.call('RPUSH', LOG, unpack(entries, i, math.min(i + 999, #entries)))
+  end
+  local rev = trim_log(m, logged, keep)
   if cut then redis.call('HSET', META, 'cut', rev) end
   return rev
 end
