@@ -582,17 +582,7 @@ impl<T: Asset, B: Backend<T>> AssetCache<T, B> {
                     store.insert(id, asset);
                 }
             }
-            Change::Edited(edits) => {
-                let mut store = self.write_store();
-                for edit in edits {
-                    match edit {
-                        Edit::Put(id, asset) => store.insert(id, asset),
-                        Edit::Remove(id) => {
-                            store.remove(&id);
-                        }
-                    }
-                }
-            }
+            Change::Edited(edits) => Edit::apply_all(&mut self.write_store(), edits),
             Change::Whole(store) => self.replace_memory(store),
             Change::Gone => self.reset(),
         }

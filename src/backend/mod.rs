@@ -124,6 +124,42 @@ pub enum Edit<T> {
     Remove(String),
 }
 
+impl<T: Asset> Edit<T> {
+    /// Applies `edits` to `store` in order. Removals are gathered and done
+    /// in one pass ([`Store::retain`]) when a write of a removed id needs
+    /// them done, or at the end: each [`Store::remove`] rebuilds the whole
+    /// store, so k removals one by one (a reader catching up on k adds to a
+    /// capped store, each dropping the oldest) would cost k passes over it.
+    pub(crate) fn apply_all(store: &mut Store<T>, edits: Vec<Edit<T>>) {
+        let mut removed = std::collections::HashSet::new();
+        for edit in edits {
+            match edit {
+                Edit::Remove(id) => {
+                    removed.insert(id);
+                }
+                Edit::Put(id, asset) => {
+                    // A write after its id's removal places it anew, at the
+                    // end: the removal must be done first. A write of
+                    // another id is placed (or replaced in place) the same
+                    // either way.
+                    if removed.contains(&id) {
+                        Self::remove_all(store, &mut removed);
+                    }
+                    store.insert(id, asset);
+                }
+            }
+        }
+        Self::remove_all(store, &mut removed);
+    }
+
+    fn remove_all(store: &mut Store<T>, removed: &mut std::collections::HashSet<String>) {
+        if removed.iter().any(|id| store.contains(id)) {
+            store.retain(|_, id| !removed.contains(id));
+        }
+        removed.clear();
+    }
+}
+
 mod sealed {
     pub trait Sealed {}
 }
@@ -248,4 +284,48 @@ pub trait Backend<T: Asset>: sealed::Sealed + Send {
 
     /// How callers claim a fetch (single-flight).
     fn claimer(&self) -> Claimer;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn ids(s: &Store<Value>) -> Vec<&str> {
+        s.iter().map(|(id, _)| id).collect()
+    }
+
+    /// Checked to fail: with the removals done only at the end (no flush
+    /// before a write of a removed id), "c" kept its old place (c, d, e,
+    /// a) instead of moving to the end; with the set never cleared, "a",
+    /// written after its removal, was removed again at the end.
+    #[test]
+    fn edits_apply_in_order_with_removals_gathered() {
+        let mut s = Store::new(0.0);
+        for id in ["a", "b", "c", "d"] {
+            s.insert(id.to_string(), json!({"id": id, "v": 1}));
+        }
+        let put = |id: &str| Edit::Put(id.to_string(), json!({"id": id, "v": 2}));
+        let rm = |id: &str| Edit::Remove(id.to_string());
+        // The size cap's shapes: drop the oldest, move a replaced id to the
+        // newest place, add new ids; plus a removal of an absent id.
+        Edit::apply_all(
+            &mut s,
+            vec![
+                rm("a"),
+                put("e"),
+                rm("b"),
+                rm("c"),
+                put("c"),
+                rm("zz"),
+                put("a"),
+                put("d"),
+            ],
+        );
+        assert_eq!(ids(&s), ["d", "e", "c", "a"]);
+        assert_eq!(s.get("d").unwrap()["v"], 2, "replaced in place");
+        assert!(!s.contains("b"));
+        Edit::apply_all(&mut s, vec![rm("d"), rm("e")]);
+        assert_eq!(ids(&s), ["c", "a"]);
+    }
 }

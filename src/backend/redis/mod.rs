@@ -225,14 +225,7 @@ impl RedisBackend {
             match self.catchup::<T>(Some(&known))? {
                 Catchup::Same => return Ok(Some((store, known))),
                 Catchup::Delta { upto, edits } => {
-                    for edit in edits {
-                        match edit {
-                            Edit::Put(id, asset) => store.insert(id, asset),
-                            Edit::Remove(id) => {
-                                store.remove(&id);
-                            }
-                        }
-                    }
+                    Edit::apply_all(&mut store, edits);
                     known.rev = upto;
                 }
                 Catchup::None | Catchup::Whole(..) => return Ok(None),

@@ -63,16 +63,7 @@ fn apply(memory: &mut Store<Value>, change: Change<Value>) {
                 memory.insert(id, a);
             }
         }
-        Change::Edited(edits) => {
-            for e in edits {
-                match e {
-                    Edit::Put(id, a) => memory.insert(id, a),
-                    Edit::Remove(id) => {
-                        memory.remove(&id);
-                    }
-                }
-            }
-        }
+        Change::Edited(edits) => Edit::apply_all(memory, edits),
         Change::Whole(s) => *memory = s,
     }
 }
