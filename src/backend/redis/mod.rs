@@ -655,14 +655,48 @@ fn to_json<T: Asset>(asset: &T) -> Result<Vec<u8>> {
     })
 }
 
-/// A store id no other store has: 128 random bits drawn once per process
-/// (32 hex digits), and a counter.
+/// A store id (and claim token) no other has: 128 random bits drawn once
+/// per process (32 hex digits), and a counter.
+///
+/// Drawn again in a child of `fork()`: a child inherits the parent's bits
+/// and counter, and would draw the very ids the parent draws next (a store
+/// the child starts would then look, to the parent's next add, like the
+/// fresh store that add started itself, and the child's assets would be
+/// missing from the parent's memory for good). The bits are kept with the
+/// process id they were drawn in, behind an atomic pointer rather than a
+/// mutex, which a fork could leave locked in the child.
 fn new_sid() -> String {
-    static PREFIX: once_cell::sync::Lazy<String> =
-        once_cell::sync::Lazy::new(super::file::format::new_rev);
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{}-{n}", *PREFIX)
+    use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+    struct Prefix {
+        pid: u32,
+        bits: String,
+    }
+    static PREFIX: AtomicPtr<Prefix> = AtomicPtr::new(std::ptr::null_mut());
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let pid = std::process::id();
+    let mut current = PREFIX.load(Ordering::Acquire);
+    // SAFETY: a non-null pointer in PREFIX is a leaked Box, never freed.
+    if current.is_null() || unsafe { (*current).pid } != pid {
+        let fresh = Box::into_raw(Box::new(Prefix {
+            pid,
+            bits: super::file::format::new_rev(),
+        }));
+        current = match PREFIX.compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire)
+        {
+            // The one it replaces (the parent's) is leaked: another thread
+            // of this process cannot be reading it (the child has only the
+            // forking thread), but one Box per fork is not worth the proof.
+            Ok(_) => fresh,
+            Err(winner) => {
+                // SAFETY: `fresh` was never published.
+                drop(unsafe { Box::from_raw(fresh) });
+                winner
+            }
+        };
+    }
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: as above; the Box it points to is never freed.
+    format!("{}-{n}", unsafe { &(*current).bits })
 }
 
 fn bad_reply(what: &str) -> Error {

@@ -717,3 +717,43 @@ fn a_child_of_fork_does_not_release_the_parents_claim() {
     let after: Option<String> = redis::cmd("GET").arg(&key).query(&mut raw()).unwrap();
     assert_eq!(after, None);
 }
+
+#[test]
+#[ignore = "needs a Redis server: run by scripts/test-redis.sh"]
+fn a_child_of_fork_starts_stores_under_ids_of_its_own() {
+    // A pre-fork server: the parent writes, then a worker forked from it
+    // starts a fresh store (after an invalidate) with the next store id it
+    // draws, and the parent adds to that store.
+    // Checked to fail: with the store ids' random part drawn once per
+    // process and inherited by the child, both drew the same id; the
+    // parent's add took the child's store for the fresh one it would have
+    // started itself, and its memory held only its own asset ("c" lost
+    // for good: later loads found memory up to date).
+    let name = fresh_name("forksid");
+    let mut parent = backend(&name);
+    let mut memory = Store::new(0.0);
+    assert!(add(&mut parent, "p0", json!({"id": "p0"}))
+        .unwrap()
+        .is_some());
+    // SAFETY: the child opens its own backend, writes, and leaves with
+    // _exit (no destructor of the parent's runs in it).
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let mut child = backend(&name);
+        let ok = Backend::<Value>::invalidate(&mut child).is_ok()
+            && add(&mut child, "c", json!({"id": "c"})).is_ok();
+        // SAFETY: ends the child without running the parent's destructors.
+        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    match add(&mut parent, "p1", json!({"id": "p1"})).unwrap() {
+        Some(change) => apply(&mut memory, change),
+        None => panic!("the parent was behind the child's store"),
+    }
+    assert_eq!(ids(&memory), ["c", "p1"]);
+    assert_eq!(server_order(&name), ["c", "p1"]);
+}
