@@ -622,7 +622,10 @@ impl<T: Asset, B: Backend<T>> AssetCache<T, B> {
     }
 
     fn lock_io(&self) -> MutexGuard<'_, B> {
-        self.backend.lock().unwrap_or_else(|e| e.into_inner())
+        let arrived = std::time::Instant::now();
+        let mut backend = self.backend.lock().unwrap_or_else(|e| e.into_inner());
+        backend.arrived(arrived);
+        backend
     }
 
     /// A poisoned lock is used anyway: the store is only ever replaced whole

@@ -183,6 +183,14 @@ impl<T: Asset> Backend<T> for AnyBackend {
         locked!(self, lock, |b, l| b.remove(l, memory, id))
     }
 
+    fn arrived(&mut self, at: std::time::Instant) {
+        match self {
+            AnyBackend::File(_) => {}
+            #[cfg(feature = "redis")]
+            AnyBackend::Redis(b) => Backend::<T>::arrived(&mut **b, at),
+        }
+    }
+
     fn watched_file(&self) -> Option<std::path::PathBuf> {
         match self {
             AnyBackend::File(b) => Backend::<T>::watched_file(b),

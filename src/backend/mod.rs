@@ -284,6 +284,13 @@ pub trait Backend<T: Asset>: sealed::Sealed + Send {
 
     /// How callers claim a fetch (single-flight).
     fn claimer(&self) -> Claimer;
+
+    /// Called by the cache each time it takes its I/O mutex, with the
+    /// instant it started waiting for it: a backend on a server fails a call
+    /// at once if the server stopped answering a call ahead of it meanwhile
+    /// (see `redis/conn.rs`), so that queued calls do not each wait a
+    /// timeout of their own. Default: nothing.
+    fn arrived(&mut self, _at: std::time::Instant) {}
 }
 
 #[cfg(test)]

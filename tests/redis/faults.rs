@@ -261,3 +261,92 @@ pub fn unusable_urls_and_absent_servers() {
     assert!(e.message().contains(&format!("127.0.0.1:{port}")), "{e}");
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
 }
+
+/// Many threads on one handle when the server stops (SIGSTOP): calls take
+/// turns on the handle's connection, and each fails within one timeout of
+/// when it started (or, for a claim wait already under way, of the stop),
+/// not one timeout per caller ahead of it. Four adders and four loaders on
+/// the handle's connection, four get-or-fetch waiters on its claim
+/// connection (another handle holds the claim). Afterwards memory is as it
+/// was and the handle works again at once.
+///
+/// Checked to fail: without the queued-call check in Conn::run, the last
+/// adder failed after ~8 timeouts (4.1 s with a 500 ms timeout) and the
+/// last waiter after ~4.
+pub fn sigstop_fails_every_queued_call_of_a_handle_within_the_timeout() {
+    let server = Server::start("stop-many", &[]);
+    let url = server.url();
+    let name = unique("stop-many");
+    let timeout = Duration::from_millis(600);
+    let cache = Arc::new(open(&url, &name, timeout));
+    cache.add(asset("before", 1)).unwrap();
+    let holder = open(&url, &name, timeout);
+    let claim = match holder.begin_fetch("x", Some(Duration::ZERO)).unwrap() {
+        asset_cache::Begin::Claimed(c) => c,
+        asset_cache::Begin::Cached(_) => panic!("x is not stored"),
+    };
+    let stopped_at = Arc::new(Mutex::new(None::<Instant>));
+    let mut waiters = Vec::new();
+    for _ in 0..4 {
+        let cache = cache.clone();
+        waiters.push(std::thread::spawn(move || {
+            let r = cache.begin_fetch("x", Some(Duration::from_secs(30)));
+            (Instant::now(), r.map(|_| ()))
+        }));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let go = Arc::new(std::sync::Barrier::new(9));
+    let mut callers = Vec::new();
+    for i in 0..8u64 {
+        let (cache, go) = (cache.clone(), go.clone());
+        callers.push(std::thread::spawn(move || {
+            go.wait();
+            let t = Instant::now();
+            let r = if i % 2 == 0 {
+                cache.add(asset(&format!("during{i}"), i))
+            } else {
+                cache.load()
+            };
+            (t.elapsed(), r)
+        }));
+    }
+    server.signal(libc::SIGSTOP);
+    *stopped_at.lock().unwrap() = Some(Instant::now());
+    go.wait();
+    let check = |what: &str, took: Duration, r: Result<(), asset_cache::Error>| {
+        let e = r
+            .err()
+            .unwrap_or_else(|| panic!("{what} succeeded on a stopped server"));
+        assert_eq!(e.kind(), ErrorKind::BackendUnavailable, "{what}: {e}");
+        assert!(
+            e.message().contains(&format!("127.0.0.1:{}", server.port)),
+            "{e}"
+        );
+        assert!(took <= timeout + SLACK, "{what} failed after {took:?}: {e}");
+    };
+    for (i, c) in callers.into_iter().enumerate() {
+        let (took, r) = c.join().unwrap();
+        check(&format!("caller {i}"), took, r);
+    }
+    let stopped = stopped_at.lock().unwrap().unwrap();
+    for (i, w) in waiters.into_iter().enumerate() {
+        let (ended, r) = w.join().unwrap();
+        check(
+            &format!("waiter {i}"),
+            ended.saturating_duration_since(stopped),
+            r,
+        );
+    }
+    assert_eq!(cache.ids(), ["before"], "memory as it was");
+    server.signal(libc::SIGCONT);
+    cache
+        .add(asset("after", 9))
+        .expect("the handle works again at its next call");
+    drop(claim);
+    assert!(matches!(
+        cache
+            .begin_fetch("x", Some(Duration::from_secs(5)))
+            .unwrap(),
+        asset_cache::Begin::Claimed(_)
+    ));
+}

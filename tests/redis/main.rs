@@ -67,6 +67,10 @@ const TESTS: &[Test] = &[
         faults::sigstop_fails_within_the_timeout,
     ),
     (
+        "faults_sigstop_fails_every_queued_call_of_a_handle_within_the_timeout",
+        faults::sigstop_fails_every_queued_call_of_a_handle_within_the_timeout,
+    ),
+    (
         "faults_wrong_password_and_no_password_are_refused",
         faults::wrong_password_and_no_password_are_refused,
     ),

@@ -132,7 +132,9 @@ impl RedisClaimer {
         let mut pause = FIRST_PAUSE;
         loop {
             let answer: String = {
+                let arrived = Instant::now();
                 let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+                conn.arrive(arrived);
                 conn.begin();
                 conn.run("claim", |con| {
                     scripts::CLAIM
@@ -180,7 +182,9 @@ impl RedisClaimer {
 
     /// Compare-and-delete; a failure is only logged (the lease ends it).
     fn release(&self, key: &str, token: &str) {
+        let arrived = Instant::now();
         let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        conn.arrive(arrived);
         conn.begin();
         let r: Result<i64> = conn.run("release a claim", |con| {
             scripts::RELEASE.key(key).arg(token).invoke(con)

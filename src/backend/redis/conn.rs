@@ -5,6 +5,14 @@
 //! the server's answer may still arrive later, and must not be read as the
 //! answer to the next command. The next call connects again, which is also
 //! how a handle recovers once the server is back.
+//!
+//! Calls of one handle take turns on its connection. When the server stops
+//! answering, the call on the connection waits the whole timeout; a call
+//! that queued behind it meanwhile is failed at once when its turn comes
+//! (it has waited as long, for a server known not to answer), rather than
+//! waiting a timeout of its own: n callers of one handle all fail within
+//! one timeout, not the last one after n of them. A call that arrives after
+//! that tries the server again, so a handle recovers at its next call.
 
 use std::time::{Duration, Instant};
 
@@ -25,6 +33,11 @@ pub(crate) struct Conn {
     socket_timeout: Option<Duration>,
     /// When the current step must have its answer by; see [`Conn::begin`].
     deadline: Instant,
+    /// When the current call started waiting for its turn on this
+    /// connection (`None`: not told, so never failed for queueing).
+    arrived: Option<Instant>,
+    /// When a step last failed for want of an answer within the timeout.
+    stalled: Option<Instant>,
 }
 
 impl Conn {
@@ -93,6 +106,8 @@ impl Conn {
             con: None,
             socket_timeout: None,
             deadline: Instant::now() + timeout,
+            arrived: None,
+            stalled: None,
         })
     }
 
@@ -107,6 +122,8 @@ impl Conn {
             con: None,
             socket_timeout: None,
             deadline: Instant::now() + self.timeout,
+            arrived: None,
+            stalled: None,
         }
     }
 
@@ -118,6 +135,13 @@ impl Conn {
     /// The server, as messages name it.
     pub fn server(&self) -> &str {
         &self.server
+    }
+
+    /// Says when the call about to use the connection started waiting for
+    /// its turn (before taking the mutex that guards it): if a step times
+    /// out after that instant, the call's own steps fail at once.
+    pub fn arrive(&mut self, at: Instant) {
+        self.arrived = Some(at);
     }
 
     /// Starts a step: every command until the next `begin` must be answered
@@ -134,16 +158,36 @@ impl Conn {
         what: &str,
         f: impl FnOnce(&mut Connection) -> RedisResult<R>,
     ) -> Result<R> {
-        let left = self
+        if let (Some(stalled), Some(arrived)) = (self.stalled, self.arrived) {
+            if stalled > arrived {
+                return Err(Error::new(
+                    ErrorKind::BackendUnavailable,
+                    format!(
+                        "{} did not answer ({what}): a call ahead of this one on the same \
+                         handle got no answer within the backend timeout of {} ms while \
+                         this one waited for its turn",
+                        self.server,
+                        self.timeout.as_millis()
+                    ),
+                ));
+            }
+        }
+        let Some(left) = self
             .deadline
             .checked_duration_since(Instant::now())
             .filter(|d| !d.is_zero())
-            .ok_or_else(|| self.timed_out(what))?;
+        else {
+            self.stalled = Some(Instant::now());
+            return Err(self.timed_out(what));
+        };
         if self.con.is_none() {
-            let con = self
+            let con = match self
                 .client
                 .get_connection_with_timeout(left / self.handshake_replies)
-                .map_err(|e| self.map(e, "connect"))?;
+            {
+                Ok(con) => con,
+                Err(e) => return Err(self.fail(e, "connect")),
+            };
             self.con = Some(con);
             self.socket_timeout = None;
         }
@@ -166,8 +210,16 @@ impl Conn {
             // after a refusal the server may have closed it: connect afresh
             // next time. Errors are rare; the reconnection is cheap.
             self.con = None;
-            self.map(e, what)
+            self.fail(e, what)
         })
+    }
+
+    /// `map`, noting a timeout for the calls queued behind this one.
+    fn fail(&mut self, e: RedisError, what: &str) -> Error {
+        if e.is_timeout() {
+            self.stalled = Some(Instant::now());
+        }
+        self.map(e, what)
     }
 
     fn timed_out(&self, what: &str) -> Error {

@@ -594,6 +594,10 @@ impl<T: Asset> Backend<T> for RedisBackend {
     fn claimer(&self) -> Claimer {
         Claimer::Redis(self.claimer.clone())
     }
+
+    fn arrived(&mut self, at: std::time::Instant) {
+        self.conn.arrive(at);
+    }
 }
 
 /// One entry of the log (see `removal` in lua/prelude.lua).
