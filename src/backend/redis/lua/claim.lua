@@ -20,4 +20,11 @@ if m then
   end
 end
 if redis.call('SET', KEYS[5], ARGV[1], 'NX', 'PX', ARGV[2]) then return 'claimed' end
+-- Every claim asset-cache sets has a lease; one without (set by hand, or
+-- copied by a tool that drops expiries) would hold every waiter of the fleet
+-- until its lock timeout, forever: refuse it by name instead.
+if redis.call('PTTL', KEYS[5]) == -1 then
+  return redis.error_reply('ERR asset-cache: the claim key "' .. KEYS[5] ..
+    '" has no lease (PTTL -1), so asset-cache did not set it and it would never end; remove it')
+end
 return 'held'
