@@ -387,6 +387,35 @@ impl RedisBackend {
     fn replace_all<T: Asset>(&mut self, store: &Store<T>) -> Result<()> {
         let sid = new_sid();
         let stage = self.keys.stage(&sid);
+        let result = self.stage_and_commit(store, &sid, &stage);
+        if matches!(&result, Err(e) if e.kind() == ErrorKind::Backend) {
+            // Refused (a key of another type at a live key, out of memory):
+            // what was staged would otherwise sit on the server until its
+            // TTL ends. Not tried when the server is out of reach, which
+            // would only make the caller wait once more.
+            self.conn.begin();
+            let dropped: Result<i64> = self
+                .conn
+                .run("add_list (dropping the staged store)", |con| {
+                    redis::cmd("UNLINK").arg(&stage[..]).query(con)
+                });
+            if let Err(e) = dropped {
+                crate::log::warn(&format!(
+                    "{}: staged keys {stage:?} not dropped ({e}); they expire within {} s",
+                    self.location(),
+                    STAGE_TTL.as_secs()
+                ));
+            }
+        }
+        result
+    }
+
+    fn stage_and_commit<T: Asset>(
+        &mut self,
+        store: &Store<T>,
+        sid: &str,
+        stage: &[String; 2],
+    ) -> Result<()> {
         let stage_ms = STAGE_TTL.as_millis() as u64;
         let mut batch: Vec<Vec<u8>> = Vec::new();
         let mut entries = store.iter().peekable();
@@ -416,7 +445,7 @@ impl RedisBackend {
             scripts::COMMIT
                 .key(&self.keys.live[..])
                 .key(&stage[..])
-                .arg(&sid)
+                .arg(sid)
                 .arg(store.expiry())
                 .arg(store.len())
                 .invoke(con)

@@ -757,3 +757,77 @@ fn a_child_of_fork_starts_stores_under_ids_of_its_own() {
     assert_eq!(ids(&memory), ["c", "p1"]);
     assert_eq!(server_order(&name), ["c", "p1"]);
 }
+
+#[test]
+#[ignore = "needs a Redis server: run by scripts/test-redis.sh"]
+fn a_refused_add_list_leaves_no_staged_keys_behind() {
+    // Checked to fail: without the UNLINK after a refusal, the staged hash
+    // and list stayed (until their 10-minute TTL).
+    let name = fresh_name("stageleft");
+    let mut con = raw();
+    let mut w = backend(&name);
+    add(&mut w, "a", json!({"id": "a"})).unwrap();
+    let log = format!("asset-cache:{{{name}}}:log");
+    let _: () = redis::cmd("DEL").arg(&log).query(&mut con).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(&log)
+        .arg("planted")
+        .query(&mut con)
+        .unwrap();
+    let mut store = Store::new(expiry::expiry_from(expiry::now(), HOUR));
+    store.insert("z".to_string(), json!({"id": "z", "big": "x".repeat(1000)}));
+    let e = Backend::<Value>::rewrite(&mut w, &mut (), &store).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Backend, "{e}");
+    assert!(e.message().contains(&log), "{e}");
+    let staged: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("asset-cache:{{{name}}}:stage:*"))
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(staged, Vec::<String>::new(), "staged keys left behind");
+    assert_eq!(server_order(&name), ["a"], "the live store is as it was");
+}
+
+#[test]
+#[ignore = "needs a Redis server: run by scripts/test-redis.sh"]
+fn a_claim_key_without_a_lease_is_refused_by_name() {
+    // Checked to fail: without the PTTL check in claim.lua, the claim was
+    // "held" and the wait ran out with LockTimeout (and would forever).
+    use crate::backend::file::claim::Target;
+    let name = fresh_name("leaseless");
+    let a = backend(&name);
+    let key = a.keys.claim(Target::Id("x"));
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg("by hand")
+        .query(&mut raw())
+        .unwrap();
+    let t = std::time::Instant::now();
+    let e = match a
+        .claimer
+        .claim(Target::Id("x"), Some(Duration::from_secs(10)), true)
+    {
+        Err(e) => e,
+        Ok(_) => panic!("claimed over a leaseless key"),
+    };
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    assert_eq!(e.kind(), ErrorKind::Backend, "{e}");
+    assert!(
+        e.message().contains(&key) && e.message().contains("no lease"),
+        "{e}"
+    );
+    let _: () = redis::cmd("PEXPIRE")
+        .arg(&key)
+        .arg(60_000)
+        .query(&mut raw())
+        .unwrap();
+    let e = match a.claimer.claim(Target::Id("x"), Some(Duration::ZERO), true) {
+        Err(e) => e,
+        Ok(_) => panic!("claimed over a held key"),
+    };
+    assert_eq!(
+        e.kind(),
+        ErrorKind::LockTimeout,
+        "with a lease it is held: {e}"
+    );
+    let _: () = redis::cmd("DEL").arg(&key).query(&mut raw()).unwrap();
+}
