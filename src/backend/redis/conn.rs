@@ -452,12 +452,18 @@ fn is_tls_refusal(e: &RedisError) -> bool {
 }
 
 /// The URL with any password replaced, fit for a message or a log.
+///
+/// The credentials end at the last `@` (before our `ssl_ca_certs`
+/// parameter, whose path may hold one), not at the first `/` or `?`: a
+/// password pasted without percent-encoding may hold those (a base64 one
+/// often has `/`), and such a URL is the very one that fails to parse and
+/// is shown in the message. A host, port and db never hold an `@`.
 pub(crate) fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
-    let host_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    match rest[..host_end].rfind('@') {
+    let end = rest.find("ssl_ca_certs=").unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
         Some(at) => {
             let user = rest[..at].split(':').next().unwrap_or_default();
             let masked = if rest[..at].contains(':') {
@@ -481,6 +487,18 @@ mod tests {
         assert_eq!(redact("redis://:secret@h/0"), "redis://:***@h/0");
         assert_eq!(redact("redis://h:6379/0"), "redis://h:6379/0");
         assert_eq!(redact("no url"), "no url");
+        // Checked to fail: with the credentials taken to end at the first
+        // '/' or '?', these passwords were shown whole.
+        assert_eq!(redact("redis://:se/cr?et@h:1/0"), "redis://:***@h:1/0");
+        assert_eq!(redact("redis://u:a#b/c@h/0"), "redis://u:***@h/0");
+        assert_eq!(
+            redact("rediss://:pw@h:1/0?ssl_ca_certs=/a@b.pem"),
+            "rediss://:***@h:1/0?ssl_ca_certs=/a@b.pem"
+        );
+        assert_eq!(
+            redact("rediss://h:1/0?ssl_ca_certs=/a@b.pem"),
+            "rediss://h:1/0?ssl_ca_certs=/a@b.pem"
+        );
     }
 
     #[test]
@@ -504,6 +522,12 @@ mod tests {
             .err()
             .expect("a bad db is refused");
         assert!(!e.message().contains("pw"), "password leaked: {e}");
+        // A password with a '/' not percent-encoded makes the URL unusable;
+        // the message must still not show it.
+        let e = Conn::new("redis://:se/cret42@h:1/0", Duration::from_secs(1))
+            .err()
+            .expect("an unencoded '/' in the password breaks the URL");
+        assert!(!e.message().contains("cret42"), "password leaked: {e}");
         let ok = Conn::new("redis://u:pw@127.0.0.1:7000/3", Duration::from_secs(1)).unwrap();
         assert_eq!(ok.server(), "redis://127.0.0.1:7000/3");
         let tls = Conn::new("rediss://127.0.0.1:7000/2", Duration::from_secs(1));
