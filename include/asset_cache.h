@@ -560,7 +560,9 @@ asset_cache_status asset_cache_config_set_max_staleness_ms(asset_cache_config *c
  * no answer within the backend timeout) and ASSET_CACHE_BACKEND_ERROR
  * (credentials refused, a key of another type at the cache's key names, a
  * TLS certificate not trusted or not naming the server); memory is then as
- * it was, and the handle connects again at its next call. The lock timeout
+ * it was, and the handle connects again at its next call (then reading the
+ * store whole once: the server may have restarted from older data or
+ * failed over to a replica). The lock timeout
  * bounds the wait for another host's fetch (get-or-fetch, refresh-all);
  * the folder and the modes are not used.
  * Statuses: OK, INVALID_ARGUMENT (NULL `cfg`; a URL that does not parse,

@@ -71,6 +71,10 @@ const TESTS: &[Test] = &[
         faults::sigstop_fails_every_queued_call_of_a_handle_within_the_timeout,
     ),
     (
+        "faults_a_restart_from_older_data_is_read_whole",
+        faults::a_restart_from_older_data_is_read_whole,
+    ),
+    (
         "faults_wrong_password_and_no_password_are_refused",
         faults::wrong_password_and_no_password_are_refused,
     ),

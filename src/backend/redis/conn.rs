@@ -38,6 +38,11 @@ pub(crate) struct Conn {
     arrived: Option<Instant>,
     /// When a step last failed for want of an answer within the timeout.
     stalled: Option<Instant>,
+    /// Whether this connection was ever made (the next one is a reconnection).
+    connected_before: bool,
+    /// A connection was made again since [`Conn::take_reconnected`] was last
+    /// called: see there.
+    reconnected: bool,
 }
 
 impl Conn {
@@ -108,6 +113,8 @@ impl Conn {
             deadline: Instant::now() + timeout,
             arrived: None,
             stalled: None,
+            connected_before: false,
+            reconnected: false,
         })
     }
 
@@ -124,6 +131,8 @@ impl Conn {
             deadline: Instant::now() + self.timeout,
             arrived: None,
             stalled: None,
+            connected_before: false,
+            reconnected: false,
         }
     }
 
@@ -135,6 +144,16 @@ impl Conn {
     /// The server, as messages name it.
     pub fn server(&self) -> &str {
         &self.server
+    }
+
+    /// Whether the connection was made again (after one was lost) since the
+    /// last call, clearing it. The server on the other end may then have
+    /// restarted from older data (an RDB snapshot, an AOF without
+    /// `appendfsync always`) or be a replica promoted by a failover: the
+    /// same store id at a revision this handle has seen may then hold
+    /// other writes, so what memory reflects must be read afresh.
+    pub fn take_reconnected(&mut self) -> bool {
+        std::mem::take(&mut self.reconnected)
     }
 
     /// Says when the call about to use the connection started waiting for
@@ -188,6 +207,8 @@ impl Conn {
                 Ok(con) => con,
                 Err(e) => return Err(self.fail(e, "connect")),
             };
+            self.reconnected |= self.connected_before;
+            self.connected_before = true;
             self.con = Some(con);
             self.socket_timeout = None;
         }

@@ -202,6 +202,10 @@ impl RedisBackend {
                     .arg(at.rev)
                     .invoke(con)
             })?;
+            if self.conn.take_reconnected() {
+                // Maybe another server's data since `at`: start again.
+                return Ok(None);
+            }
             let mut parts = array(reply, "chunk")?.into_iter();
             match text(parts.next(), "chunk tag")?.as_str() {
                 "moved" => return Ok(None),
@@ -252,6 +256,13 @@ impl RedisBackend {
         let sid = text(parts.next(), "store id")?;
         let rev = int(parts.next(), "revision")?;
         let expiry = float(parts.next(), "expiry")?;
+        if self.conn.take_reconnected() {
+            // The server may have come back from older data (or be another
+            // after a failover): the same store id and revision may hold
+            // other writes than the ones memory reflects. Read it whole.
+            self.known = None;
+            return Ok(Catchup::Whole(Known { sid, rev }, expiry));
+        }
         match tag.as_str() {
             "same" => Ok(Catchup::Same),
             "whole" => Ok(Catchup::Whole(Known { sid, rev }, expiry)),
@@ -323,6 +334,10 @@ impl RedisBackend {
                 .arg(self.max_entries.unwrap_or(0))
                 .invoke(con)
         })?;
+        if self.conn.take_reconnected() {
+            // As in `catchup`: memory's version may name other writes now.
+            self.known = None;
+        }
         let mut parts = array(reply, "add")?.into_iter();
         let sid = text(parts.next(), "store id")?;
         let rev = int(parts.next(), "revision")?;
@@ -369,6 +384,9 @@ impl RedisBackend {
                 .arg(LOG_KEEP)
                 .invoke(con)
         })?;
+        if self.conn.take_reconnected() {
+            self.known = None;
+        }
         let mut parts = array(reply, "remove")?.into_iter();
         let sid = text(parts.next(), "store id")?;
         let rev = int(parts.next(), "revision")?;
@@ -451,6 +469,8 @@ impl RedisBackend {
                 .invoke(con)
         })?;
         let (sid, rev) = self.written(reply)?;
+        // Memory is the store just written, whatever the server held before.
+        self.conn.take_reconnected();
         self.known = Some(Known { sid, rev });
         Ok(())
     }
@@ -612,6 +632,7 @@ impl<T: Asset> Backend<T> for RedisBackend {
         let _: i64 = self.conn.run("invalidate", |con| {
             scripts::INVALIDATE.key(&self.keys.live[..]).invoke(con)
         })?;
+        self.conn.take_reconnected();
         self.known = None;
         Ok(())
     }
