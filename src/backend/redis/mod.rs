@@ -190,6 +190,7 @@ impl RedisBackend {
     ) -> Result<Option<(Store<T>, Known)>> {
         let mut store = Store::new(expiry);
         let mut start = 0usize;
+        let mut at = at;
         loop {
             self.conn.begin();
             let reply: Value = self.conn.run("load", |con| {
@@ -207,20 +208,35 @@ impl RedisBackend {
                 return Ok(None);
             }
             let mut parts = array(reply, "chunk")?.into_iter();
-            match text(parts.next(), "chunk tag")?.as_str() {
+            let (ids, values) = match text(parts.next(), "chunk tag")?.as_str() {
                 "moved" => return Ok(None),
-                "end" => break,
-                "chunk" => {}
+                "end" => (Vec::new(), Vec::new()),
+                "chunk" => (
+                    array(parts.next().unwrap_or(Value::Nil), "chunk ids")?,
+                    array(parts.next().unwrap_or(Value::Nil), "chunk values")?,
+                ),
                 other => return Err(self.unexpected(&format!("chunk tag {other:?}"))),
+            };
+            let rev = int(parts.next(), "chunk revision")?;
+            if start == 0 {
+                // The load stands at the first slice's revision (the
+                // catch-up after it starts there), not at the one the
+                // catch-up that chose a whole load saw: writes in between
+                // are in the slice, and removals in between no longer
+                // restart it.
+                at.rev = rev;
             }
-            let ids = array(parts.next().unwrap_or(Value::Nil), "chunk ids")?;
-            let values = array(parts.next().unwrap_or(Value::Nil), "chunk values")?;
+            let last = ids.len() < LOAD_CHUNK;
             start += ids.len();
             for (id, value) in ids.into_iter().zip(values) {
                 let id = text(Some(id), "id")?;
                 if let Some(asset) = self.decode(&id, value) {
                     store.insert(id, asset);
                 }
+            }
+            if last {
+                // A short slice is the last: no call to find the end.
+                break;
             }
         }
         let mut known = at;

@@ -831,3 +831,50 @@ fn a_claim_key_without_a_lease_is_refused_by_name() {
     );
     let _: () = redis::cmd("DEL").arg(&key).query(&mut raw()).unwrap();
 }
+
+#[test]
+#[ignore = "needs a Redis server: run by scripts/test-redis.sh"]
+fn a_store_that_fits_one_slice_loads_whole_under_a_stream_of_removals() {
+    // Another host removes and re-adds ids without pause; a store of 20
+    // assets (one slice) is loaded whole 100 times, each in one step.
+    // Checked to fail: with the cut check on the first slice too, and a
+    // second call to find the end, 94 of 100 whole loads failed ("the store
+    // changed under a whole load 5 times") for a store of 20 assets.
+    let name = fresh_name("smallwhole");
+    let mut w = backend(&name);
+    for i in 0..20 {
+        add(&mut w, &format!("k{i}"), json!({"id": format!("k{i}")})).unwrap();
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let churn = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let id = format!("k{}", i % 20);
+                remove(&mut w, &id);
+                add(&mut w, &id, json!({"id": id, "n": i})).unwrap();
+                i += 1;
+            }
+            i
+        })
+    };
+    let mut r = backend(&name);
+    let mut failed = 0;
+    for _ in 0..100 {
+        r.forget();
+        match load(&mut r) {
+            // 19 between a removal and its re-add.
+            Ok(Change::Whole(s)) => assert!((19..=20).contains(&s.len()), "{:?}", ids(&s)),
+            Ok(_) => panic!("a forgotten version loads whole"),
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::Backend, "{e}");
+                failed += 1;
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let churned = churn.join().unwrap();
+    assert!(churned > 100, "the other host wrote only {churned} times");
+    assert_eq!(failed, 0, "whole loads of a one-slice store that failed");
+}
