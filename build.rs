@@ -9,7 +9,11 @@
 //! macros: cbindgen does not expand macros, so it would not see them.
 //!
 //! It also gives the shared library its soname, `libasset_cache.so.<major>`,
-//! which only the linker can record (see `soname`).
+//! which only the linker can record (see `soname`), and says whether the
+//! compiler has the AVX-512 intrinsics (Rust 1.89; the crate's minimum is
+//! 1.88): the cfg `compact_avx512` turns on the compactor's widest tier
+//! (`src/backend/file/format/compact.rs`), which still checks the CPU at run
+//! time.
 
 use std::env;
 use std::fs;
@@ -69,7 +73,29 @@ fn c_enum(name: &str, docs: &[&str], variants: &[Variant]) -> String {
     out + &format!("}} {name};\n")
 }
 
+/// Whether `rustc` is at least 1.89, where the AVX-512 intrinsics became
+/// stable. False when its version cannot be read.
+fn rustc_has_avx512() -> bool {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let Ok(out) = std::process::Command::new(rustc).arg("--version").output() else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut parts = text
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("")
+        .split('.')
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (1, 89)
+}
+
 fn main() {
+    println!("cargo:rustc-check-cfg=cfg(compact_avx512)");
+    if rustc_has_avx512() {
+        println!("cargo:rustc-cfg=compact_avx512");
+    }
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-env-changed=CI");

@@ -84,6 +84,12 @@ for n in ns:
         t(v("rust", "Python-written file: compact only (in memory)", n)),
         t(floor), x(ratio(v("rust", "Python-written file: compact only (in memory)", n), floor)), ""))
 
+    for tier in ("Avx512", "Ssse3", "Portable"):
+        tv = v("rust", f"Python-written file: compact only, {tier} tier", n)
+        if tv is not None:
+            rows.append((
+                f"4. ... the {tier} tier alone", n, t(tv), t(floor), x(ratio(tv, floor)), ""))
+
 print("| target | N | ours | reference | ratio | goal |")
 print("|---|---|---|---|---|---|")
 for r in rows:

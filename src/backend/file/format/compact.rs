@@ -7,10 +7,15 @@
 //! stays near the compact size: issue 11, item 6).
 //!
 //! 64 bytes at a time, simdjson's way: bit masks of quotes, backslashes,
-//! whitespace and token bytes (SSE2 compares on x86_64, a plain loop
-//! elsewhere); quotes escaped by an odd run of backslashes dropped; the
-//! inside of strings found by a prefix XOR of the remaining quotes; the
-//! whitespace outside strings left out while the kept runs are copied.
+//! whitespace and token bytes; quotes escaped by an odd run of backslashes
+//! dropped; the inside of strings found by a prefix XOR of the remaining
+//! quotes; the whitespace outside strings left out. Three tiers, chosen at
+//! run time (the library is built for any x86_64): AVX-512 (BW + VBMI2: one
+//! compare per mask, `vpcompressb` gathers the kept bytes), SSSE3 (SSE2
+//! compares, kept bytes gathered 8 at a time by `pshufb` from a table), and
+//! a portable one (SSE2 or plain loops, kept runs copied). On the 220 MB
+//! file of 100k assets the compaction itself is a small part of an open:
+//! see BENCHMARKS.md (issue 11).
 //!
 //! Removing whitespace must not make invalid JSON valid: `[1 2]` would become
 //! `[12]`, `nu ll` would become `null`. So whitespace that separates two
@@ -47,6 +52,8 @@ pub struct Compactor {
     /// The original's last bytes.
     last: [u8; BLOCK],
     total: u64,
+    ssse3: bool,
+    avx512: bool,
 }
 
 const RING: usize = 64;
@@ -85,7 +92,19 @@ impl Compactor {
             ring_len: 0,
             last: [0; BLOCK],
             total: 0,
+            ssse3: has_ssse3(),
+            avx512: has_avx512(),
         })
+    }
+
+    /// [`Compactor::new`] held to `tier` (or below, when the CPU lacks it):
+    /// for the tests and the benchmark's comparison of the tiers.
+    #[doc(hidden)]
+    pub fn with_tier(estimate: usize, tier: Tier) -> Option<Compactor> {
+        let mut c = Compactor::new(estimate)?;
+        c.avx512 &= tier == Tier::Avx512;
+        c.ssse3 &= tier != Tier::Portable;
+        Some(c)
     }
 
     /// Feeds the next bytes of the original. `None` when the output cannot
@@ -104,12 +123,23 @@ impl Compactor {
             self.block(&block, !0)?;
             self.carry_len = 0;
         }
-        let mut blocks = chunk.chunks_exact(BLOCK);
-        for b in &mut blocks {
-            // The slice is exactly BLOCK bytes long.
+        let whole = chunk.len() / BLOCK * BLOCK;
+        self.reserve(whole)?;
+        #[cfg(all(target_arch = "x86_64", compact_avx512))]
+        if self.avx512 {
+            // SAFETY: the CPU has the features (checked in `new`); room for
+            // every block's output was reserved just above.
+            unsafe { self.blocks_avx512(&chunk[..whole]) };
+        } else {
+            for b in chunk[..whole].chunks_exact(BLOCK) {
+                self.block(b.try_into().ok()?, !0)?;
+            }
+        }
+        #[cfg(not(all(target_arch = "x86_64", compact_avx512)))]
+        for b in chunk[..whole].chunks_exact(BLOCK) {
             self.block(b.try_into().ok()?, !0)?;
         }
-        let rest = blocks.remainder();
+        let rest = &chunk[whole..];
         self.carry[..rest.len()].copy_from_slice(rest);
         self.carry_len = rest.len();
         Some(())
@@ -148,14 +178,7 @@ impl Compactor {
     /// padded with spaces).
     fn block(&mut self, block: &[u8; BLOCK], valid: u64) -> Option<()> {
         let m = classify(block);
-        let escaped = self.escaped(m.backslash);
-        let quotes = m.quote & !escaped;
-        let inside = prefix_xor(quotes) ^ self.in_string;
-        self.in_string = ((inside as i64) >> 63) as u64;
-        let gaps = m.space & !inside;
-        let token = !(m.space | m.quote | m.structure) & !inside & valid;
-        self.check_gaps(gaps, token);
-        let kept = !gaps & valid;
+        let kept = self.kept(&m, valid);
         self.emit(block, kept)?;
         if kept != 0 {
             self.ring[self.ring_len % RING] = (self.offset, kept);
@@ -163,6 +186,76 @@ impl Compactor {
         }
         self.offset += BLOCK as u64;
         Some(())
+    }
+
+    /// Room for `n` more input bytes' output (and the fixed-size stores'
+    /// overshoot).
+    fn reserve(&mut self, n: usize) -> Option<()> {
+        let need = n + 2 * BLOCK;
+        if self.out.capacity() - self.out.len() < need {
+            let grow = need.max(self.out.capacity()).max(1 << 20);
+            self.out.try_reserve(grow).ok()?;
+        }
+        Some(())
+    }
+
+    /// Whole blocks with AVX-512: a compare gives each mask directly, and
+    /// `vpcompressb` gathers the kept bytes (VBMI2).
+    ///
+    /// # Safety
+    /// The CPU must have AVX512F, AVX512BW and AVX512VBMI2; `reserve` must
+    /// have made room for `chunk`'s output.
+    #[cfg(all(target_arch = "x86_64", compact_avx512))]
+    // Compiled only by a compiler that has these (see build.rs).
+    #[allow(clippy::incompatible_msrv)]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi2")]
+    unsafe fn blocks_avx512(&mut self, chunk: &[u8]) {
+        use std::arch::x86_64::*;
+        let set = |b: u8| _mm512_set1_epi8(b as i8);
+        for b in chunk.chunks_exact(BLOCK) {
+            let v = _mm512_loadu_si512(b.as_ptr().cast());
+            let eq = |x: u8| _mm512_cmpeq_epi8_mask(v, set(x));
+            let folded = _mm512_or_si512(v, set(0x20));
+            let m = Masks {
+                space: eq(b' ') | eq(b'\n') | eq(b'\r') | eq(b'\t'),
+                quote: eq(b'"'),
+                backslash: eq(b'\\'),
+                structure: _mm512_cmpeq_epi8_mask(folded, set(b'{'))
+                    | _mm512_cmpeq_epi8_mask(folded, set(b'}'))
+                    | eq(b',')
+                    | eq(b':'),
+            };
+            let kept = self.kept(&m, !0);
+            let len = self.out.len();
+            let dst = self.out.as_mut_ptr().add(len);
+            let n = if kept == !0 {
+                _mm512_storeu_si512(dst.cast(), v);
+                BLOCK
+            } else {
+                _mm512_storeu_si512(dst.cast(), _mm512_maskz_compress_epi8(kept, v));
+                kept.count_ones() as usize
+            };
+            self.out.set_len(len + n);
+            if kept != 0 {
+                self.ring[self.ring_len % RING] = (self.offset, kept);
+                self.ring_len += 1;
+            }
+            self.offset += BLOCK as u64;
+        }
+    }
+
+    /// The masks' bytes to keep, carrying the string, escape and gap state
+    /// over to the next block.
+    #[inline(always)]
+    fn kept(&mut self, m: &Masks, valid: u64) -> u64 {
+        let escaped = self.escaped(m.backslash);
+        let quotes = m.quote & !escaped;
+        let inside = prefix_xor(quotes) ^ self.in_string;
+        self.in_string = ((inside as i64) >> 63) as u64;
+        let gaps = m.space & !inside;
+        let token = !(m.space | m.quote | m.structure) & !inside & valid;
+        self.check_gaps(gaps, token);
+        !gaps & valid
     }
 
     /// The bytes escaped by a backslash: those right after an odd-length run
@@ -219,6 +312,9 @@ impl Compactor {
             let n = if kept == !0 {
                 std::ptr::copy_nonoverlapping(block.as_ptr(), dst, BLOCK);
                 BLOCK
+            } else if self.ssse3 {
+                // `new` found SSSE3; it writes at most BLOCK + 8 bytes.
+                compress_ssse3(block, kept, dst)
             } else {
                 // Runs copied BLOCK bytes at a time (fixed-size moves) into a
                 // staging buffer, each over the tail of the one before.
@@ -353,9 +449,124 @@ fn classify(block: &[u8; BLOCK]) -> Masks {
 
 /// Compacts `bytes` fed in chunks of `chunk` bytes (tests, fuzzing).
 pub fn compact(bytes: &[u8], chunk: usize) -> Compacted {
-    let mut c = Compactor::new(bytes.len()).expect("memory for a test input");
+    compact_with(Compactor::new(bytes.len()), bytes, chunk)
+}
+
+/// [`compact`] held to `tier` (tests, the benchmark).
+#[doc(hidden)]
+pub fn compact_tier(bytes: &[u8], chunk: usize, tier: Tier) -> Compacted {
+    compact_with(Compactor::with_tier(bytes.len(), tier), bytes, chunk)
+}
+
+/// The compactor's tiers, widest first.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tier {
+    Avx512,
+    Ssse3,
+    Portable,
+}
+
+/// The tiers this CPU (and this build: see build.rs) can run.
+#[doc(hidden)]
+pub fn tiers() -> Vec<Tier> {
+    let mut t = Vec::new();
+    if has_avx512() {
+        t.push(Tier::Avx512);
+    }
+    if has_ssse3() {
+        t.push(Tier::Ssse3);
+    }
+    t.push(Tier::Portable);
+    t
+}
+
+fn compact_with(c: Option<Compactor>, bytes: &[u8], chunk: usize) -> Compacted {
+    let mut c = c.expect("memory for a test input");
     for part in bytes.chunks(chunk.max(1)) {
         c.feed(part).expect("memory");
     }
     c.finish().expect("memory")
+}
+
+fn has_ssse3() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("ssse3")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// For each byte mask, the positions of its set bits (then 0x80: a zero).
+const fn shuffle_table() -> [[u8; 8]; 256] {
+    let mut t = [[0x80u8; 8]; 256];
+    let mut m = 0;
+    while m < 256 {
+        let (mut k, mut i) = (0, 0);
+        while i < 8 {
+            if m & (1 << i) != 0 {
+                t[m][k] = i as u8;
+                k += 1;
+            }
+            i += 1;
+        }
+        m += 1;
+    }
+    t
+}
+
+static SHUFFLE: [[u8; 8]; 256] = shuffle_table();
+
+const fn popcount_table() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut m = 0;
+    while m < 256 {
+        t[m] = (m as u8).count_ones() as u8;
+        m += 1;
+    }
+    t
+}
+
+static POPCOUNT: [u8; 256] = popcount_table();
+
+/// The kept bytes of `block` written at `dst` 8 at a time, each 8 gathered
+/// by one byte shuffle (SSSE3 `pshufb`) from a table; returns how many.
+///
+/// # Safety
+/// SSSE3 must be available; `dst` must have room for 64 + 8 bytes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "ssse3")]
+unsafe fn compress_ssse3(block: &[u8; BLOCK], kept: u64, dst: *mut u8) -> usize {
+    use std::arch::x86_64::*;
+    let mut o = 0usize;
+    for i in 0..8 {
+        let m = ((kept >> (8 * i)) & 0xff) as usize;
+        let v = _mm_loadl_epi64(block.as_ptr().add(8 * i).cast());
+        let s = _mm_loadl_epi64(SHUFFLE[m].as_ptr().cast());
+        _mm_storel_epi64(dst.add(o).cast(), _mm_shuffle_epi8(v, s));
+        o += POPCOUNT[m] as usize;
+    }
+    o
+}
+
+fn has_avx512() -> bool {
+    #[cfg(all(target_arch = "x86_64", compact_avx512))]
+    {
+        std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vbmi2")
+    }
+    #[cfg(not(all(target_arch = "x86_64", compact_avx512)))]
+    {
+        false
+    }
+}
+
+/// Never called: `ssse3` is only set on x86_64.
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn compress_ssse3(_: &[u8; BLOCK], _: u64, _: *mut u8) -> usize {
+    unreachable!("SSSE3 is x86_64 only")
 }
