@@ -496,6 +496,24 @@ fn foreign(n: usize, file: &Path) {
         t,
         "s",
     );
+    // Each tier this CPU has (item 4: what the SIMD code buys).
+    use asset_cache::internals::format::compact;
+    for tier in compact::tiers() {
+        let t = time_median(
+            || (),
+            |()| {
+                let c = compact::compact_tier(black_box(&bytes), 256 << 10, tier);
+                black_box(c.bytes.len());
+            },
+        );
+        report(
+            "rust",
+            &format!("Python-written file: compact only, {tier:?} tier"),
+            n,
+            t,
+            "s",
+        );
+    }
     std::io::stdout().flush().ok();
 }
 
