@@ -71,6 +71,10 @@ for n in ns:
     rows.append((
         "3. ... of which spliced by copy (the rest in one page)", n,
         "-" if copies is None else f"{copies:.0f}", "", "", ""))
+    big = v("ours", "add after a Python rewrite, a 6 KB record (splice by copy)", n)
+    rows.append((
+        "3. add after a Python rewrite, a 6 KB record (splice by copy + rename) vs from_slice::<IgnoredAny>", n,
+        t(big), t(floor), x(ratio(big, floor)), "<= 2x"))
     rows.append((
         "3. the next adds (appends into the reservoir)", n,
         t(v("ours", "add, the next ones (median of 20)", n)), "", "", "cheap"))
