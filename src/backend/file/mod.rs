@@ -239,9 +239,11 @@ impl FileBackend {
         };
         let rev = format::new_rev();
         let reservoir = format::reservoir_len(live as usize);
-        let (how, end) = format::splice(at, file.size, lead, record, &rev, reservoir);
+        let page_start = at / format::PAGE * format::PAGE;
+        let page_before = file.read_at(page_start, at - page_start, &self.cache_path)?;
+        let (how, end) = format::splice(at, file.size, lead, record, &rev, reservoir, &page_before);
         let (dev, ino, size) = match how {
-            Splice::InPage { bytes } => {
+            Splice::InPage { at, bytes } => {
                 file.splice_in_place(at, &bytes, self.durable, &self.cache_path)?;
                 (file.dev, file.ino, file.size)
             }

@@ -188,17 +188,26 @@ fn foreign_parse_gives_serdes_error_for_bad_files() {
 
 /// Applies a splice to `file` as the backend would.
 fn apply(file: &[u8], at: u64, s: &Splice) -> Vec<u8> {
-    let mut out = file[..at as usize].to_vec();
     match s {
-        Splice::InPage { bytes } => {
+        Splice::InPage { at, bytes } => {
+            let mut out = file[..*at as usize].to_vec();
             out.extend_from_slice(bytes);
             if out.len() < file.len() {
                 out.extend_from_slice(&file[out.len()..]);
             }
+            out
         }
-        Splice::Copy { suffix } => out.extend_from_slice(suffix),
+        Splice::Copy { suffix } => {
+            let mut out = file[..at as usize].to_vec();
+            out.extend_from_slice(suffix);
+            out
+        }
     }
-    out
+}
+
+/// The bytes of `file`'s page before `at`, as the backend passes them.
+fn page_before(file: &[u8], at: u64) -> &[u8] {
+    &file[(at / PAGE * PAGE) as usize..at as usize]
 }
 
 #[test]
@@ -206,8 +215,7 @@ fn a_splice_makes_a_hybrid_file_that_python_and_we_read_and_that_takes_records()
     let pairs = assets(25, "p");
     let py = python_file(9.0, &pairs);
     let at = py.len() as u64 - 8;
-    let mut in_page = 0;
-    let mut copies = 0;
+    let (mut in_page, mut copies, mut compacted) = (0, 0, 0);
     // Every position of the splice within a page, by growing the first asset.
     for grow in (0..4200).step_by(97) {
         let mut pairs = pairs.clone();
@@ -215,14 +223,31 @@ fn a_splice_makes_a_hybrid_file_that_python_and_we_read_and_that_takes_records()
         let py = python_file(9.0, &pairs);
         let at = py.len() as u64 - 8;
         let rev = new_rev();
-        let new = json!({"id": "ours", "v": 1, "pad": "y".repeat(1500)});
+        // Records of 0.5 to 4 KB: in the page as it is, in it once
+        // compacted, and over a page.
+        let new = json!({"id": "ours", "v": 1, "pad": "y".repeat(500 + grow % 3500)});
         let mut record = Vec::new();
         render_record(&mut record, false, "ours", &new).unwrap();
-        let (s, end) = splice(at, py.len() as u64, b"\n", &record, &rev, 5000);
+        let (s, end) = splice(
+            at,
+            py.len() as u64,
+            b"\n",
+            &record,
+            &rev,
+            5000,
+            page_before(&py, at),
+        );
         match &s {
-            Splice::InPage { bytes } => {
+            Splice::InPage { at: from, bytes } => {
                 in_page += 1;
-                assert_eq!(at / PAGE, (at + bytes.len() as u64 - 1) / PAGE, "one page");
+                assert_eq!(
+                    from / PAGE,
+                    (from + bytes.len() as u64 - 1) / PAGE,
+                    "one page"
+                );
+                if *from < at {
+                    compacted += 1;
+                }
             }
             Splice::Copy { .. } => copies += 1,
         }
@@ -254,9 +279,11 @@ fn a_splice_makes_a_hybrid_file_that_python_and_we_read_and_that_takes_records()
             );
         }
     }
+    // Checked to fail: without the compaction of the page's bytes before
+    // the splice point in `splice`, `compacted` stayed 0.
     assert!(
-        in_page > 5 && copies > 5,
-        "{in_page} in page, {copies} copies"
+        in_page > 5 && copies > 5 && compacted > 5,
+        "{in_page} in page ({compacted} compacting the page), {copies} copies"
     );
     let _ = at;
 }

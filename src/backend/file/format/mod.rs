@@ -80,7 +80,7 @@ pub const TAIL: &[u8] = b"}}\n";
 /// larger folio) at a time and acts on a fatal signal only between them
 /// (`generic_perform_write`), so a write inside one 4 KiB-aligned page is
 /// never cut short by SIGKILL.
-pub(crate) const PAGE: u64 = 4096;
+pub const PAGE: u64 = 4096;
 
 /// The smallest reservoir, so that a small cache takes many adds between
 /// rewrites.

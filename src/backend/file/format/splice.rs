@@ -30,7 +30,11 @@
 //! * In one page: when everything from `splice_at` to the end of its 4 KiB
 //!   page holds the record and the closing, and the old ending lies inside
 //!   that page too, one `pwrite` of that page's rest (record, spaces as the
-//!   reservoir, closing): a SIGKILL leaves the old file or the new one.
+//!   reservoir, closing): a SIGKILL leaves the old file or the new one. When
+//!   it does not fit, the same page's bytes before `splice_at` (Python's
+//!   indented lines, about half whitespace) are rewritten compact in that
+//!   same write, from their first line break on, which makes room for a
+//!   record of up to about 2 KB wherever the splice falls in its page.
 //! * Otherwise moving the closing would take writes to two pages, and a
 //!   kill between them would leave a file that is not JSON (no ordering of
 //!   two writes avoids it: the closing must be gone from one page before it
@@ -40,7 +44,7 @@
 //!   over the old one, as any rewrite of ours is. The same happens when a
 //!   hybrid file's reservoir is used up.
 
-use super::{next_page, REV_KEY};
+use super::{next_page, PAGE, REV_KEY};
 
 /// The length of the closing of a hybrid file, `},"asset_cache_rev":"<rev>"}\n`.
 pub const HYBRID_TAIL_LEN: usize = 2 + (REV_KEY.len() + 2) + 1 + (32 + 2) + 2;
@@ -64,17 +68,23 @@ pub fn tail_rev(end_of_file: &[u8]) -> Option<String> {
 /// `size` bytes.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Splice {
-    /// One write of `bytes` at `at`, inside one page.
-    InPage { bytes: Vec<u8> },
-    /// A new file: the old file's bytes before `at`, then `suffix`.
+    /// One write of `bytes` at `at` (at or before the splice point, in its
+    /// page), inside one page.
+    InPage { at: u64, bytes: Vec<u8> },
+    /// A new file: the old file's bytes before the splice point, then `suffix`.
     Copy { suffix: Vec<u8> },
 }
 
 /// A splice at `at`: `lead` (a newline after Python's last asset; nothing
 /// after one of our record lines), the `record` line, a reservoir and the
 /// hybrid closing with `rev`. In one page when that page's rest holds it
-/// all and the old ending (up to `size`); else a new file with `reservoir`
-/// bytes of spaces. Returns the splice and where the record ends.
+/// all and the old ending (up to `size`); else, after another writer's
+/// records, when it fits once the bytes of that page before `at`
+/// (`page_before`, from the page's start) are made compact from their first
+/// line break on (the Python original's indentation is about half of its
+/// bytes; a raw line break is never inside a JSON string, so the compaction
+/// starts outside one); else a new file with `reservoir` bytes of spaces.
+/// Returns the splice and where the record ends.
 pub fn splice(
     at: u64,
     size: u64,
@@ -82,12 +92,13 @@ pub fn splice(
     record: &[u8],
     rev: &str,
     reservoir: usize,
+    page_before: &[u8],
 ) -> (Splice, u64) {
-    let end = at + (lead.len() + record.len()) as u64;
     let page_end = next_page(at);
-    let needed = end + 1 + HYBRID_TAIL_LEN as u64;
-    let fill = |spaces: usize| {
-        let mut out = Vec::with_capacity(lead.len() + record.len() + spaces + 1 + HYBRID_TAIL_LEN);
+    let closing = 1 + HYBRID_TAIL_LEN;
+    let fill = |head: &[u8], spaces: usize| {
+        let mut out = Vec::with_capacity(head.len() + lead.len() + record.len() + spaces + closing);
+        out.extend_from_slice(head);
         out.extend_from_slice(lead);
         out.extend_from_slice(record);
         out.resize(out.len() + spaces, b' ');
@@ -95,19 +106,34 @@ pub fn splice(
         out.extend_from_slice(&hybrid_tail(rev));
         out
     };
-    if size <= page_end && needed <= page_end {
-        (
-            Splice::InPage {
-                bytes: fill((page_end - needed) as usize),
-            },
-            end,
-        )
-    } else {
-        (
-            Splice::Copy {
-                suffix: fill(reservoir),
-            },
-            end,
-        )
+    let body = (lead.len() + record.len()) as u64;
+    if size <= page_end {
+        let needed = at + body + closing as u64;
+        if needed <= page_end {
+            let bytes = fill(b"", (page_end - needed) as usize);
+            return (Splice::InPage { at, bytes }, at + body);
+        }
+        // Room made by compacting the page's bytes before `at`.
+        let from_page = (at - (at / PAGE) * PAGE) as usize;
+        let newline = page_before
+            .iter()
+            .position(|&b| b == b'\n')
+            .filter(|_| !lead.is_empty() && page_before.len() == from_page);
+        if let Some(nl) = newline {
+            let c = super::compact::compact(&page_before[nl..], 4096);
+            let start = at - (page_before.len() - nl) as u64;
+            let needed = start + c.bytes.len() as u64 + body + closing as u64;
+            if !c.merged && needed <= page_end {
+                let end = start + c.bytes.len() as u64 + body;
+                let bytes = fill(&c.bytes, (page_end - needed) as usize);
+                return (Splice::InPage { at: start, bytes }, end);
+            }
+        }
     }
+    (
+        Splice::Copy {
+            suffix: fill(b"", reservoir),
+        },
+        at + body,
+    )
 }
