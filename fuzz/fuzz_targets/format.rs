@@ -53,7 +53,7 @@ fuzz_target!(|data: &[u8]| {
             format::render_record(&mut record, first, "fz", &serde_json::json!({"id": "fz"}))
                 .unwrap();
             let rev = format::new_rev();
-            let page = &data[(at / format::PAGE * format::PAGE) as usize..at as usize];
+            let page = &data[format::page_start(at) as usize..at as usize];
             let (splice, end) =
                 format::splice(at, data.len() as u64, b"\n", &record, &rev, 64, page);
             let spliced = match splice {

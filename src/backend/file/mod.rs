@@ -239,7 +239,7 @@ impl FileBackend {
         };
         let rev = format::new_rev();
         let reservoir = format::reservoir_len(live as usize);
-        let page_start = at / format::PAGE * format::PAGE;
+        let page_start = format::page_start(at);
         let page_before = file.read_at(page_start, at - page_start, &self.cache_path)?;
         let (how, end) = format::splice(at, file.size, lead, record, &rev, reservoir, &page_before);
         let (dev, ino, size) = match how {

@@ -174,9 +174,11 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for DataSeed<T> {
 pub(super) struct BorrowedFile<'de> {
     pub(super) expiry: Option<f64>,
     pub(super) data: Option<BorrowedData<'de>>,
-    /// The value of our rev member, when it is a string.
-    pub(super) rev: Option<String>,
     pub(super) last: Last,
+    /// Members whose value was skipped unread (anything but "expiry" and
+    /// "data"): serde_json does not check the UTF-8 of a skipped string, so
+    /// bytes that Python's `json.load` refuses may hide there.
+    pub(super) skipped: usize,
 }
 
 /// The last member of the top level.
@@ -206,8 +208,8 @@ impl<'de> Deserialize<'de> for BorrowedFile<'de> {
                 let mut out = BorrowedFile {
                     expiry: None,
                     data: None,
-                    rev: None,
                     last: Last::None,
+                    skipped: 0,
                 };
                 while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
                     match key.as_ref() {
@@ -222,14 +224,18 @@ impl<'de> Deserialize<'de> for BorrowedFile<'de> {
                             out.data = Some(map.next_value::<BorrowedData<'de>>()?);
                             out.last = Last::Data;
                         }
+                        // Its value is read from the file's last bytes
+                        // (`tail_rev`); ignored here exactly as `FileSeed`
+                        // ignores it, so that both accept the same files.
                         super::REV_KEY => {
-                            let v: serde_json::Value = map.next_value()?;
-                            out.rev = v.as_str().map(str::to_string);
+                            map.next_value::<IgnoredAny>()?;
                             out.last = Last::Rev;
+                            out.skipped += 1;
                         }
                         _ => {
                             map.next_value::<IgnoredAny>()?;
                             out.last = Last::Other;
+                            out.skipped += 1;
                         }
                     }
                 }

@@ -207,7 +207,7 @@ fn apply(file: &[u8], at: u64, s: &Splice) -> Vec<u8> {
 
 /// The bytes of `file`'s page before `at`, as the backend passes them.
 fn page_before(file: &[u8], at: u64) -> &[u8] {
-    &file[(at / PAGE * PAGE) as usize..at as usize]
+    &file[page_start(at) as usize..at as usize]
 }
 
 #[test]
@@ -286,4 +286,21 @@ fn a_splice_makes_a_hybrid_file_that_python_and_we_read_and_that_takes_records()
         "{in_page} in page ({compacted} compacting the page), {copies} copies"
     );
     let _ = at;
+}
+
+/// serde_json skips an unknown member without checking its UTF-8, so a file
+/// with bytes Python's `json.load` refuses there reads; a splice would keep
+/// them, so such a file takes no splice (the next add rewrites it whole).
+/// Found by the `load_file` fuzz target.
+///
+/// Checked to fail: with the UTF-8 check left out of `parse_compacted`,
+/// the file below got a splice point.
+#[test]
+fn a_skipped_member_that_is_not_utf8_allows_no_splice() {
+    let bad = b"{\"expiry\": 1, \"x\": \"\x89\", \"data\": {\"a\": {}}}";
+    let p: Parsed<Value> = parse_foreign(bad, 64).unwrap();
+    assert_eq!(p.layout, Layout::Foreign { splice_at: None });
+    let good = b"{\"expiry\": 1, \"x\": \"\xc3\xa9\", \"data\": {\"a\": {}}}";
+    let p: Parsed<Value> = parse_foreign(good, 64).unwrap();
+    assert!(matches!(p.layout, Layout::Foreign { splice_at: Some(_) }));
 }

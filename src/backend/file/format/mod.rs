@@ -70,7 +70,7 @@ pub use parse::{
     Unreadable,
 };
 pub use render::{record_len, render, render_file, render_record, render_with_kept, Rendered};
-pub use splice::{hybrid_tail, splice, tail_rev, Splice, HYBRID_TAIL_LEN};
+pub use splice::{hybrid_tail, page_start, splice, tail_rev, Splice, HYBRID_TAIL_LEN};
 
 pub(super) const REV_KEY: &str = "asset_cache_rev";
 /// The closing bytes of the file, after the reservoir.
@@ -80,7 +80,7 @@ pub const TAIL: &[u8] = b"}}\n";
 /// larger folio) at a time and acts on a fatal signal only between them
 /// (`generic_perform_write`), so a write inside one 4 KiB-aligned page is
 /// never cut short by SIGKILL.
-pub const PAGE: u64 = 4096;
+pub(crate) const PAGE: u64 = 4096;
 
 /// The smallest reservoir, so that a small cache takes many adds between
 /// rewrites.

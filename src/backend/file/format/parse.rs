@@ -128,9 +128,18 @@ pub fn parse_compacted<T: Asset>(mut c: Compacted) -> Result<Parsed<T>, Unreadab
     store.set_kept(data.kept);
     // The compact form ends `}}` (data, then the file) after another
     // writer's last record, or `},"asset_cache_rev":"<rev>"}` after ours.
-    let hybrid_rev = tail_rev(&c.last)
-        .filter(|rev| top.last == Last::Rev && top.rev.as_deref() == Some(rev.as_str()));
-    let (rev, end, layout) = if let Some(rev) = hybrid_rev {
+    // The last member is our rev's (validated as JSON above) and the file
+    // ends with exactly our closing: the closing's hex string is its value.
+    let hybrid_rev = tail_rev(&c.last).filter(|_| top.last == Last::Rev);
+    // Bytes before the splice point stay as they are: they must be JSON that
+    // Python reads. A skipped member other than our closing's rev (checked
+    // by `tail_rev`) may hold bytes that are not UTF-8: then no splice, the
+    // next add rewrites the file (and drops the member).
+    let checked = usize::from(hybrid_rev.is_some());
+    let spliceable = top.skipped == checked || std::str::from_utf8(&file).is_ok();
+    let (rev, end, layout) = if !spliceable {
+        (None, None, Layout::Foreign { splice_at: None })
+    } else if let Some(rev) = hybrid_rev {
         // The last record's last byte, and the whitespace after it up to the
         // closing (at least one byte of it, which a record line ends with).
         let closing = c.total - HYBRID_TAIL_LEN as u64;

@@ -64,6 +64,12 @@ pub fn tail_rev(end_of_file: &[u8]) -> Option<String> {
         .then(|| rev.to_string())
 }
 
+/// The start of the page holding offset `at`: the bytes from there to `at`
+/// are what [`splice`] takes as `page_before`.
+pub fn page_start(at: u64) -> u64 {
+    at / PAGE * PAGE
+}
+
 /// How one add is spliced in at `at` (after the last record) of a file of
 /// `size` bytes.
 #[derive(Debug, PartialEq, Eq)]
