@@ -1,7 +1,8 @@
 //! The file backend: the Python original's `<dir>/<name>.json`, guarded by
 //! `<dir>/<name>.lock`. The one owner of the file: what memory reflects of it
 //! (its [`Identity`]), and the choice between reading appended records,
-//! rereading it whole, repairing a torn append, appending and rewriting.
+//! rereading it whole, repairing a torn append, appending, splicing into
+//! another writer's file (issue 11) and rewriting.
 //!
 //! * [`format`]: the bytes (render, parse, header rev, repair); no I/O.
 //! * [`io`]: open, read, append with rollback, atomic replacement, temporary

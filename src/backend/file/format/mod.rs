@@ -50,8 +50,18 @@
 //! add.
 
 //!
+//! A file in another layout (the Python original's `indent=4` one, which
+//! its every save rewrites whole) is read through [`compact`], which drops
+//! the whitespace between tokens as the file streams in, so that its assets
+//! are kept compact in one buffer ([`parse_compacted`]); our next add
+//! splices its record in after the other writer's last one instead of
+//! rewriting the file, which makes it *hybrid*: the rev moves to the
+//! closing, and later records go into a reservoir as above (see
+//! [`splice`](mod@splice)).
+//!
 //! Rooms: `parse.rs` (whole files, new records, repair), `render.rs` (whole
-//! files, one record), `de.rs` (serde for the top level and "data"); the
+//! files, one record), `de.rs` (serde for the top level and "data"),
+//! `compact.rs` (whitespace removal), `splice.rs` (the hybrid layout); the
 //! layout's constants, the reservoir, where a record goes and the header's
 //! rev are here.
 
@@ -61,7 +71,7 @@ mod de;
 mod foreign_tests;
 mod parse;
 mod render;
-mod splice;
+pub mod splice;
 #[cfg(test)]
 mod tests;
 
