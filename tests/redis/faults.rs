@@ -405,3 +405,44 @@ pub fn a_restart_from_older_data_is_read_whole() {
         assert_eq!(h.ids(), want, "write first: {write_first}");
     }
 }
+
+/// A server out of memory (maxmemory with noeviction) refuses an add with
+/// its own error, named as such; nothing is written and memory is as it
+/// was; a remove still frees room.
+///
+/// Checked to fail: with add.lua reporting every refused write as a key of
+/// another type, the message read "WRONGTYPE: key ...:log holds a list,
+/// where asset-cache keeps a list".
+pub fn an_add_refused_for_memory_says_so() {
+    let server = Server::start(
+        "oom",
+        &["--maxmemory", "3mb", "--maxmemory-policy", "noeviction"],
+    );
+    let url = server.url();
+    let name = unique("oom");
+    let cache = open(&url, &name, Duration::from_secs(2));
+    let big = "x".repeat(100_000);
+    let mut refused = None;
+    for i in 0..200 {
+        let before = cache.ids();
+        if let Err(e) = cache.add(serde_json::json!({"id": format!("a{i}"), "big": big})) {
+            assert_eq!(cache.ids(), before, "memory as it was");
+            refused = Some(e);
+            break;
+        }
+    }
+    let e = refused.expect("3 MB of maxmemory never ran out");
+    assert_eq!(e.kind(), ErrorKind::Backend, "{e}");
+    assert!(
+        e.message().contains("OOM") && !e.message().contains("WRONGTYPE"),
+        "{e}"
+    );
+    assert!(
+        e.message().contains(&format!("127.0.0.1:{}", server.port)),
+        "{e}"
+    );
+    let stored = cache.len();
+    let fresh = open(&url, &name, Duration::from_secs(2));
+    assert_eq!(fresh.len(), stored, "nothing written by the refused add");
+    assert!(cache.remove("a0").unwrap());
+}

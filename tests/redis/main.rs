@@ -75,6 +75,10 @@ const TESTS: &[Test] = &[
         faults::a_restart_from_older_data_is_read_whole,
     ),
     (
+        "faults_an_add_refused_for_memory_says_so",
+        faults::an_add_refused_for_memory_says_so,
+    ),
+    (
         "faults_wrong_password_and_no_password_are_refused",
         faults::wrong_password_and_no_password_are_refused,
     ),

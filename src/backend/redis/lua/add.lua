@@ -16,12 +16,12 @@ if m and cap == 0 then
   -- The log first: nothing is written before it.
   local logged = redis.pcall('RPUSH', LOG, id)
   if type(logged) == 'table' then
-    return refuse(LOG, redis.call('TYPE', LOG)['ok'], 'list')
+    return failed(LOG, logged, 'list')
   end
   local new = redis.pcall('HSET', ASSETS, id, ARGV[2])
   if type(new) == 'table' then
     redis.call('RPOP', LOG)
-    return refuse(ASSETS, redis.call('TYPE', ASSETS)['ok'], 'hash')
+    return failed(ASSETS, new, 'hash')
   end
   if new == 1 then
     -- A new id goes to the end of the order; a replaced one keeps its place.
@@ -29,7 +29,7 @@ if m and cap == 0 then
     if type(pushed) == 'table' then
       redis.call('HDEL', ASSETS, id) -- it was new: nothing else to restore
       redis.call('RPOP', LOG)
-      return refuse(ORDER, redis.call('TYPE', ORDER)['ok'], 'list')
+      return failed(ORDER, pushed, 'list')
     end
   end
   local rev = trim_log(m, logged, tonumber(ARGV[6]))
@@ -50,7 +50,7 @@ end
 -- A new id goes to the end of the order; a replaced one keeps its place.
 local new = redis.pcall('HSET', ASSETS, id, ARGV[2])
 if type(new) == 'table' and new['err'] then
-  return refuse(ASSETS, redis.call('TYPE', ASSETS)['ok'], 'hash')
+  return failed(ASSETS, new, 'hash')
 end
 local entries, moved, dropped = {id}, 0, {}
 if new == 1 then

@@ -13,6 +13,16 @@ local function refuse(key, holds, want)
     ', where asset-cache keeps a ' .. want .. '; remove it or use another cache name')
 end
 
+-- The refusal of a write `reply` (an error table from redis.pcall) to
+-- `key`: a key of another type, by name, or else the server's own error as
+-- it is (out of memory under maxmemory, a read-only replica...), which a
+-- wrong-type message would misname.
+local function failed(key, reply, want)
+  local holds = redis.call('TYPE', key)['ok']
+  if holds ~= 'none' and holds ~= want then return refuse(key, holds, want) end
+  return reply
+end
+
 -- `want` lists the type expected of each key, in KEYS order; '' skips one.
 local function wrong_type(want)
   for i, w in ipairs(want) do
