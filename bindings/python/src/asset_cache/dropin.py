@@ -166,7 +166,7 @@ class Store(Generic[T]):
         data: mapping of asset id to asset. On an `AssetCache` this is a live,
             read-only view of the cache (``data.get(id)``, ``data[id]``, ``in``,
             ``len``, iteration) giving the objects `AssetCache.get` gives
-            (on a kept instance, a read-only dict of them): the SDK's
+            (on a kept instance, a plain dict of them): the SDK's
             ``ModelGetterMixin.get`` reads ``cache.store.data.get(model_id)``
             directly.
         expiry: Unix time in seconds when the data expires (a float, as the
@@ -244,18 +244,6 @@ class _Memo(Dict[str, Any]):
         self.threshold = 0  # reads after which every asset is decoded at once (see _Core.get)
 
 
-class _Snapshot(Dict[str, Any]):
-    """``store.data`` once every asset is decoded: a dict, so that
-    ``store.data.get(id)`` costs what it costs on the original's dict. Read-only."""
-
-    __slots__ = ()
-
-    def _read_only(self, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError("store.data is read-only: add assets with AssetCache.add")
-
-    __setitem__ = __delitem__ = __ior__ = setdefault = pop = popitem = clear = update = _read_only
-
-
 class _Core(Generic[T]):
     """The native handle and the reads, shared by an AssetCache and its views.
 
@@ -269,7 +257,8 @@ class _Core(Generic[T]):
     close, which is the only way its memory changes (the drop-in never turns
     fresh reads on). After enough reads on one state of memory (a kept
     instance, not the SDK's instance per lookup), every asset is decoded
-    once and ``store.data`` becomes a `_Snapshot` dict until the next change
+    once and ``store.data`` becomes a plain dict of them (a dict, not a
+    subclass: CPython runs ``dict.get`` on a subclass the slow way) until the next change
     or the store's expiry, whichever comes first (`_expiry_reaper`).
     """
 
@@ -337,7 +326,7 @@ class _Core(Generic[T]):
             if not self.copies:
                 self.memo = _Memo()
             store = self.store() if self.store is not None else None
-            if store is not None and type(store.data) is _Snapshot:
+            if store is not None and store.data is not store.view:
                 store.data = store.view
 
     def expire(self, generation: int) -> None:
@@ -388,7 +377,7 @@ class _Core(Generic[T]):
         return asset
 
     def decode_all(self, c: Cache, memo: _Memo) -> None:
-        """Make ``store.data`` a `_Snapshot` of every asset, if memory is still `memo`'s."""
+        """Make ``store.data`` a dict of every asset, if memory is still `memo`'s."""
         memo.threshold = sys.maxsize  # once per state of memory, even if this fails
         with self.lock:
             generation = self.generation
@@ -397,11 +386,11 @@ class _Core(Generic[T]):
         if self.memo is not memo or _time() >= until:
             return
         build = self.build
-        snapshot = _Snapshot()
+        snapshot: Dict[str, Any] = {}
         for d in raw:
             asset_id = d["id"]
             kept = memo.get(asset_id)
-            dict.__setitem__(snapshot, asset_id, kept if kept is not None else build(d))
+            snapshot[asset_id] = kept if kept is not None else build(d)
         with self.lock:
             store = self.store() if self.store is not None else None
             if self.generation != generation or store is None:
@@ -450,7 +439,7 @@ class _Core(Generic[T]):
 
 class _ExpiryReaper:
     """One daemon thread that turns snapshots back into live views when their
-    store expires (``store.data.get`` on a `_Snapshot` runs no Python code
+    store expires (``store.data.get`` on a dict runs no Python code
     that could look at the clock). Started at the first snapshot."""
 
     def __init__(self) -> None:
@@ -567,7 +556,7 @@ class _DataView(Mapping[str, T]):
 
 class _LiveStore(Store[T]):
     """``AssetCache.store``: ``data`` a live view (or, on a kept instance, a
-    `_Snapshot` of it), ``expiry`` read from the cache on access."""
+    dict of every asset), ``expiry`` read from the cache on access."""
 
     def __init__(self, core: _Core[T]) -> None:  # no dataclass __init__: expiry is live
         self._core = core
@@ -620,11 +609,12 @@ class AssetCache(Generic[T]):
 
     Attributes:
         cls, cache_folder, cache_file, lock_file: as in the original.
-        store: a `Store` whose ``data`` is a read-only mapping of id to
-            asset (a live view of memory; on a kept instance, after a
-            quarter of the store's size in reads, a dict of every asset
+        store: a `Store` whose ``data`` is a mapping of id to asset, to be
+            read (a live view of memory; on a kept instance, after a quarter
+            of the store's size in reads, a plain dict of every asset
             decoded, replaced by the view again when memory changes or the
-            store expires) and whose ``expiry`` is read from the cache at
+            store expires: writing into that dict changes nothing in the
+            cache, use `add`) and whose ``expiry`` is read from the cache at
             each access.
         native: the underlying `asset_cache.Cache`.
     """
@@ -725,7 +715,7 @@ class AssetCache(Generic[T]):
     def get_all(self) -> List[T]:
         """All assets in insertion order ([] when empty or expired): the objects `get` returns."""
         data = self._live.data
-        if type(data) is _Snapshot:
+        if data is not self._live.view:
             return list(data.values())
         return [a for _, a in self._core.all()]
 
