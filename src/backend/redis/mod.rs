@@ -145,6 +145,11 @@ impl RedisBackend {
             let mut edits = Vec::new();
             loop {
                 match self.catchup(known.as_ref())? {
+                    // Without a version, a catch-up must answer a whole load
+                    // (or none): anything else would be asked again forever.
+                    Catchup::Same | Catchup::Delta { .. } if known.is_none() => {
+                        return Err(self.unexpected("a catch-up from no version"))
+                    }
                     Catchup::None => {
                         self.known = None;
                         return Ok(Change::Gone);

@@ -9,7 +9,9 @@
 -- values.
 local err = wrong_type({'hash', 'hash', 'list', 'list'})
 if err then return err end
-local m = live(ARGV[4])
+local m
+m, err = live(ARGV[4])
+if err then return err end
 if not m then return {'none'} end
 m.rev = revision(m)
 local known = tonumber(ARGV[2])

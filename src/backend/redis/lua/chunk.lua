@@ -11,7 +11,9 @@
 -- that found it).
 local err = wrong_type({'hash', 'hash', 'list', 'list'})
 if err then return err end
-local m = live(ARGV[4])
+local m
+m, err = live(ARGV[4])
+if err then return err end
 if not m or m.sid ~= ARGV[1] then return {'moved'} end
 local start = tonumber(ARGV[2])
 if start > 0 and m.cut > tonumber(ARGV[5]) then return {'moved'} end

@@ -38,14 +38,28 @@ end
 -- `now` (the Python original's rule: expired when expiry < now). `now` and
 -- every expiry are the calling host's clock, as with the file backend: the
 -- server's clock decides nothing but when Redis frees an expired store.
--- Second result: an error reply when META is not a hash.
+-- Second result: an error reply when META is not a hash, or holds fields
+-- that asset-cache did not write (an empty store id, a revision or expiry
+-- that is not a number): read as they are, they would make a reader catch up
+-- forever or a write fail half-way.
 local function live(now)
   local m = redis.pcall('HMGET', META, 'sid', 'expiry', 'base', 'cut')
   if m['err'] then return nil, refuse(META, redis.call('TYPE', META)['ok'], 'hash') end
   if not m[1] then return nil end
-  local expiry = tonumber(m[2])
-  if expiry == nil or expiry < tonumber(now) then return nil end
-  return {sid = m[1], expiry = m[2], base = tonumber(m[3]), cut = tonumber(m[4]) or 0}
+  local expiry, base, cut = tonumber(m[2]), tonumber(m[3]), 0
+  if m[4] then cut = tonumber(m[4]) end
+  local bad = nil
+  if m[1] == '' then bad = 'an empty sid'
+  elseif expiry == nil or expiry ~= expiry then bad = 'an expiry that is not a number'
+  elseif base == nil or base < 0 or base ~= math.floor(base) then bad = 'a base that is not a revision'
+  elseif cut == nil or cut < 0 then bad = 'a cut that is not a revision'
+  end
+  if bad then
+    return nil, redis.error_reply('ERR asset-cache: key "' .. META .. '" holds ' .. bad ..
+      ', which asset-cache does not write; invalidate the cache or remove the key')
+  end
+  if expiry < tonumber(now) then return nil end
+  return {sid = m[1], expiry = m[2], base = base, cut = cut}
 end
 
 -- The store's revision: writes since it started, which is the log's base
