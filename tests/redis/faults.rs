@@ -262,6 +262,46 @@ pub fn unusable_urls_and_absent_servers() {
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
 }
 
+/// Something other than Redis at the URL (an HTTP server on the port):
+/// BACKEND_ERROR (retrying will not help) saying the server does not speak
+/// the Redis protocol, not the client's parser error.
+///
+/// Checked to fail: without the `Parse` arm in `Conn::map` the message was
+/// "... gave an unexpected answer (load): Incompatible type - Parse error at 1".
+pub fn a_server_that_is_not_redis_is_named_as_such() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let http = std::thread::spawn(move || {
+        // Answer every connection as an HTTP server answers a stray request.
+        listener.set_nonblocking(false).unwrap();
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { break };
+            let mut buf = [0u8; 4096];
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    let e = AssetCache::<Value, AnyBackend>::open_any(options(
+        &format!("redis://127.0.0.1:{port}/0"),
+        "u",
+        Duration::from_secs(2),
+    ))
+    .err()
+    .expect("an HTTP server taken for Redis");
+    assert_eq!(e.kind(), ErrorKind::Backend, "{e}");
+    assert!(
+        e.message().contains(&format!("127.0.0.1:{port}"))
+            && e.message()
+                .contains("does not speak the Redis protocol (wrong port?)"),
+        "{e}"
+    );
+    drop(http);
+}
+
 /// Many threads on one handle when the server stops (SIGSTOP): calls take
 /// turns on the handle's connection, and each fails within one timeout of
 /// when it started (or, for a claim wait already under way, of the stop),

@@ -91,6 +91,10 @@ const TESTS: &[Test] = &[
         faults::unusable_urls_and_absent_servers,
     ),
     (
+        "faults_a_server_that_is_not_redis_is_named_as_such",
+        faults::a_server_that_is_not_redis_is_named_as_such,
+    ),
+    (
         "tls_rediss_with_a_private_ca",
         tls::rediss_with_a_private_ca,
     ),

@@ -295,6 +295,14 @@ impl Conn {
             redis::ErrorKind::Server(_) | redis::ErrorKind::Extension => {
                 Error::new(ErrorKind::Backend, format!("{server} refused {what}: {e}"))
             }
+            // Bytes that are not RESP at all: something else listens there
+            // (an HTTP server, SSH, ...). Retrying will not help, so Backend.
+            redis::ErrorKind::Parse => Error::new(
+                ErrorKind::Backend,
+                format!(
+                    "the server at {server} does not speak the Redis protocol (wrong port?) ({what}): {e}"
+                ),
+            ),
             redis::ErrorKind::Io => Error::new(
                 ErrorKind::BackendUnavailable,
                 format!("cannot reach {server} ({what}): {e}"),
