@@ -84,6 +84,14 @@ impl Error {
     }
 
     /// An I/O error, with the action and the path it concerned.
+    /// An I/O error with our own message, keeping the OS error number.
+    pub(crate) fn io_message(os_error: i32, message: String) -> Self {
+        Error {
+            os_error: Some(os_error),
+            ..Error::new(ErrorKind::Io, message)
+        }
+    }
+
     pub(crate) fn io(action: &str, path: &Path, err: io::Error) -> Self {
         Error {
             os_error: err.raw_os_error(),

@@ -175,3 +175,30 @@ fn a_byte_order_mark_is_named() {
     assert_eq!(fs::read(dir.join("model.json.corrupt")).unwrap(), bytes);
     fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A cache folder path that is a regular file (or has one on the way):
+/// IO, the message says which path exists and is not a directory. Before,
+/// it was "cannot create folder <dir>: Not a directory (os error 20)"
+/// (checked by reverting the message in `io::create_folder`).
+#[test]
+fn a_folder_path_that_is_a_file_is_named_as_such() {
+    let d = tmp("notdir");
+    let file = d.join("x");
+    fs::write(&file, b"not a folder").unwrap();
+    for (dir, exists) in [(file.clone(), &file), (file.join("sub"), &file)] {
+        let cache: AssetCache<Value> = AssetCache::open(options(&dir)).unwrap();
+        let e = cache.add(json!({"id": "m1"})).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+        assert!(
+            e.message().contains(&format!(
+                "{} exists and is not a directory (it is a regular file)",
+                exists.display()
+            )) && e
+                .message()
+                .contains(&format!("cannot create folder {}", dir.display())),
+            "{e}"
+        );
+    }
+    assert_eq!(fs::read(&file).unwrap(), b"not a folder");
+    fs::remove_dir_all(&d).unwrap();
+}

@@ -421,6 +421,20 @@ fn take_over_permissions(tmp: &File, target: &Path, new_mode: u32) -> io::Result
     tmp.set_permissions(fs::Permissions::from_mode(mode))
 }
 
+/// "Not a directory (os error 20)" alone left users guessing which path was
+/// wrong and why.
+fn not_a_folder(dir: &Path, blocker: &Path, meta: &fs::Metadata) -> Error {
+    Error::io_message(
+        libc::ENOTDIR,
+        format!(
+            "cannot create folder {}: {} exists and is not a directory (it is {})",
+            dir.display(),
+            blocker.display(),
+            not_regular(meta).unwrap_or("a regular file")
+        ),
+    )
+}
+
 /// Creates `dir` and its missing parents, each with `mode` exactly (plus
 /// the set-group-ID bit a folder inherits from a set-group-ID parent, which
 /// keeps the group of a shared tree). With `durable`, each new folder's
@@ -433,12 +447,17 @@ pub fn create_folder(dir: &Path, mode: u32, durable: bool) -> Result<()> {
     loop {
         match fs::metadata(p) {
             Ok(m) if m.is_dir() => break,
-            Ok(_) => {
-                return Err(Error::io(
-                    "create folder",
-                    dir,
-                    io::Error::from_raw_os_error(libc::ENOTDIR),
-                ))
+            Ok(m) => return Err(not_a_folder(dir, p, &m)),
+            // Something on the way is not a folder: name it.
+            Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
+                let blocker = p
+                    .ancestors()
+                    .skip(1)
+                    .find_map(|a| fs::metadata(a).ok().map(|m| (a, m)));
+                return Err(match blocker {
+                    Some((a, m)) if !m.is_dir() => not_a_folder(dir, a, &m),
+                    _ => Error::io("create folder", dir, e),
+                });
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 missing.push(p);
