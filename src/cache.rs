@@ -141,6 +141,7 @@ impl<T: Asset> AssetCache<T, FileBackend> {
     /// Opens a cache and loads its file, if there is one. Opening never
     /// creates files; the first write does.
     pub fn open(options: Options) -> Result<Self> {
+        crate::log::read_env();
         validate_name(&options.name)?;
         if options.dir.as_os_str().is_empty() {
             return Err(Error::invalid_argument("cache folder is an empty path"));
@@ -177,6 +178,7 @@ impl<T: Asset> AssetCache<T, AnyBackend> {
     /// # Ok::<(), asset_cache::Error>(())
     /// ```
     pub fn open_any(options: Options) -> Result<Self> {
+        crate::log::read_env();
         validate_name(&options.name)?;
         let behaviour = Behaviour::of(&options)?;
         let backend = match &options.backend_url {

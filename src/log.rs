@@ -66,8 +66,29 @@ struct Installed {
     sink: Sink,
 }
 
-static STDERR_LEVEL: Lazy<Option<Level>> =
-    Lazy::new(|| std::env::var(LOG_ENV).ok().and_then(|v| Level::parse(&v)));
+static STDERR_LEVEL: Lazy<Option<Level>> = Lazy::new(|| {
+    let value = std::env::var(LOG_ENV).ok()?;
+    let level = Level::parse(&value);
+    // A misspelt level would otherwise leave the user wondering why nothing
+    // is logged. Said once per process (this runs once), on stderr, where
+    // the user was looking. An empty value means off, quietly.
+    if level.is_none() && !value.trim().is_empty() {
+        let names: Vec<&str> = Level::ALL.iter().map(|l| l.name()).collect();
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "asset_cache warn: {LOG_ENV}={value:?} is not a log level ({}, or 1-{}); logging to stderr stays off",
+            names.join(", "),
+            Level::ALL.len()
+        );
+    }
+    level
+});
+
+/// Reads `ASSET_CACHE_LOG` now (at open) rather than at the first message,
+/// so that a value that is not a level is reported even when nothing logs.
+pub fn read_env() {
+    Lazy::force(&STDERR_LEVEL);
+}
 
 static SINK: RwLock<Option<Installed>> = RwLock::new(None);
 
