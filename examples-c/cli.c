@@ -4,10 +4,12 @@
  *
  * Exit codes: 0 success, 1 asset not found, 2 usage error, 3 the library
  * refused or failed (the message says why). */
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "asset_cache.h"
@@ -41,7 +43,10 @@ static const char *USAGE =
     "  add-list FILE|- replace everything with a JSON array of assets\n"
     "  invalidate      empty the cache and delete its file\n"
     "\n"
-    "exit codes: 0 ok, 1 not found, 2 usage error, 3 library error\n";
+    "exit codes: 0 ok, 1 not found, 2 usage error, 3 library error\n"
+    "\n"
+    "Warnings of the library (e.g. an unreadable file moved aside to .corrupt)\n"
+    "go to stderr; ASSET_CACHE_LOG=error|warn|info|debug chooses the level.\n";
 
 static int usage_error(const char *fmt, const char *arg) {
   fprintf(stderr, "asset-cache: ");
@@ -127,6 +132,16 @@ static int print_and_free(char *json) {
 }
 
 static int info(const asset_cache *cache, const char *where, int on_server) {
+  /* A folder or name that holds no cache is worth saying plainly: an expiry
+     and "0 assets" alone read as an empty cache that exists. */
+  struct stat st;
+  if (!on_server && stat(where, &st) != 0 && errno == ENOENT) {
+    printf("file:    %s (none: no cache file there)\n", where);
+    printf("assets:  0\n");
+    printf("expiry:  -\n");
+    printf("valid:   no (no file)\n");
+    return 0;
+  }
   size_t len = 0;
   double expiry = 0;
   bool valid = false;
@@ -147,6 +162,10 @@ static int info(const asset_cache *cache, const char *where, int on_server) {
 }
 
 int main(int argc, char **argv) {
+  /* Someone at a shell should see the library's warnings (an unreadable file
+     moved aside to .corrupt), which the library keeps silent by default for
+     programs that embed it. An explicit ASSET_CACHE_LOG still decides. */
+  if (getenv("ASSET_CACHE_LOG") == NULL) setenv("ASSET_CACHE_LOG", "warn", 1);
   const char *dir = ".cache", *name = NULL, *url = NULL, *timeout = NULL;
   int i = 1;
   for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
@@ -180,6 +199,12 @@ int main(int argc, char **argv) {
   if (needs_arg && arg == NULL) return usage_error("'%s' needs an argument", cmd);
   if (!needs_arg && arg != NULL) return usage_error("unexpected argument '%s'", arg);
   if (name == NULL) return usage_error("%s", "missing --name NAME (the cache file's base name)");
+  size_t name_len = strlen(name);
+  if (url == NULL && name_len > 5 && strcmp(name + name_len - 5, ".json") == 0)
+    fprintf(stderr,
+            "asset-cache: note: NAME is the file's base name: --name %s is the file %s.json "
+            "(for %s, use --name %.*s)\n",
+            name, name, name, (int)(name_len - 5), name);
   long long timeout_ms = 0;
   if (timeout != NULL) {
     char *end = NULL;

@@ -29,6 +29,23 @@ expect 2 "missing --name" -- --dir "$dir" info
 expect 2 "unknown or incomplete option '--bogus'" -- --bogus info
 expect 3 "cache name .* contains" -- --dir "$dir" --name ../evil info
 expect 0 "assets:  0" -- "${c[@]}" info
+# No cache there: said plainly, no expiry made up, nothing created. Checked
+# to fail: before, info printed "file: <path>" and an expiry a day ahead.
+expect 0 "^file: +$dir/absent/model.json \(none: no cache file there\)" -- --dir "$dir/absent" --name model info
+expect 0 "^expiry: +-$" -- --dir "$dir/absent" --name model info
+[ ! -e "$dir/absent" ] || { echo "FAIL: info created $dir/absent"; fails=$((fails + 1)); }
+# A name given with its .json: a hint on stderr (checked to fail without it).
+expect 0 "note: NAME is the file's base name: --name m.json is the file m.json.json \(for m.json, use --name m\)" -- --dir "$dir" --name m.json info
+# Warnings reach stderr without ASSET_CACHE_LOG (checked to fail: without the
+# CLI's default the corrupt file was moved aside silently); ASSET_CACHE_LOG=error quiets them.
+printf 'not json' >"$dir/broken.json"
+out=$(env -u ASSET_CACHE_LOG "${launcher[@]}" "$cli" --dir "$dir" --name broken info 2>&1)
+grep -qE "asset_cache warn: .*broken.json is unreadable .*kept aside as .*broken.json.corrupt" <<<"$out" \
+  || { echo "FAIL: corrupt file without a warning: $out"; fails=$((fails + 1)); }
+printf 'not json' >"$dir/broken.json"
+out=$(ASSET_CACHE_LOG=error "${launcher[@]}" "$cli" --dir "$dir" --name broken info 2>&1)
+! grep -q "warn" <<<"$out" || { echo "FAIL: ASSET_CACHE_LOG=error still warns: $out"; fails=$((fails + 1)); }
+rm -f "$dir"/broken.json*
 expect 0 "add-list: ok \(8 assets" -- "${c[@]}" add-list "$data/models.json"
 expect 0 "assets:  8" -- "${c[@]}" info
 expect 0 "valid:   yes" -- "${c[@]}" info
