@@ -9,7 +9,9 @@ echo "== building the library (cargo) and the CLI (CMake)"
 cmake -S examples-c -B build/demo -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/demo -j2 --target asset-cache >/dev/null
 cli=build/demo/asset-cache
-dir=$(mktemp -d)/.cache
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+dir=$scratch/.cache
 run() { echo "\$ asset-cache --dir \$DIR --name model $*"; "$cli" --dir "$dir" --name model "$@"; echo; }
 
 echo "== a cache of aiXplain model metadata in $dir"
