@@ -5,6 +5,8 @@
 #   usage: scripts/install.sh [PREFIX]      (DESTDIR is honoured, for packaging)
 set -euo pipefail
 prefix=${1:-/usr/local}
+# Said up front: a bare `scripts/install.sh` writes into /usr/local.
+echo "scripts/install.sh: installing into $prefix (scripts/install.sh PREFIX for another)" >&2
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 cmake -S . -B build/lib -DCMAKE_BUILD_TYPE=Release >/dev/null
