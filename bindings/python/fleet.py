@@ -1,4 +1,4 @@
-# The README's Redis fleet, a Python worker host; tests/redis/readme_fleet.sh
+# The README's Redis fleet, a Python worker host; tests/redis/bindings/readme_fleet.sh
 # runs several at once beside the Go host (bindings/go/example/fleet), and
 # the README holds this verbatim (scripts/check-readme.sh).
 import os

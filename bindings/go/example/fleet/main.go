@@ -1,6 +1,6 @@
 // The README's Redis fleet, the Go host: opens the cache the Python
 // workers fill (same name, same REDIS_URL) and lists what they added.
-// tests/redis/readme_fleet.sh runs it, and the README holds it verbatim
+// tests/redis/bindings/readme_fleet.sh runs it, and the README holds it verbatim
 // (scripts/check-readme.sh).
 package main
 
