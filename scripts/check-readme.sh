@@ -16,9 +16,11 @@ py = open("bindings/python/example.py").read()
 py = py[py.index("import asset_cache"):]
 fleet_go = open("bindings/go/example/fleet/main.go").read()
 fleet_go = fleet_go[fleet_go.index("package main"):]
+rust = open("examples/hello.rs").read()
+rust = rust[rust.index("use asset_cache"):]
 fleet_py = open("bindings/python/fleet.py").read()
 fleet_py = fleet_py[fleet_py.index("import os"):]
-bad = [name for name, body in (("bindings/go/example/main.go", go), ("bindings/node/example.js", node),
+bad = [name for name, body in (("examples/hello.rs", rust), ("bindings/go/example/main.go", go), ("bindings/node/example.js", node),
                                ("bindings/python/example.py", py),
                                ("bindings/go/example/fleet/main.go", fleet_go),
                                ("bindings/python/fleet.py", fleet_py))
