@@ -112,7 +112,11 @@ function lib() {
     handle = koffi.load(file);
   } catch (cause) {
     // e.g. a glibc older than the one the prebuilt library needs
-    const err = new Error(`asset-cache: cannot load ${file} on ${platformTarget()}: ${cause.message}`, { cause });
+    // A path from the environment is the first suspect: say so.
+    const from = process.env.ASSET_CACHE_LIB ? ' (from ASSET_CACHE_LIB)' : '';
+    const err = new Error(`asset-cache: cannot load ${file}${from} on ${platformTarget()}: ${cause.message}`, {
+      cause,
+    });
     err.code = 'ASSET_CACHE_NO_LIBRARY';
     err.platform = platformTarget();
     throw err;

@@ -27,3 +27,18 @@ test('example.js (the README example) prints what the README says', (t) => {
     ].join('\n'),
   );
 });
+
+test('a wrong ASSET_CACHE_LIB is named as the source of the path', () => {
+  // Checked to fail: without "(from ASSET_CACHE_LIB)" in index.js's lib().
+  const bogus = path.join(os.tmpdir(), `asset-cache-no-such-lib-${process.pid}.so`);
+  const script = `
+    const { AssetCache } = require(${JSON.stringify(path.join(__dirname, '..'))});
+    try { AssetCache.openSync('m', { dir: ${JSON.stringify(os.tmpdir())} }); console.log('opened'); }
+    catch (e) { console.log(e.code, e.message); }`;
+  const out = execFileSync(process.execPath, ['-e', script], {
+    encoding: 'utf8',
+    env: { ...process.env, ASSET_CACHE_LIB: bogus },
+  });
+  assert.match(out, /^ASSET_CACHE_NO_LIBRARY asset-cache: cannot load .* \(from ASSET_CACHE_LIB\) on /);
+  assert.ok(out.includes(bogus), out);
+});

@@ -6,6 +6,7 @@ release library fails the size bound."""
 import importlib.metadata
 import os
 import subprocess
+import sys
 
 import asset_cache
 from asset_cache import _native
@@ -33,3 +34,19 @@ def test_the_wheel_bundles_a_stripped_library_and_type_marker():
     assert os.path.exists(os.path.join(here, "py.typed"))
     files = {str(f) for f in importlib.metadata.files("asset-cache")}
     assert "asset_cache/libasset_cache.so" in files and "asset_cache/py.typed" in files
+
+
+def test_a_wrong_asset_cache_lib_is_named_as_the_source(tmp_path):
+    # Checked to fail: without "(from ASSET_CACHE_LIB)" in _native.lib's message.
+    bogus = tmp_path / "nope.so"
+    code = "import asset_cache; asset_cache.Cache('m', '.')"
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={**os.environ, "ASSET_CACHE_LIB": str(bogus)},
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode != 0
+    assert f"cannot load the shared library {str(bogus)!r} (from ASSET_CACHE_LIB)" in r.stderr, r.stderr
+    assert "fix or unset ASSET_CACHE_LIB" in r.stderr, r.stderr

@@ -121,18 +121,24 @@ def lib() -> ctypes.CDLL:
     with _load_lock:
         if _lib is None:
             path = library_path()
+            # A path from the environment is the first suspect: say so.
+            source = " (from ASSET_CACHE_LIB)" if os.environ.get("ASSET_CACHE_LIB") else ""
             try:
                 loaded = ctypes.CDLL(path)
             except OSError as e:
                 raise OSError(
-                    f"asset_cache: cannot load the shared library {path!r} ({e}); "
-                    "reinstall the wheel, or set ASSET_CACHE_LIB to a libasset_cache.so"
+                    f"asset_cache: cannot load the shared library {path!r}{source} ({e}); "
+                    + (
+                        "fix or unset ASSET_CACHE_LIB"
+                        if source
+                        else "reinstall the wheel, or set ASSET_CACHE_LIB to a libasset_cache.so"
+                    )
                 ) from e
             _declare(loaded)
             number = loaded.asset_cache_version_number()
             if number < MIN_VERSION_NUMBER:
                 raise OSError(
-                    f"asset_cache: {path!r} is version {number}, older than {MIN_VERSION_NUMBER} "
+                    f"asset_cache: {path!r}{source} is version {number}, older than {MIN_VERSION_NUMBER} "
                     "(0.2.0) which this package needs"
                 )
             _lib = loaded
