@@ -247,44 +247,11 @@ pub fn replace_with_prefix(
     durable: bool,
     new_mode: u32,
 ) -> Result<(u64, u64)> {
-    let target = cache_path(dir, name);
-    check_size(prefix + suffix.len() as u64, &target)?;
-    let folder = if durable {
-        Some(
-            OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-                .open(dir)
-                .map_err(|e| Error::io("open (to fsync it) the folder", dir, e))?,
-        )
-    } else {
-        None
-    };
-    let (tmp_path, mut tmp) = create_temp(dir, name)?;
-    let written = copy_prefix(old, &tmp, prefix)
-        .and_then(|()| tmp.write_all(suffix))
-        .and_then(|()| if durable { tmp.sync_all() } else { Ok(()) })
-        .map_err(|e| Error::io("write", &tmp_path, e))
-        .and_then(|()| {
-            take_over_permissions(&tmp, &target, new_mode)
-                .map_err(|e| Error::io("set the permissions of", &tmp_path, e))
-        })
-        .and_then(|()| tmp.metadata().map_err(|e| Error::io("stat", &tmp_path, e)))
-        .and_then(|meta| {
-            fs::rename(&tmp_path, &target)
-                .map(|()| (meta.dev(), meta.ino()))
-                .map_err(|e| Error::io("rename into place", &target, e))
-        });
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp_path);
-        return written;
-    }
-    if let Some(folder) = folder {
-        folder
-            .sync_all()
-            .map_err(|e| Error::io("fsync the folder", dir, e))?;
-    }
-    written
+    let len = prefix + suffix.len() as u64;
+    replace_by(dir, name, len, durable, new_mode, |tmp| {
+        copy_prefix(old, tmp, prefix)?;
+        tmp.write_all(suffix)
+    })
 }
 
 /// Copies the first `len` bytes of `from` to the start of `to` (whose
@@ -354,8 +321,24 @@ pub fn replace(
     durable: bool,
     new_mode: u32,
 ) -> Result<(u64, u64)> {
+    replace_by(dir, name, bytes.len() as u64, durable, new_mode, |tmp| {
+        tmp.write_all(bytes)
+    })
+}
+
+/// [`replace`] and [`replace_with_prefix`]: the temporary file, the
+/// permissions, the rename and the `durable` flushes, around `fill`, which
+/// writes the new file's `len` bytes.
+fn replace_by(
+    dir: &Path,
+    name: &str,
+    len: u64,
+    durable: bool,
+    new_mode: u32,
+    fill: impl FnOnce(&mut File) -> io::Result<()>,
+) -> Result<(u64, u64)> {
     let target = cache_path(dir, name);
-    check_size(bytes.len() as u64, &target)?;
+    check_size(len, &target)?;
     let folder = if durable {
         Some(
             OpenOptions::new()
@@ -368,8 +351,7 @@ pub fn replace(
         None
     };
     let (tmp_path, mut tmp) = create_temp(dir, name)?;
-    let written = tmp
-        .write_all(bytes)
+    let written = fill(&mut tmp)
         .and_then(|()| if durable { tmp.sync_all() } else { Ok(()) })
         .map_err(|e| Error::io("write", &tmp_path, e))
         .and_then(|()| {
