@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 
 use asset_cache::ffi::asset_cache_status::ASSET_CACHE_OK;
 use asset_cache_fuzz::*;
+use asset_cache::internals::format;
 use libfuzzer_sys::fuzz_target;
 
 /// Whether the bytes are a cache file whose expiry has passed, the only kind
@@ -24,11 +25,13 @@ fn may_expire(data: &[u8]) -> bool {
         .unwrap()
         .as_secs_f64();
     // A file in the library's layout whose torn tail is repaired keeps the
-    // expiry of its header line, which may have passed.
+    // expiry of its header line, which may have passed; so does a file whose
+    // ids serde reads though Head's stricter skip refuses them (a raw
+    // control character), with the Python original's `"expiry": <n>`.
     let header_expiry = data
         .strip_prefix(b"{\"expiry\":")
         .and_then(|rest| rest.split(|&b| b == b',').next())
-        .and_then(|num| std::str::from_utf8(num).ok()?.parse::<f64>().ok());
+        .and_then(|num| std::str::from_utf8(num).ok()?.trim().parse::<f64>().ok());
     if header_expiry.is_some_and(|e| e <= now + 1.0) {
         return true;
     }
@@ -60,16 +63,17 @@ fuzz_target!(|data: &[u8]| {
         }
         (Some(now), None) => {
             // Loaded as it is, or rewritten without a torn last append: the
-            // same records, in the same bytes, under a new header line (and
-            // with the spaces between records and of the reservoir laid out
-            // anew).
+            // same records, in the same bytes but for the whitespace between
+            // tokens (assets are held compact: issue 11), under a new header
+            // line (and with the spaces between records and of the reservoir
+            // laid out anew).
             if now != data {
                 let records = |b: &[u8]| -> Vec<u8> {
                     let body = &b[b.iter().position(|&c| c == b'\n').expect("a header line") + 1..];
                     body.split(|&c| c == b'\n')
-                        .map(|line| &line[line.iter().position(|&c| c != b' ').unwrap_or(line.len())..])
+                        .map(|line| format::compact::compact(line, 4096).bytes)
                         .filter(|line| !line.is_empty())
-                        .flat_map(|line| line.iter().copied().chain([b'\n']))
+                        .flat_map(|line| line.into_iter().chain([b'\n']))
                         .collect()
                 };
                 let kept = records(&now);

@@ -304,3 +304,16 @@ fn a_skipped_member_that_is_not_utf8_allows_no_splice() {
     let p: Parsed<Value> = parse_foreign(good, 64).unwrap();
     assert!(matches!(p.layout, Layout::Foreign { splice_at: Some(_) }));
 }
+
+/// serde_json reads an id without checking for raw control characters, so
+/// a file Python refuses reads; a splice would keep them, so such a file
+/// takes no splice. Found by the `load_file` fuzz target.
+///
+/// Checked to fail: without `odd_ids` in `parse_compacted`, the file below
+/// got a splice point.
+#[test]
+fn an_id_with_a_raw_control_character_allows_no_splice() {
+    let bad = b"{\"expiry\": 1, \"data\": {\"a\x17b\": {\"id\": \"a\"}}}";
+    let p: Parsed<Value> = parse_foreign(bad, 64).unwrap();
+    assert_eq!(p.layout, Layout::Foreign { splice_at: None });
+}

@@ -120,9 +120,14 @@ pub fn parse_compacted<T: Asset>(mut c: Compacted) -> Result<Parsed<T>, Unreadab
         .data
         .ok_or_else(|| Unreadable("no \"data\" member".into()))?;
     let mut store = Store::new(expiry);
+    // serde_json reads an id without checking for raw control characters
+    // (JSON allows them only escaped): an id holding one, escaped or raw, or
+    // a record kept as it was, allows no splice (below).
+    let mut odd_ids = !data.kept.is_empty();
     for (id, raw) in data.pairs {
         let asset = T::from_compact_raw(raw, &file, Hook)
             .ok_or_else(|| Unreadable(format!("the asset of {id:?} cannot be decoded")))?;
+        odd_ids |= id.bytes().any(|b| b < 0x20);
         store.insert(id, asset);
     }
     store.set_kept(data.kept);
@@ -133,10 +138,11 @@ pub fn parse_compacted<T: Asset>(mut c: Compacted) -> Result<Parsed<T>, Unreadab
     let hybrid_rev = tail_rev(&c.last).filter(|_| top.last == Last::Rev);
     // Bytes before the splice point stay as they are: they must be JSON that
     // Python reads. A skipped member other than our closing's rev (checked
-    // by `tail_rev`) may hold bytes that are not UTF-8: then no splice, the
-    // next add rewrites the file (and drops the member).
+    // by `tail_rev`) may hold bytes that are not UTF-8, an id raw control
+    // characters (both found by the `load_file` fuzz target): then no
+    // splice, the next add rewrites the file whole, as before issue 11.
     let checked = usize::from(hybrid_rev.is_some());
-    let spliceable = top.skipped == checked || std::str::from_utf8(&file).is_ok();
+    let spliceable = !odd_ids && (top.skipped == checked || std::str::from_utf8(&file).is_ok());
     let (rev, end, layout) = if !spliceable {
         (None, None, Layout::Foreign { splice_at: None })
     } else if let Some(rev) = hybrid_rev {
