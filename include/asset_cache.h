@@ -847,7 +847,10 @@ void asset_cache_string_free(char *s);
  * severe (an asset_cache_log_level: 1 error .. 4 debug), with `userdata`
  * passed back unchanged; a NULL callback removes it. Process-wide.
  * Independently, the environment variable
- * ASSET_CACHE_LOG=error|warn|info|debug sends messages to stderr. The
+ * ASSET_CACHE_LOG=error|warn|info|debug sends messages to stderr. It is
+ * read once per process, at the first open: a value that is not a level
+ * gives one warning on stderr naming the valid levels, and stderr logging
+ * stays off; an empty value is off, silently. The
  * library is silent by default. A bug caught inside a function that returns
  * no status (a panic) is reported here at ASSET_CACHE_LOG_ERROR.
  * Statuses: OK, INVALID_ARGUMENT (level not an asset_cache_log_level), PANIC.
