@@ -97,7 +97,8 @@ fn compactor_matches_a_byte_at_a_time_minifier_for_any_chunking() {
 
 #[test]
 fn whitespace_between_two_parts_of_a_value_is_an_error_wherever_it_falls() {
-    // Checked to fail: with `check_gaps` emptied, `[1 2]` read as [12].
+    // Checked to fail: with `check_gaps` never setting `merged`, "[1 2]" was
+    // not flagged (and would have read as [12]).
     for bad in [
         "[1 2]",
         "[nu ll]",
