@@ -29,11 +29,13 @@ def run_writers(kind, workdir):
     ]
     time.sleep(1.0)  # let every writer import and wait at the barrier
     open(go, "w").close()
-    for p in procs:
-        assert p.wait(timeout=600) == 0
-    with open(os.path.join(workdir, ".cache", "model.json")) as f:
+    codes = [p.wait(timeout=600) for p in procs]
+    path = os.path.join(workdir, ".cache", "model.json")
+    if kind == "original" and not os.path.exists(path):
+        return {}, sum(1 for c in codes if c != 0)  # its invalidate removed it last
+    with open(path) as f:
         data = json.load(f)["data"]
-    return data
+    return data, sum(1 for c in codes if c != 0)
 
 
 def record(key, value):
@@ -48,10 +50,15 @@ def record(key, value):
 def test_concurrent_adds_in_the_sdk_pattern(kind, tmp_path):
     # checked: making the drop-in's add a load + add_list of its memory (the
     # original's rewrite) loses assets here, as the original does.
-    data = run_writers(kind, str(tmp_path))
+    data, crashed = run_writers(kind, str(tmp_path))
     expected = {f"w{w}-{i}" for w in range(WRITERS) for i in range(ADDS)}
     record(f"{kind} kept of {len(expected)} concurrent adds", len(set(data) & expected))
+    # The original's workers may die of its own races (its invalidate
+    # deletes the lock file another process is about to delete: seen in CI
+    # as FileNotFoundError on '.cache/model.lock'): counted, not asserted.
+    record(f"{kind} writer processes that died", crashed)
     if kind == "dropin":
+        assert crashed == 0
         assert set(data) == expected
         for w in range(WRITERS):
             assert data[f"w{w}-7"] == {"id": f"w{w}-7", "n": 7, "writer": f"w{w}", "pad": "x" * 7}
