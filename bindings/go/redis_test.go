@@ -22,12 +22,14 @@ import (
 	"time"
 )
 
-func TestRedisBasic(t *testing.T) {
+// twoHosts opens cache name twice on the server of ASSET_CACHE_REDIS_URL,
+// each handle with a folder of its own, as two hosts would.
+func twoHosts(t *testing.T, name string) (*Cache, *Cache) {
+	t.Helper()
 	url := os.Getenv("ASSET_CACHE_REDIS_URL")
 	if url == "" {
 		t.Fatal("ASSET_CACHE_REDIS_URL is not set: run scripts/test-redis.sh")
 	}
-	name := fmt.Sprintf("go-basic-%d", os.Getpid())
 	open := func() *Cache {
 		c, err := Open(name, WithDir(t.TempDir()), WithTTL(time.Hour),
 			WithBackendURL(url), WithBackendTimeout(2*time.Second))
@@ -36,7 +38,12 @@ func TestRedisBasic(t *testing.T) {
 		}
 		return c
 	}
-	a, b := open(), open()
+	return open(), open()
+}
+
+func TestRedisBasic(t *testing.T) {
+	name := fmt.Sprintf("go-basic-%d", os.Getpid())
+	a, b := twoHosts(t, name)
 	defer a.Close()
 	defer b.Close()
 	if err := a.Add(map[string]any{"id": "m1", "v": 1}); err != nil {
@@ -79,20 +86,7 @@ func TestRedisBasic(t *testing.T) {
 // Two hosts get-or-fetch the same id at once: one fetch. Checked to fail:
 // with claim.lua answering 'claimed' without its SET NX, both fetched.
 func TestRedisGetOrFetchOnceForTwoHosts(t *testing.T) {
-	url := os.Getenv("ASSET_CACHE_REDIS_URL")
-	if url == "" {
-		t.Fatal("ASSET_CACHE_REDIS_URL is not set: run scripts/test-redis.sh")
-	}
-	name := fmt.Sprintf("go-sf-%d", os.Getpid())
-	open := func() *Cache {
-		c, err := Open(name, WithDir(t.TempDir()), WithTTL(time.Hour),
-			WithBackendURL(url), WithBackendTimeout(2*time.Second))
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		return c
-	}
-	a, b := open(), open()
+	a, b := twoHosts(t, fmt.Sprintf("go-sf-%d", os.Getpid()))
 	defer a.Close()
 	defer b.Close()
 	var fetches atomic.Int32
